@@ -1,0 +1,146 @@
+"""Evaluating a structure over simulated paths, chunk by chunk.
+
+For each chunk: pool collections from its default events, the enhancers' default months, the
+waterfall; then the chunk is reduced to per-path outcomes (losses, WAL, claims) and per-month
+running sums. Chunks are reduced in order, so the totals do not depend on the worker count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from securitize.collections import Collections, collect
+from securitize.credit.counterparty import enhancer_default_months
+from securitize.credit.paths import DefaultChunk, DefaultPaths
+from securitize.parallel import map_in_order
+from securitize.pool import Pool
+from securitize.structure import Structure
+from securitize.waterfall.sequential import Ledger, run_waterfall
+
+# Amounts below one cent are rounding, not losses.
+CENT = 0.01
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """Per-path outcomes (name → paths) and per-month sums (name → (sum, sum of squares))."""
+
+    paths: int
+    per_path: dict[str, np.ndarray]
+    per_month: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def chunk_collections(
+    pool: Pool, structure: Structure, lag: int, chunk: DefaultChunk
+) -> Collections:
+    return collect(
+        pool.schedule,
+        pool.recovery_rate,
+        lag,
+        structure.horizon,
+        chunk.paths,
+        chunk.path,
+        chunk.loan,
+        chunk.month,
+    )
+
+
+def chunk_ledger(
+    pool: Pool, structure: Structure, lag: int, chunk: DefaultChunk
+) -> tuple[Collections, Ledger]:
+    """Collections and the waterfall's ledger for one chunk."""
+    collections = chunk_collections(pool, structure, lag, chunk)
+    enhancer_months = enhancer_default_months(
+        chunk,
+        np.array([g.annual_pd for g in structure.guarantees]),
+        np.array([g.asset_correlation for g in structure.guarantees]),
+        structure.horizon,
+    )
+    return collections, run_waterfall(structure, collections, enhancer_months)
+
+
+def _weighted_life(principal: np.ndarray) -> np.ndarray:
+    """Per-path weighted-average life in years of the principal actually received."""
+    years = np.arange(1, principal.shape[1] + 1) / 12.0
+    received = principal.sum(axis=1)
+    timed = principal @ years
+    return np.divide(timed, received, out=np.full(received.shape, np.nan), where=received > CENT)
+
+
+def summarise(
+    pool: Pool, structure: Structure, collections: Collections, ledger: Ledger
+) -> ChunkOutcome:
+    """Reduce a chunk's ledger to the figures the results report."""
+    paths = collections.cash.shape[0]
+    per_path: dict[str, np.ndarray] = {
+        "pool.loss": collections.loss / pool.total_balance,
+        "pool.defaulted": collections.defaulted.sum(axis=1) / pool.total_balance,
+    }
+    per_month: dict[str, np.ndarray] = {
+        "pool.interest": collections.interest,
+        "pool.principal": collections.principal,
+        "pool.recoveries": collections.recoveries,
+        "pool.defaulted": collections.defaulted,
+        "residual": ledger.residual,
+    }
+    for name, paid in ledger.fees_paid.items():
+        per_month[f"fee.{name}"] = paid
+    for terms, t in zip(structure.tranches, ledger.tranches, strict=True):
+        key = f"tranche.{terms.name}"
+        standalone_interest = t.interest_paid + t.guarantor_reimbursed
+        wrapped_interest = t.interest_paid + t.guarantor_interest
+        wrapped_principal = t.principal_paid + t.guarantor_principal
+        owed_standalone = t.unpaid_principal + t.investor_arrears + t.guarantor_arrears
+        owed_wrapped = t.unpaid_principal - t.guarantor_principal[:, -1] + t.investor_arrears
+        per_path[f"{key}.standalone.loss"] = owed_standalone / terms.balance
+        per_path[f"{key}.wrapped.loss"] = owed_wrapped / terms.balance
+        per_path[f"{key}.standalone.wal"] = _weighted_life(t.principal_paid)
+        per_path[f"{key}.wrapped.wal"] = _weighted_life(wrapped_principal)
+        per_month[f"{key}.standalone.interest"] = standalone_interest
+        per_month[f"{key}.standalone.principal"] = t.principal_paid
+        per_month[f"{key}.wrapped.interest"] = wrapped_interest
+        per_month[f"{key}.wrapped.principal"] = wrapped_principal
+    for guarantee in structure.guarantees:
+        t = ledger.tranches[guarantee.tranche]
+        key = f"enhancer.{guarantee.name}"
+        claims = t.guarantor_interest + t.guarantor_principal
+        per_path[f"{key}.claims"] = claims.sum(axis=1)
+        per_path[f"{key}.net_claims"] = claims.sum(axis=1) - t.guarantor_reimbursed.sum(axis=1)
+        per_path[f"{key}.fees"] = ledger.fees_paid[guarantee.name].sum(axis=1)
+        per_month[f"{key}.claims"] = claims
+    sums = {name: (v.sum(axis=0), np.square(v).sum(axis=0)) for name, v in per_month.items()}
+    return ChunkOutcome(paths, per_path, sums)
+
+
+def _evaluate_chunk(args: tuple[Pool, Structure, int, DefaultChunk]) -> ChunkOutcome:
+    pool, structure, lag, chunk = args
+    collections, ledger = chunk_ledger(pool, structure, lag, chunk)
+    return summarise(pool, structure, collections, ledger)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """All chunks' outcomes combined: per-path arrays and per-month sums over all paths."""
+
+    paths: int
+    per_path: dict[str, np.ndarray]
+    per_month: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def evaluate(
+    pool: Pool, structure: Structure, lag: int, defaults: DefaultPaths, workers: int = 1
+) -> Outcomes:
+    """Run the structure over every chunk of ``defaults`` and combine in chunk order."""
+    jobs = [(pool, structure, lag, chunk) for chunk in defaults.chunks]
+    outcomes = map_in_order(_evaluate_chunk, jobs, workers)
+    per_path = {
+        name: np.concatenate([o.per_path[name] for o in outcomes]) for name in outcomes[0].per_path
+    }
+    per_month = {}
+    for name in outcomes[0].per_month:
+        total = sum(o.per_month[name][0] for o in outcomes)
+        total_sq = sum(o.per_month[name][1] for o in outcomes)
+        per_month[name] = (total, total_sq)
+    return Outcomes(sum(o.paths for o in outcomes), per_path, per_month)

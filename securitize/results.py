@@ -1,0 +1,245 @@
+"""Results of a run: every figure the memo, JSON and terminal summary publish.
+
+Monte Carlo figures are ``Estimate`` objects (value and standard error); exact figures (pool
+totals, stratification) are plain numbers. ``Results.to_dict`` is the ``results.json`` document
+whose schema ``docs/results.md`` documents; ``SCHEMA_VERSION`` changes whenever it does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from securitize.evaluate import CENT, Outcomes
+from securitize.pool import Pool
+from securitize.stats import (
+    Estimate,
+    mean_estimate,
+    moments_estimate,
+    probability_estimate,
+    quantile_estimate,
+)
+from securitize.stratification import largest_obligors, pool_totals, stratifications
+from securitize.structure import Structure
+
+SCHEMA = "securitize.results"
+SCHEMA_VERSION = "1.0"
+POOL_LOSS_QUANTILES = (0.95, 0.99, 0.999)
+CLAIM_QUANTILES = (0.99, 0.995, 0.999)
+
+
+@dataclass(frozen=True)
+class TrancheResult:
+    """A tranche's terms and its metrics stand-alone (trust cash only) and wrapped."""
+
+    name: str
+    holder: str
+    balance: float
+    share: float
+    coupon: float
+    guaranteed_by: str | None
+    standalone: dict[str, Estimate]
+    wrapped: dict[str, Estimate]
+
+
+@dataclass(frozen=True)
+class EnhancerResult:
+    """A guarantor's terms and its claim metrics."""
+
+    name: str
+    kind: str
+    covers: str
+    terms: dict[str, Any]
+    metrics: dict[str, Estimate]
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything a run found, with the settings and hashes that reproduce it."""
+
+    deal: dict[str, Any]
+    assumptions: dict[str, Any]
+    simulation: dict[str, Any]
+    manifest: dict[str, Any]
+    pool: dict[str, Any]
+    stratification: dict[str, pd.DataFrame]
+    largest_obligors: pd.DataFrame
+    pool_loss: dict[str, Estimate]
+    tranches: list[TrancheResult]
+    enhancers: list[EnhancerResult]
+    cash_flows: pd.DataFrame
+    fees: list[dict[str, Any]] = field(default_factory=list)
+
+    def tranche_table(self) -> pd.DataFrame:
+        """One row per tranche and view (standalone / wrapped); value and SE columns."""
+        rows = []
+        for t in self.tranches:
+            for view, metrics in (("standalone", t.standalone), ("wrapped", t.wrapped)):
+                row: dict[str, Any] = {"tranche": t.name, "view": view}
+                for name, estimate in metrics.items():
+                    row[name] = estimate.value
+                    row[f"{name}_se"] = estimate.se
+                rows.append(row)
+        return pd.DataFrame(rows).set_index(["tranche", "view"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``results.json`` document."""
+
+        def estimates(metrics: dict[str, Estimate]) -> dict[str, Any]:
+            return {k: v.to_dict() for k, v in metrics.items()}
+
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "deal": self.deal,
+            "assumptions": self.assumptions,
+            "simulation": self.simulation,
+            "manifest": self.manifest,
+            "pool": {
+                "totals": self.pool,
+                "stratification": {
+                    k: v.to_dict(orient="records") for k, v in self.stratification.items()
+                },
+                "largest_obligors": self.largest_obligors.to_dict(orient="records"),
+                "loss": estimates(self.pool_loss),
+            },
+            "fees": self.fees,
+            "tranches": [
+                {
+                    "name": t.name,
+                    "holder": t.holder,
+                    "balance": t.balance,
+                    "share": t.share,
+                    "coupon": t.coupon,
+                    "guaranteed_by": t.guaranteed_by,
+                    "standalone": estimates(t.standalone),
+                    "wrapped": estimates(t.wrapped),
+                }
+                for t in self.tranches
+            ],
+            "enhancers": [
+                {
+                    "name": e.name,
+                    "type": e.kind,
+                    "covers": e.covers,
+                    "terms": e.terms,
+                    "metrics": estimates(e.metrics),
+                }
+                for e in self.enhancers
+            ],
+            "cash_flows": self.cash_flows.to_dict(orient="list"),
+        }
+
+
+def _tranche_metrics(loss: np.ndarray, wal: np.ndarray, balance: float) -> dict[str, Estimate]:
+    lost = loss > CENT / balance
+    paid = np.isfinite(wal)
+    return {
+        "expected_loss": mean_estimate(loss),
+        "probability_of_loss": probability_estimate(lost),
+        "wal_years": mean_estimate(wal[paid]) if paid.sum() > 1 else Estimate(float("nan"), 0.0),
+    }
+
+
+def _cash_flow_table(outcomes: Outcomes, horizon: int) -> pd.DataFrame:
+    """Expected amount per month for every recorded series, with its standard error."""
+    table = {"month": np.arange(1, horizon + 1)}
+    for name, (total, total_sq) in outcomes.per_month.items():
+        mean, se = moments_estimate(total, total_sq, outcomes.paths)
+        table[name] = mean
+        table[f"{name}.se"] = se
+    return pd.DataFrame(table)
+
+
+def build_results(
+    pool: Pool,
+    structure: Structure,
+    outcomes: Outcomes,
+    *,
+    deal: dict[str, Any],
+    assumptions: dict[str, Any],
+    simulation: dict[str, Any],
+    manifest: dict[str, Any],
+) -> Results:
+    """Turn combined outcomes into estimates with standard errors."""
+    per_path = outcomes.per_path
+    pool_loss = per_path["pool.loss"]
+    loss_metrics = {"expected_loss": mean_estimate(pool_loss)}
+    for level in POOL_LOSS_QUANTILES:
+        loss_metrics[f"quantile_{level:g}"] = quantile_estimate(pool_loss, level)
+    loss_metrics["probability_of_any_default"] = probability_estimate(
+        per_path["pool.defaulted"] > 0
+    )
+    loss_metrics["expected_defaulted_balance"] = mean_estimate(per_path["pool.defaulted"])
+
+    guarantor_of = {g.tranche: g.name for g in structure.guarantees}
+    tranches = []
+    for j, terms in enumerate(structure.tranches):
+        key = f"tranche.{terms.name}"
+        tranches.append(
+            TrancheResult(
+                name=terms.name,
+                holder=terms.holder,
+                balance=terms.balance,
+                share=terms.balance / structure.pool_balance,
+                coupon=terms.coupon,
+                guaranteed_by=guarantor_of.get(j),
+                standalone=_tranche_metrics(
+                    per_path[f"{key}.standalone.loss"],
+                    per_path[f"{key}.standalone.wal"],
+                    terms.balance,
+                ),
+                wrapped=_tranche_metrics(
+                    per_path[f"{key}.wrapped.loss"], per_path[f"{key}.wrapped.wal"], terms.balance
+                ),
+            )
+        )
+
+    enhancers = []
+    for g in structure.guarantees:
+        key = f"enhancer.{g.name}"
+        claims = per_path[f"{key}.claims"]
+        metrics = {
+            "probability_of_claim": probability_estimate(claims > CENT),
+            "expected_claim": mean_estimate(claims),
+            "expected_net_claim": mean_estimate(per_path[f"{key}.net_claims"]),
+            "expected_fee_income": mean_estimate(per_path[f"{key}.fees"]),
+        }
+        for level in CLAIM_QUANTILES:
+            metrics[f"claim_quantile_{level:g}"] = quantile_estimate(claims, level)
+        spec = g.spec
+        enhancers.append(
+            EnhancerResult(
+                name=g.name,
+                kind=spec.type,
+                covers=spec.covers,
+                terms={
+                    "rating": spec.rating,
+                    "fee_bp": spec.fee_bp,
+                    "policy_discount_bp": spec.policy_discount_bp,
+                    "net_fee_bp": spec.net_fee_bp,
+                    "annual_pd": spec.annual_pd,
+                    "asset_correlation": spec.asset_correlation,
+                    "recovery_rate": spec.recovery_rate,
+                },
+                metrics=metrics,
+            )
+        )
+
+    return Results(
+        deal=deal,
+        assumptions=assumptions,
+        simulation=simulation,
+        manifest=manifest,
+        pool=pool_totals(pool),
+        stratification=stratifications(pool),
+        largest_obligors=largest_obligors(pool),
+        pool_loss=loss_metrics,
+        tranches=tranches,
+        enhancers=enhancers,
+        cash_flows=_cash_flow_table(outcomes, structure.horizon),
+        fees=[{"name": f.name, "annual_rate": f.annual_rate} for f in structure.fees],
+    )

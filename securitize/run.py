@@ -1,0 +1,140 @@
+"""The pipeline: scenario → pool → structure → simulated paths → evaluation → results.
+
+``run_scenario`` is the one entry point the command line, the tests and notebooks share.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import matplotlib
+import numpy as np
+import pandas as pd
+import scipy
+
+from securitize import __version__
+from securitize.credit import DefaultPaths, GaussianOneFactor, simulate_defaults
+from securitize.evaluate import evaluate
+from securitize.pool import Pool, build_pool
+from securitize.results import Results, build_results
+from securitize.scenario import LoadedScenario, load_scenario, parse_scenario
+from securitize.structure import Structure, build_structure
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run: its inputs, the simulated paths and the results."""
+
+    loaded: LoadedScenario
+    pool: Pool
+    structure: Structure
+    defaults: DefaultPaths
+    results: Results
+
+
+def with_overrides(loaded: LoadedScenario, **simulation: Any) -> LoadedScenario:
+    """The scenario with simulation settings replaced (``paths``, ``seed``, ...), revalidated."""
+    changes = {k: v for k, v in simulation.items() if v is not None}
+    if not changes:
+        return loaded
+    data = loaded.scenario.model_dump(exclude_none=True)
+    data["simulation"] = {**data["simulation"], **changes}
+    scenario = parse_scenario(data, Path(f"{loaded.path} (with command-line overrides)"))
+    return LoadedScenario(scenario=scenario, path=loaded.path, raw=loaded.raw)
+
+
+def manifest(loaded: LoadedScenario, pool: Pool) -> dict[str, Any]:
+    """What a reader needs to reproduce the run: inputs' hashes and software versions."""
+    return {
+        "package": "securitize",
+        "package_version": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "libraries": {
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "pandas": pd.__version__,
+            "matplotlib": matplotlib.__version__,
+            "jinja2": jinja2.__version__,
+        },
+        "scenario_path": str(loaded.path),
+        "scenario_sha256": hashlib.sha256(loaded.raw).hexdigest(),
+        "tape_path": pool.source if pool.tape_sha256 else None,
+        "tape_sha256": pool.tape_sha256,
+    }
+
+
+def run_scenario(
+    source: str | Path | LoadedScenario,
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+) -> Run:
+    """Load (if needed), simulate and evaluate a scenario."""
+    loaded = source if isinstance(source, LoadedScenario) else load_scenario(source)
+    loaded = with_overrides(loaded, paths=paths, seed=seed, workers=workers)
+    scenario = loaded.scenario
+    pool = build_pool(loaded)
+    structure = build_structure(loaded, pool)
+    settings = scenario.simulation
+    credit = scenario.credit
+    started = time.perf_counter()
+    model = GaussianOneFactor(credit.asset_correlation)
+    defaults = simulate_defaults(
+        pool.annual_pd,
+        pool.tenor_months,
+        model,
+        settings.paths,
+        settings.seed,
+        settings.chunk_size,
+        settings.workers,
+    )
+    outcomes = evaluate(pool, structure, credit.recovery_lag_months, defaults, settings.workers)
+    elapsed = time.perf_counter() - started
+    deal = scenario.deal
+    results = build_results(
+        pool,
+        structure,
+        outcomes,
+        deal={
+            "name": deal.name,
+            "title": deal.title,
+            "closing_date": deal.closing_date.isoformat(),
+            "currency": deal.currency,
+            "originator": deal.originator,
+            "payment_interval_months": structure.payment_interval,
+            "legal_final_months": structure.horizon,
+            "payment_months": structure.payment_months.tolist(),
+        },
+        assumptions={
+            "model": credit.model,
+            "asset_correlation": credit.asset_correlation,
+            "recovery_lag_months": credit.recovery_lag_months,
+            "recovery_haircut": scenario.pool.recovery_haircut,
+            "pool_source": pool.source,
+            "pd_sources": sorted(set(pool.loans["pd_source"])),
+            "recovery_sources": sorted(set(pool.loans["recovery_source"])),
+            "score_bands": pool.bands.table.to_dict(orient="records") if pool.bands else [],
+            "score_band_source": pool.bands.source if pool.bands else None,
+            "score_band_notes": list(pool.bands.notes) if pool.bands else [],
+            "tape_notes": list(pool.notes),
+        },
+        simulation={
+            "engine": "monte_carlo",
+            "paths": defaults.paths,
+            "seed": settings.seed,
+            "chunk_size": settings.chunk_size,
+            "chunks": len(defaults.chunks),
+            "workers": settings.workers,
+            "seconds": elapsed,
+        },
+        manifest=manifest(loaded, pool),
+    )
+    return Run(loaded, pool, structure, defaults, results)

@@ -1,0 +1,254 @@
+"""Scenario files: a deal described as data (TOML).
+
+A scenario names the pool source, the tranches, fees, enhancers, credit assumptions and
+simulation settings. It is validated once, where it enters: unknown fields, missing required
+fields and broken rules are ``ScenarioError`` messages that name the file, the field, the value
+and the rule. Defaults for omitted fields come from ``securitize/data/defaults.toml``;
+``docs/scenario.md`` documents every field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from securitize.errors import ScenarioError
+
+Amortisation = Literal["bullet", "equal_principal", "level_payment"]
+
+
+@cache
+def defaults() -> dict[str, Any]:
+    """The documented defaults, read once from the package data file."""
+    text = resources.files("securitize.data").joinpath("defaults.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def _default(section: str, key: str) -> Any:
+    return Field(default_factory=lambda: defaults()[section][key])
+
+
+class _Strict(BaseModel):
+    """Base for every scenario section: unknown fields are errors, models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class DealTerms(_Strict):
+    """Basic terms of the special-purpose plan (专项计划)."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$", min_length=1)]
+    title: str = ""
+    closing_date: dt.date
+    currency: Literal["CNY"] = _default("deal", "currency")
+    originator: str = ""
+    payment_interval_months: Annotated[int, Field(ge=1, le=12)] = _default(
+        "deal", "payment_interval_months"
+    )
+    legal_final_months: Annotated[int, Field(ge=1, le=600)] | None = None
+
+
+class InlinePool(_Strict):
+    """N identical loans, for textbook cases and tests."""
+
+    count: Annotated[int, Field(ge=1, le=100_000)]
+    balance: Annotated[float, Field(gt=0)]
+    annual_pd: Probability
+    recovery_rate: Fraction
+    tenor_months: Annotated[int, Field(ge=1, le=360)]
+    coupon: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
+    amortisation: Amortisation = "bullet"
+    industry: str = "General"
+    region: str = "Unspecified"
+
+
+class PoolSource(_Strict):
+    """Where the pool comes from: a loan tape file, or an inline description."""
+
+    tape: str | None = None
+    inline: InlinePool | None = None
+    score_bands: str | None = None
+    recovery_haircut: Fraction = _default("pool", "recovery_haircut")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PoolSource:
+        if (self.tape is None) == (self.inline is None):
+            raise ValueError("give exactly one of 'tape' or 'inline'")
+        return self
+
+
+class CreditAssumptions(_Strict):
+    """Dependence model and recovery timing for the Monte Carlo engine."""
+
+    model: Literal["gaussian_one_factor"] = _default("credit", "model")
+    asset_correlation: Annotated[float, Field(ge=0.0, lt=1.0)] = _default(
+        "credit", "asset_correlation"
+    )
+    recovery_lag_months: Annotated[int, Field(ge=0, le=120)] = _default(
+        "credit", "recovery_lag_months"
+    )
+
+
+class SimulationSettings(_Strict):
+    """Path count, seed and chunking; the same values give the same numbers on any workers."""
+
+    paths: Annotated[int, Field(ge=1, le=100_000_000)] = _default("simulation", "paths")
+    seed: Annotated[int, Field(ge=0)] = _default("simulation", "seed")
+    chunk_size: Annotated[int, Field(ge=1, le=10_000_000)] = _default("simulation", "chunk_size")
+    workers: Annotated[int, Field(ge=1, le=256)] = _default("simulation", "workers")
+
+
+class Tranche(_Strict):
+    """A class of notes; listed in the scenario from most senior to most junior."""
+
+    name: Annotated[str, Field(min_length=1)]
+    share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    balance: Annotated[float, Field(gt=0)] | None = None
+    coupon: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    holder: str = ""
+
+    @model_validator(mode="after")
+    def _one_size(self) -> Tranche:
+        if (self.share is None) == (self.balance is None):
+            raise ValueError("give exactly one of 'share' (of pool balance) or 'balance' (CNY)")
+        return self
+
+
+class Fee(_Strict):
+    """A senior expense paid before note interest (trustee, custodian, servicer, ...)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    rate_bp: Annotated[float, Field(ge=0.0, le=10_000)]
+    basis: Literal["pool_balance"] = "pool_balance"
+
+
+class FullGuarantee(_Strict):
+    """An external guarantor of timely interest and ultimate principal on one tranche."""
+
+    name: Annotated[str, Field(min_length=1)]
+    type: Literal["full_guarantee"]
+    covers: str
+    rating: str = ""
+    fee_bp: Annotated[float, Field(ge=0.0, le=10_000)]
+    policy_discount_bp: Annotated[float, Field(ge=0.0, le=10_000)] = _default(
+        "enhancer", "policy_discount_bp"
+    )
+    annual_pd: Probability
+    asset_correlation: Annotated[float, Field(ge=0.0, lt=1.0)]
+    recovery_rate: Fraction = _default("enhancer", "recovery_rate")
+
+    @model_validator(mode="after")
+    def _discount_within_fee(self) -> FullGuarantee:
+        if self.policy_discount_bp > self.fee_bp:
+            raise ValueError(
+                f"policy_discount_bp {self.policy_discount_bp} exceeds fee_bp {self.fee_bp}"
+            )
+        return self
+
+    @property
+    def net_fee_bp(self) -> float:
+        return self.fee_bp - self.policy_discount_bp
+
+
+class Scenario(_Strict):
+    """A whole deal: terms, pool, structure, enhancement, assumptions, simulation."""
+
+    deal: DealTerms
+    pool: PoolSource
+    credit: CreditAssumptions = Field(default_factory=CreditAssumptions)
+    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+    tranches: Annotated[list[Tranche], Field(min_length=1)]
+    fees: list[Fee] = Field(default_factory=list)
+    enhancers: list[FullGuarantee] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _names_and_references(self) -> Scenario:
+        names = [t.name for t in self.tranches]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"tranche name '{name}' is used twice")
+        uses_share = {t.share is not None for t in self.tranches}
+        if len(uses_share) > 1:
+            raise ValueError("size every tranche the same way: all by 'share' or all by 'balance'")
+        for i, enhancer in enumerate(self.enhancers):
+            if enhancer.covers not in names:
+                raise ValueError(
+                    f"enhancers[{i}].covers: '{enhancer.covers}' is not a tranche "
+                    f"(tranches: {', '.join(names)})"
+                )
+        return self
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for item in loc:
+        text += f"[{item}]" if isinstance(item, int) else ("." if text else "") + str(item)
+    return text
+
+
+def _one_line(error: dict[str, Any]) -> str:
+    field = _field_path(tuple(error["loc"]))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"field '{field}': unknown field (value {error['input']!r}); check the spelling"
+    if kind == "missing":
+        return f"field '{field}': required field is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    if not field:
+        return message
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) else f": value {value!r}"
+    return f"field '{field}'{shown}: {message}"
+
+
+def parse_scenario(data: dict[str, Any], source: Path) -> Scenario:
+    """Validate a parsed TOML mapping; errors name ``source`` and the field."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ScenarioError(f"{source}: {_one_line(errors[0])}{more}") from None
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    """Read and validate a scenario file; relative paths inside it resolve against its folder."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: scenario file not found") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read scenario file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    return LoadedScenario(scenario=parse_scenario(data, path), path=path.resolve(), raw=raw)
+
+
+class LoadedScenario(BaseModel):
+    """A validated scenario with the file it came from (for relative paths and hashes)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    scenario: Scenario
+    path: Path
+    raw: bytes
+
+    def resolve(self, relative: str) -> Path:
+        """A path named inside the scenario, relative to the scenario file's folder."""
+        candidate = Path(relative)
+        return candidate if candidate.is_absolute() else self.path.parent / candidate
