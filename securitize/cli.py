@@ -1,0 +1,115 @@
+"""The ``securitize`` command.
+
+``securitize run [SCENARIO]`` runs a scenario (the bundled Wenzhou pilot deal by default) and
+writes ``memo.html`` and ``results.json`` under ``reports/<scenario name>/``. User errors are
+one line on standard error and exit status 2; nothing is written when a run fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from securitize import __version__
+from securitize.errors import SecuritizeError
+
+DEFAULT_SCENARIO = Path("scenarios") / "wenzhou_pilot.toml"
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def default_scenario() -> Path:
+    """The bundled pilot deal: in the current folder, else next to the installed package."""
+    candidates = [Path.cwd() / DEFAULT_SCENARIO, Path(__file__).parents[1] / DEFAULT_SCENARIO]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise SecuritizeError(
+        f"no scenario given and {DEFAULT_SCENARIO} was not found in the current folder; "
+        "run from the repository root or name a scenario file"
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe values: numpy scalars to Python, non-finite floats to null."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def results_json(document: dict[str, Any]) -> bytes:
+    return (json.dumps(_plain(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from securitize.memo import render_html
+    from securitize.output import write_outputs
+    from securitize.run import run_scenario
+    from securitize.summary import format_summary
+
+    scenario = Path(args.scenario) if args.scenario else default_scenario()
+    run = run_scenario(scenario, paths=args.paths, seed=args.seed, workers=args.workers)
+    results = run.results
+    folder = Path(args.out) if args.out else Path("reports") / results.deal["name"]
+    files = {
+        "memo.html": render_html(results).encode("utf-8"),
+        "results.json": results_json(results.to_dict()),
+    }
+    written = write_outputs(folder, files, force=args.force)
+    if not args.quiet:
+        print(format_summary(results))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="securitize",
+        description="Model technology property securitisations and render issuance memos.",
+    )
+    parser.add_argument("--version", action="version", version=f"securitize {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="simulate a scenario and write its memo and results")
+    run.add_argument(
+        "scenario", nargs="?", help=f"scenario TOML file (default: {DEFAULT_SCENARIO})"
+    )
+    run.add_argument("--paths", type=int, help="Monte Carlo paths (overrides the scenario)")
+    run.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
+    run.add_argument("--workers", type=int, help="worker processes (same numbers for any count)")
+    run.add_argument("--out", help="output folder (default: reports/<scenario name>/)")
+    run.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    run.add_argument("--quiet", action="store_true", help="print only the files written")
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``securitize`` console command."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except SecuritizeError as exc:
+        print(f"securitize: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("securitize: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The short terminal summary of a run (rendered from the results object, like the memo)."""
+
+from __future__ import annotations
+
+from securitize.results import Results
+from securitize.stats import Estimate
+
+
+def _pct(estimate: Estimate, digits: int = 3) -> str:
+    return f"{100 * estimate.value:.{digits}f}% ± {100 * estimate.se:.{digits}f}"
+
+
+def _cny(estimate: Estimate) -> str:
+    return f"CNY {estimate.value / 1e6:,.2f}m ± {estimate.se / 1e6:,.2f}m"
+
+
+def format_summary(results: Results) -> str:
+    """A dozen lines: pool loss, each tranche stand-alone and wrapped, each enhancer."""
+    deal, sim, pool = results.deal, results.simulation, results.pool
+    loss = results.pool_loss
+    lines = [
+        f"{deal['name']}: {pool['loans']} loans, CNY {pool['balance'] / 1e6:,.1f}m; "
+        f"{sim['paths']:,} paths, seed {sim['seed']}, {sim['seconds']:.1f} s",
+        f"pool loss: mean {_pct(loss['expected_loss'])}, "
+        f"95% {_pct(loss['quantile_0.95'], 2)}, 99% {_pct(loss['quantile_0.99'], 2)}, "
+        f"99.9% {_pct(loss['quantile_0.999'], 2)}",
+    ]
+    for t in results.tranches:
+        for view, metrics in (("stand-alone", t.standalone), ("wrapped", t.wrapped)):
+            if view == "wrapped" and t.guaranteed_by is None:
+                continue
+            lines.append(
+                f"{t.name:>14} {view:<11} EL {_pct(metrics['expected_loss'], 4)}  "
+                f"P(loss) {_pct(metrics['probability_of_loss'], 4)}  "
+                f"WAL {metrics['wal_years'].value:.2f} y"
+            )
+    for e in results.enhancers:
+        m = e.metrics
+        lines.append(
+            f"{e.name}: P(claim) {_pct(m['probability_of_claim'], 2)}, "
+            f"E[claim] {_cny(m['expected_claim'])}, "
+            f"99.9% claim {_cny(m['claim_quantile_0.999'])}"
+        )
+    lines.append("(± one standard error)")
+    return "\n".join(lines)

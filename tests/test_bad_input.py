@@ -1,0 +1,134 @@
+"""Bad input: one line naming the file, row or field, the value and the rule; exit 2; no output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from securitize.cli import main
+from tests.conftest import GOOD_ROW, GOOD_ROW_2, TAPE_HEADER, tape_rows, tape_scenario
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str]:
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (
+            "A3,Gamma,Smart equipment,Ouhai,-5000000,0.05,36,bullet,80,1000000",
+            ["row 3", "loan A3", "'balance'", "-5000000", "must be above 0"],
+        ),
+        (
+            "A3,Gamma,Smart equipment,Ouhai,5000000,0.05,36,balloon,80,1000000",
+            ["row 3", "'amortisation'", "balloon", "bullet, equal_principal, level_payment"],
+        ),
+        (
+            "A3,Gamma,Smart equipment,Ouhai,5000000,five,36,bullet,80,1000000",
+            ["row 3", "'coupon'", "five", "not a number"],
+        ),
+        (
+            "A3,Gamma,Smart equipment,Ouhai,5000000,0.05,36.5,bullet,80,1000000",
+            ["row 3", "'tenor_months'", "36.5", "whole number"],
+        ),
+    ],
+)
+def test_bad_tape_row_is_named_with_value_and_rule(
+    write_scenario, tmp_path: Path, capsys, row: str, expected: list[str]
+) -> None:
+    scenario = write_scenario(tape_scenario(), tape_rows(GOOD_ROW, GOOD_ROW_2, row))
+    out = tmp_path / "out"
+    code, err = run_cli(["run", str(scenario), "--out", str(out)], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "tape.csv" in err
+    for fragment in expected:
+        assert fragment in err
+    assert not out.exists()
+
+
+def test_pd_of_one_is_rejected(write_scenario, tmp_path: Path, capsys) -> None:
+    tape = TAPE_HEADER + ",pd\n" + GOOD_ROW + ",0.02\n" + GOOD_ROW_2 + ",1.0\n"
+    scenario = write_scenario(tape_scenario(), tape)
+    code, err = run_cli(["run", str(scenario), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert "row 2" in err and "'pd'" in err and "1.0" in err and "below 1" in err
+
+
+def test_missing_column_is_named(write_scenario, tmp_path: Path, capsys) -> None:
+    header = TAPE_HEADER.replace(",score", "")
+    rows = [",".join(r.split(",")[:8] + r.split(",")[9:]) for r in (GOOD_ROW, GOOD_ROW_2)]
+    scenario = write_scenario(tape_scenario(), "\n".join([header, *rows]) + "\n")
+    code, err = run_cli(["run", str(scenario), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert "missing required column" in err and "'score'" in err
+
+
+def test_unknown_scenario_field_is_named(write_scenario, tmp_path: Path, capsys) -> None:
+    text = tape_scenario().replace("[simulation]\n", "[simulation]\nseeed = 3\n")
+    scenario = write_scenario(text, tape_rows(GOOD_ROW, GOOD_ROW_2))
+    code, err = run_cli(["run", str(scenario), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert "deal.toml" in err and "simulation.seeed" in err and "unknown field" in err
+
+
+def test_missing_required_field_is_named(write_scenario, tmp_path: Path, capsys) -> None:
+    text = tape_scenario().replace("closing_date = 2024-01-01\n", "")
+    scenario = write_scenario(text, tape_rows(GOOD_ROW, GOOD_ROW_2))
+    code, err = run_cli(["run", str(scenario), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert "deal.closing_date" in err and "required" in err
+
+
+def test_tranches_that_do_not_add_up_are_rejected(write_scenario, tmp_path: Path, capsys) -> None:
+    text = tape_scenario().replace("share = 0.1", "share = 0.15")
+    scenario = write_scenario(text, tape_rows(GOOD_ROW, GOOD_ROW_2))
+    code, err = run_cli(["run", str(scenario), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert "tranches" in err and "1.05" in err and "add up to 1" in err
+
+
+def test_tranche_balances_must_match_the_pool(write_scenario, tmp_path: Path, capsys) -> None:
+    tranches = (
+        '\n[[tranches]]\nname = "senior"\nbalance = 8000000\ncoupon = 0.04\n'
+        '\n[[tranches]]\nname = "subordinated"\nbalance = 999999\n'
+    )
+    scenario = write_scenario(tape_scenario(tranches=tranches), tape_rows(GOOD_ROW, GOOD_ROW_2))
+    code, err = run_cli(["run", str(scenario), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert "8,999,999.00" in err and "9,000,000.00" in err
+
+
+def test_guarantee_of_unknown_tranche_is_rejected(write_scenario, tmp_path: Path, capsys) -> None:
+    extra = (
+        '\n[[enhancers]]\nname = "g"\ntype = "full_guarantee"\ncovers = "mezzanine"\n'
+        "fee_bp = 80\nannual_pd = 0.001\nasset_correlation = 0.2\n"
+    )
+    scenario = write_scenario(tape_scenario(extra), tape_rows(GOOD_ROW, GOOD_ROW_2))
+    code, err = run_cli(["run", str(scenario), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert "enhancers[0].covers" in err and "mezzanine" in err
+
+
+def test_missing_scenario_file_is_an_error(tmp_path: Path, capsys) -> None:
+    code, err = run_cli(["run", str(tmp_path / "nope.toml")], capsys)
+    assert code == 2 and "nope.toml" in err and "not found" in err
+
+
+def test_command_line_error_has_no_traceback(write_scenario, tmp_path: Path) -> None:
+    scenario = write_scenario(tape_scenario(), tape_rows(GOOD_ROW, "A2,B,I,R,-1,0.05,36,bullet,70,1"))
+    done = subprocess.run(
+        [sys.executable, "-m", "securitize", "run", str(scenario), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("securitize: error: ")
+    assert not (tmp_path / "o").exists()

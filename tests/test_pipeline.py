@@ -1,0 +1,111 @@
+"""End to end: the bundled pilot deal through the command line and the Python API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from securitize import run_scenario
+from securitize.cli import main
+from securitize.evaluate import evaluate
+from tests.conftest import PILOT
+
+PATHS = 6000
+
+
+@pytest.fixture(scope="module")
+def pilot_run():
+    return run_scenario(PILOT, paths=PATHS)
+
+
+def test_pilot_deal_matches_the_programme_it_models(pilot_run) -> None:
+    pool = pilot_run.results.pool
+    assert 12 <= pool["loans"] <= 20
+    assert 150e6 <= pool["balance"] <= 200e6
+    assert pool["loans"] == pool["obligors"]
+    assert 3e6 <= pool["largest_balance"] <= 20e6
+    assert 0.045 <= pool["weighted_average_coupon"] <= 0.055
+    senior, subordinated = pilot_run.results.tranches
+    assert 0.90 <= senior.share <= 0.95 and senior.guaranteed_by is not None
+    assert 0.05 <= subordinated.share <= 0.10
+    assert any("ILLUSTRATIVE" in note for note in pilot_run.results.assumptions["tape_notes"])
+
+
+def test_run_writes_memo_and_results_and_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "pilot"
+    assert main(["run", str(PILOT), "--paths", "3000", "--out", str(out), "--quiet"]) == 0
+    document = json.loads((out / "results.json").read_text())
+    assert document["schema"] == "securitize.results"
+    assert document["simulation"]["paths"] == 3000
+    assert (out / "memo.html").read_text().lstrip().lower().startswith("<!doctype html")
+    before = (out / "results.json").read_bytes()
+    capsys.readouterr()
+    assert main(["run", str(PILOT), "--paths", "2000", "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "results.json").read_bytes() == before
+    assert main(["run", str(PILOT), "--paths", "2000", "--out", str(out), "--force"]) == 0
+    assert json.loads((out / "results.json").read_text())["simulation"]["paths"] == 2000
+    assert sorted(p.name for p in out.iterdir()) == ["memo.html", "results.json"]
+
+
+def test_every_monte_carlo_figure_carries_a_standard_error(pilot_run) -> None:
+    document = pilot_run.results.to_dict()
+    estimates = [document["pool"]["loss"]]
+    for tranche in document["tranches"]:
+        estimates += [tranche["standalone"], tranche["wrapped"]]
+    estimates += [e["metrics"] for e in document["enhancers"]]
+    for group in estimates:
+        for estimate in group.values():
+            assert set(estimate) == {"value", "se"}
+            assert estimate["se"] >= 0
+    columns = document["cash_flows"]
+    for name in columns:
+        if name != "month" and not name.endswith(".se"):
+            assert f"{name}.se" in columns
+
+
+def test_same_seed_gives_the_same_numbers_on_any_worker_count(pilot_run) -> None:
+    again = run_scenario(PILOT, paths=PATHS, workers=2)
+    first, second = pilot_run.results.to_dict(), again.results.to_dict()
+    for document in (first, second):
+        document["simulation"].pop("seconds")
+        document["simulation"].pop("workers")
+    assert first == second
+
+
+def test_another_seed_gives_other_draws(pilot_run) -> None:
+    other = run_scenario(PILOT, paths=PATHS, seed=pilot_run.results.simulation["seed"] + 1)
+    a = pilot_run.results.pool_loss["expected_loss"].value
+    b = other.results.pool_loss["expected_loss"].value
+    assert a != b
+
+
+def test_guarantee_never_makes_the_senior_worse_off_on_any_path(pilot_run) -> None:
+    outcomes = evaluate(
+        pilot_run.pool,
+        pilot_run.structure,
+        pilot_run.loaded.scenario.credit.recovery_lag_months,
+        pilot_run.defaults,
+    )
+    standalone = outcomes.per_path["tranche.senior.standalone.loss"]
+    wrapped = outcomes.per_path["tranche.senior.wrapped.loss"]
+    assert np.all(wrapped <= standalone + 1e-12)
+    assert (standalone > 0).any() and (wrapped < standalone).any()
+
+
+def test_pool_loss_mean_agrees_with_the_exact_expected_loss(pilot_run) -> None:
+    """E[loss] = Σ balance_at_default × (1 − R) × P(default in month m): exact, no simulation."""
+    from securitize.credit.gaussian import cumulative_pd
+
+    pool = pilot_run.pool
+    months = np.arange(1, pool.schedule.months + 1)
+    cumulative = cumulative_pd(pool.annual_pd, months)
+    monthly = np.diff(np.c_[np.zeros(pool.size), cumulative], axis=1)
+    alive = months[None, :] <= pool.tenor_months[:, None]
+    exposure = pool.schedule.opening_balance * (1 - pool.recovery_rate)[:, None]
+    exact = float((monthly * alive * exposure).sum() / pool.total_balance)
+    estimate = pilot_run.results.pool_loss["expected_loss"]
+    assert abs(estimate.value - exact) <= 4 * estimate.se
