@@ -52,11 +52,12 @@ def _plain(value: Any) -> Any:
 
 
 def results_json(document: dict[str, Any]) -> bytes:
-    return (json.dumps(_plain(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    return (
+        json.dumps(_plain(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    ).encode()
 
 
 def _run(args: argparse.Namespace) -> int:
-    from securitize.memo import render_html
     from securitize.output import write_outputs
     from securitize.run import run_scenario
     from securitize.summary import format_summary
@@ -65,6 +66,8 @@ def _run(args: argparse.Namespace) -> int:
     run = run_scenario(scenario, paths=args.paths, seed=args.seed, workers=args.workers)
     results = run.results
     folder = Path(args.out) if args.out else Path("reports") / results.deal["name"]
+    from securitize.memo import render_html
+
     files = {
         "memo.html": render_html(results).encode("utf-8"),
         "results.json": results_json(results.to_dict()),

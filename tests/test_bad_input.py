@@ -121,7 +121,9 @@ def test_missing_scenario_file_is_an_error(tmp_path: Path, capsys) -> None:
 
 
 def test_command_line_error_has_no_traceback(write_scenario, tmp_path: Path) -> None:
-    scenario = write_scenario(tape_scenario(), tape_rows(GOOD_ROW, "A2,B,I,R,-1,0.05,36,bullet,70,1"))
+    scenario = write_scenario(
+        tape_scenario(), tape_rows(GOOD_ROW, "A2,B,I,R,-1,0.05,36,bullet,70,1")
+    )
     done = subprocess.run(
         [sys.executable, "-m", "securitize", "run", str(scenario), "--out", str(tmp_path / "o")],
         capture_output=True,

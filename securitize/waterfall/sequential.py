@@ -2,7 +2,8 @@
 
 Collections accumulate in the collection account and are paid out on each payment date:
 
-1. senior fees in the order listed, then guarantee fees (unpaid amounts carry forward);
+1. senior fees in the order listed, then guarantee fees (unpaid amounts carry forward; a
+   guarantor earns no fee for months after its own default);
 2. interest on each tranche from most senior down: first unpaid interest owed to investors, then
    interest the guarantor advanced (its reimbursement, 代偿追偿), then the current period's;
 3. principal, sequentially from most senior down, up to the amount that brings the notes back to
@@ -48,6 +49,7 @@ class Ledger:
     tranches: list[TrancheLedger]
     residual: np.ndarray
     payment_months: np.ndarray
+    unpaid_fees: dict[str, np.ndarray]
 
 
 def _take(available: np.ndarray, due: np.ndarray) -> np.ndarray:
@@ -94,8 +96,11 @@ def run_waterfall(
         account += cash[:, col]
         for fee in structure.fees:
             fee_due[fee.name] += fee.annual_rate / 12.0 * opening_pool
-        for guarantee in structure.guarantees:
-            fee_due[guarantee.name] += guarantee.net_fee_rate / 12.0 * balance[guarantee.tranche]
+        for k, guarantee in enumerate(structure.guarantees):
+            # A guarantor in default no longer provides cover, so it earns no further fee.
+            standing = enhancer_default_month[:, k] > m
+            accrued = guarantee.net_fee_rate / 12.0 * balance[guarantee.tranche]
+            fee_due[guarantee.name] += np.where(standing, accrued, 0.0)
         opening_pool = performing[:, col]
         months_accrued += 1
         if not pay_month[m]:
@@ -149,7 +154,7 @@ def run_waterfall(
         ledger.unpaid_principal = balance[j]
         ledger.investor_arrears = investor_arrears[j]
         ledger.guarantor_arrears = guarantor_arrears[j]
-    return Ledger(available_record, fees_paid, ledgers, residual, structure.payment_months)
+    return Ledger(available_record, fees_paid, ledgers, residual, structure.payment_months, fee_due)
 
 
 def _claim_paid(claim: np.ndarray, default_month: np.ndarray, month: int, guarantee) -> np.ndarray:

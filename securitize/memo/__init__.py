@@ -1,0 +1,9 @@
+"""The issuance memo (计划说明书-style disclosure): one self-contained HTML document per run.
+
+Everything in the memo is rendered from a ``Results`` object, so the memo, ``results.json`` and the
+terminal summary never disagree.
+"""
+
+from securitize.memo.render import render_html
+
+__all__ = ["render_html"]

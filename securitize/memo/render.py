@@ -1,0 +1,78 @@
+"""Render a run's ``Results`` as the issuance memo: one self-contained HTML document.
+
+The template only lays figures out; formatting lives in the filters registered here (``formats``)
+and any figure not in ``Results`` comes from a pure function in ``derive``. Autoescaping is on
+because enterprise names and notes come from a loan tape someone else wrote.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from securitize.memo import charts, derive, formats
+from securitize.results import Results
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The memo's jinja2 environment: package templates, autoescape, undefined names are errors."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        cny=formats.cny,
+        pct=formats.pct,
+        bp=formats.bp,
+        estimate=formats.estimate,
+        cell=formats.cell,
+        label=formats.label,
+    )
+    env.tests["numeric_field"] = formats.is_numeric
+    return env
+
+
+def _charts(results: Results) -> dict[str, str]:
+    figures = {
+        "pool_loss": charts.pool_loss_chart(results.pool_loss),
+        "cash_flows": charts.cash_flow_chart(
+            results.cash_flows,
+            [t.name for t in results.tranches],
+            list(results.deal["payment_months"]),
+        ),
+    }
+    if "industry" in results.stratification:
+        figures["industry"] = charts.stratification_chart(
+            results.stratification["industry"], "industry"
+        )
+    return figures
+
+
+def render_html(results: Results) -> str:
+    """The memo for ``results`` as an HTML string (inline CSS, charts as data URIs)."""
+    context: dict[str, Any] = {
+        "results": results,
+        "deal": results.deal,
+        "manifest": results.manifest,
+        "simulation": results.simulation,
+        "assumptions": results.assumptions,
+        "stratification": {
+            key: table.to_dict(orient="records") for key, table in results.stratification.items()
+        },
+        "obligor_columns": list(results.largest_obligors.columns),
+        "obligors": results.largest_obligors.to_dict(orient="records"),
+        "charts": _charts(results),
+        "subordination": derive.subordination(results),
+        "schedule": derive.payment_schedule(results),
+        "command": derive.reproduce_command(results),
+    }
+    return environment().get_template("memo.html.j2").render(context)

@@ -1,0 +1,148 @@
+"""The issuance memo: complete, self-contained, figures as the results give them, escaped."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from securitize import run_scenario
+from securitize.memo import render_html
+from securitize.memo.formats import estimate
+from securitize.results import Results
+
+PILOT = Path(__file__).resolve().parents[1] / "scenarios" / "wenzhou_pilot.toml"
+SECTIONS = [
+    "deal-summary",
+    "underlying-pool",
+    "structure",
+    "credit-analysis",
+    "assumptions",
+    "reproducibility",
+]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+VOID = {"meta", "img", "br", "hr", "link", "input", "col", "wbr"}
+
+
+@pytest.fixture(scope="module")
+def results() -> Results:
+    return run_scenario(PILOT, paths=4000).results
+
+
+@pytest.fixture(scope="module")
+def html(results: Results) -> str:
+    return render_html(results)
+
+
+class _Outline(HTMLParser):
+    """Collects each section's text and img sources, and checks that tags nest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.section: str | None = None
+        self.text: dict[str, str] = {}
+        self.images: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "section":
+            self.section = attributes.get("id") or ""
+            self.text[self.section] = ""
+        if tag == "img":
+            self.images.append(attributes.get("src") or "")
+        if tag not in VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.open[-1] if self.open else None}>")
+            return
+        self.open.pop()
+        if tag == "section":
+            self.section = None
+
+    def handle_data(self, data: str) -> None:
+        if self.section is not None:
+            self.text[self.section] += data
+
+
+def outline(html: str) -> _Outline:
+    parser = _Outline()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def test_memo_is_an_html_document_in_english_and_utf8(html: str) -> None:
+    assert html.startswith("<!DOCTYPE html>")
+    assert '<html lang="en">' in html
+    assert '<meta charset="utf-8">' in html
+
+
+def test_tags_nest_and_close(html: str) -> None:
+    parsed = outline(html)
+    assert parsed.errors == []
+    assert parsed.open == []
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_every_section_is_present_with_a_heading_and_content(html: str, section: str) -> None:
+    text = outline(html).text
+    assert section in text
+    assert re.search(rf'<section id="{section}">\s*<h2>', html)
+    assert len(text[section].split()) > 20
+
+
+def test_memo_references_no_external_resources(html: str) -> None:
+    targets = re.findall(r"""\b(?:src|href)\s*=\s*["']?([^"'\s>]+)""", html, flags=re.I)
+    assert targets
+    assert not [t for t in targets if re.match(r"(?:https?:)?//", t, flags=re.I)]
+    assert "@import" not in html
+    assert "url(" not in html
+
+
+def test_every_image_is_an_embedded_png(html: str) -> None:
+    sources = outline(html).images
+    assert len(sources) >= 3
+    prefix = "data:image/png;base64,"
+    for src in sources:
+        assert src.startswith(prefix)
+        assert base64.b64decode(src.removeprefix(prefix), validate=True).startswith(PNG_SIGNATURE)
+
+
+def test_figures_appear_as_the_results_give_them(results: Results, html: str) -> None:
+    senior = results.tranches[0]
+    standalone = estimate(senior.standalone["expected_loss"], "pct")
+    wrapped = estimate(senior.wrapped["expected_loss"], "pct")
+    claim = estimate(results.enhancers[0].metrics["claim_quantile_0.999"], "cny")
+    assert " ± " in standalone
+    for figure in (standalone, wrapped, claim):
+        assert figure in html
+
+
+def test_illustrative_tape_notice_is_shown(results: Results, html: str) -> None:
+    assert any("ILLUSTRATIVE DATA" in line for line in results.assumptions["tape_notes"])
+    assert html.count("ILLUSTRATIVE DATA - NOT REAL BORROWERS") >= 1
+    assert html.index("ILLUSTRATIVE DATA") < html.index('<section id="deal-summary">')
+
+
+def test_reproducibility_gives_the_command_and_hashes(results: Results, html: str) -> None:
+    seed, paths = results.simulation["seed"], results.simulation["paths"]
+    assert f"--seed {seed} --paths {paths}" in html
+    assert results.manifest["scenario_sha256"] in html
+    assert results.manifest["tape_sha256"] in html
+
+
+def test_text_from_the_tape_is_escaped(results: Results) -> None:
+    obligors = results.largest_obligors.copy()
+    hostile = "<script>alert(1)</script>"
+    obligors = obligors.assign(enterprise=[hostile, *obligors["enterprise"].iloc[1:]])
+    html = render_html(dataclasses.replace(results, largest_obligors=obligors))
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
