@@ -14,6 +14,12 @@ from pathlib import Path
 from securitize.errors import OutputExistsError, SecuritizeError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_outputs(folder: Path, files: dict[str, bytes], *, force: bool = False) -> list[Path]:
     """Write ``files`` (name → content) into ``folder``; refuse to overwrite without ``force``."""
     targets = [folder / name for name in files]
@@ -34,6 +40,8 @@ def write_outputs(folder: Path, files: dict[str, bytes], *, force: bool = False)
             handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
             with os.fdopen(handle, "wb") as stream:
                 stream.write(content)
+            # mkstemp makes owner-only files; outputs get the usual permissions (umask applies).
+            os.chmod(temporary, 0o666 & ~_umask())
             staged.append((Path(temporary), target))
         for temporary, target in staged:
             os.replace(temporary, target)

@@ -82,8 +82,9 @@ def _credit_columns(tape: Tape, bands: ScoreBands, haircut: float) -> pd.DataFra
     loans = tape.loans.copy()
     scores = loans["score"].to_numpy(dtype=float)
     band_row = bands.lookup(scores)
-    has_pd = loans["pd"].notna() if "pd" in loans else pd.Series(False, index=loans.index)
-    unbanded = (band_row < 0) & ~has_pd.to_numpy()
+    tape_pd = loans.get("pd", pd.Series(np.nan, index=loans.index))
+    has_pd = tape_pd.notna().to_numpy()
+    unbanded = (band_row < 0) & ~has_pd
     if unbanded.any():
         row = int(np.flatnonzero(unbanded)[0])
         raise TapeError(
@@ -95,16 +96,12 @@ def _credit_columns(tape: Tape, bands: ScoreBands, haircut: float) -> pd.DataFra
     loans["band"] = np.where(band_row < 0, "", table["band"].to_numpy()[safe_row])
     loans["shadow_rating"] = np.where(band_row < 0, "", table["shadow_rating"].to_numpy()[safe_row])
     band_pd = table["annual_pd"].to_numpy()[safe_row]
-    loans["annual_pd"] = np.where(has_pd, loans.get("pd", np.nan), band_pd).astype(float)
+    loans["annual_pd"] = np.where(has_pd, tape_pd, band_pd).astype(float)
     loans["pd_source"] = np.where(has_pd, "tape column 'pd'", "score band table")
     implied = loans["ip_appraised_value"] * (1.0 - haircut) / loans["balance"]
-    has_rr = (
-        loans["recovery_rate"].notna()
-        if "recovery_rate" in loans
-        else pd.Series(False, index=loans.index)
-    )
-    given = loans["recovery_rate"] if "recovery_rate" in loans else np.nan
-    loans["recovery_rate"] = np.where(has_rr, given, np.minimum(1.0, implied)).astype(float)
+    tape_recovery = loans.get("recovery_rate", pd.Series(np.nan, index=loans.index))
+    has_rr = tape_recovery.notna().to_numpy()
+    loans["recovery_rate"] = np.where(has_rr, tape_recovery, np.minimum(1.0, implied)).astype(float)
     loans["recovery_source"] = np.where(
         has_rr, "tape column 'recovery_rate'", "IP appraised value after haircut (capped at 1)"
     )

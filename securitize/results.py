@@ -29,6 +29,7 @@ SCHEMA = "securitize.results"
 SCHEMA_VERSION = "1.0"
 POOL_LOSS_QUANTILES = (0.95, 0.99, 0.999)
 CLAIM_QUANTILES = (0.99, 0.995, 0.999)
+LOSS_BINS = 40
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Results:
     tranches: list[TrancheResult]
     enhancers: list[EnhancerResult]
     cash_flows: pd.DataFrame
+    loss_distribution: pd.DataFrame
     fees: list[dict[str, Any]] = field(default_factory=list)
 
     def tranche_table(self) -> pd.DataFrame:
@@ -105,6 +107,7 @@ class Results:
                 },
                 "largest_obligors": self.largest_obligors.to_dict(orient="records"),
                 "loss": estimates(self.pool_loss),
+                "loss_distribution": self.loss_distribution.to_dict(orient="list"),
             },
             "fees": self.fees,
             "tranches": [
@@ -142,6 +145,32 @@ def _tranche_metrics(loss: np.ndarray, wal: np.ndarray, balance: float) -> dict[
         "probability_of_loss": probability_estimate(lost),
         "wal_years": mean_estimate(wal[paid]) if paid.sum() > 1 else Estimate(float("nan"), 0.0),
     }
+
+
+def loss_histogram(loss: np.ndarray, bins: int = LOSS_BINS) -> pd.DataFrame:
+    """Probability (with SE) that pool loss is exactly zero, then of each equal-width bin.
+
+    The zero row matters: in a small pool most paths have no default at all. Bins are
+    (lower, upper], up to the largest simulated loss.
+    """
+    n = loss.size
+    largest = float(loss.max())
+    edges = np.linspace(0.0, largest, bins + 1) if largest > 0 else np.zeros(2)
+    counts = [int((loss == 0).sum())]
+    if largest > 0:
+        inner, _ = np.histogram(loss[loss > 0], bins=edges)
+        counts += inner.tolist()
+    probability = np.array(counts) / n
+    lower = np.r_[0.0, edges[:-1]] if largest > 0 else np.zeros(1)
+    upper = np.r_[0.0, edges[1:]] if largest > 0 else np.zeros(1)
+    return pd.DataFrame(
+        {
+            "lower": lower,
+            "upper": upper,
+            "probability": probability,
+            "se": np.sqrt(probability * (1 - probability) / n),
+        }
+    )
 
 
 def _cash_flow_table(outcomes: Outcomes, horizon: int) -> pd.DataFrame:
@@ -241,5 +270,6 @@ def build_results(
         tranches=tranches,
         enhancers=enhancers,
         cash_flows=_cash_flow_table(outcomes, structure.horizon),
+        loss_distribution=loss_histogram(pool_loss),
         fees=[{"name": f.name, "annual_rate": f.annual_rate} for f in structure.fees],
     )

@@ -29,29 +29,45 @@ def _data_uri(figure: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def pool_loss_chart(pool_loss: dict[str, Estimate]) -> str:
-    """Expected pool loss and its tail quantiles (% of pool balance) with 95% error bars.
-
-    Results keep no per-path losses, so the loss distribution is summarised by its quantiles.
-    """
-    keys = ["expected_loss", *(f"quantile_{q:g}" for q in POOL_LOSS_QUANTILES)]
-    labels = ["Expected loss", *(f"{100 * q:g}% quantile" for q in POOL_LOSS_QUANTILES)]
-    values = [100 * pool_loss[k].value for k in keys]
-    errors = [Z_95 * 100 * pool_loss[k].se for k in keys]
+def pool_loss_chart(pool_loss: dict[str, Estimate], distribution: pd.DataFrame) -> str:
+    """Pool loss distribution (% of pool balance) with the mean and tail quantiles marked."""
     figure = Figure(figsize=(6.5, 3.0), layout="constrained")
     ax = figure.subplots()
-    ax.bar(labels, values, yerr=errors, capsize=4, color=BARS)
-    for x, (value, error) in enumerate(zip(values, errors, strict=True)):
+    lossy = distribution.iloc[1:]
+    width = 100 * (lossy["upper"] - lossy["lower"])
+    ax.bar(
+        100 * lossy["lower"],
+        100 * lossy["probability"],
+        width=width,
+        align="edge",
+        color=BARS,
+        yerr=Z_95 * 100 * lossy["se"],
+        error_kw={"elinewidth": 0.6},
+        label="loss > 0",
+    )
+    zero = distribution.iloc[0]
+    ax.set_title(
+        f"Pool loss distribution; P(loss = 0) = {100 * zero['probability']:.2f}%"
+        " (error bars ±1.96 SE)",
+        fontsize=10,
+    )
+    keys = ["expected_loss", *(f"quantile_{q:g}" for q in POOL_LOSS_QUANTILES)]
+    labels = ["mean", *(f"{100 * q:g}%" for q in POOL_LOSS_QUANTILES)]
+    for key, label, style in zip(keys, labels, ["-", "--", "-.", ":"], strict=True):
+        value = 100 * pool_loss[key].value
+        ax.axvline(value, color="#b03a2e", linestyle=style, linewidth=1)
         ax.annotate(
-            f"{value:.2f}%",
-            (x, value + error),
-            xytext=(0, 3),
-            textcoords="offset points",
-            ha="center",
-            fontsize=8,
+            f"{label} {value:.1f}%",
+            (value, 1),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=7,
+            color="#b03a2e",
         )
-    ax.set_ylabel("% of pool balance")
-    ax.set_title("Pool loss: mean and quantiles (error bars ±1.96 SE)", fontsize=10)
+    ax.set_xlabel("pool loss, % of pool balance")
+    ax.set_ylabel("probability, %")
     ax.spines[["top", "right"]].set_visible(False)
     return _data_uri(figure)
 

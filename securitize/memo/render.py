@@ -43,7 +43,7 @@ def environment() -> jinja2.Environment:
 
 def _charts(results: Results) -> dict[str, str]:
     figures = {
-        "pool_loss": charts.pool_loss_chart(results.pool_loss),
+        "pool_loss": charts.pool_loss_chart(results.pool_loss, results.loss_distribution),
         "cash_flows": charts.cash_flow_chart(
             results.cash_flows,
             [t.name for t in results.tranches],
