@@ -49,6 +49,15 @@ def with_overrides(loaded: LoadedScenario, **simulation: Any) -> LoadedScenario:
     return LoadedScenario(scenario=scenario, path=loaded.path, raw=loaded.raw)
 
 
+def portable(path: str | Path) -> str:
+    """A path relative to the current folder when it lies below it, so memos travel."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def manifest(loaded: LoadedScenario, pool: Pool) -> dict[str, Any]:
     """What a reader needs to reproduce the run: inputs' hashes and software versions."""
     return {
@@ -63,9 +72,9 @@ def manifest(loaded: LoadedScenario, pool: Pool) -> dict[str, Any]:
             "matplotlib": matplotlib.__version__,
             "jinja2": jinja2.__version__,
         },
-        "scenario_path": str(loaded.path),
+        "scenario_path": portable(loaded.path),
         "scenario_sha256": hashlib.sha256(loaded.raw).hexdigest(),
-        "tape_path": pool.source if pool.tape_sha256 else None,
+        "tape_path": portable(pool.source) if pool.tape_sha256 else None,
         "tape_sha256": pool.tape_sha256,
     }
 
@@ -118,7 +127,7 @@ def run_scenario(
             "asset_correlation": credit.asset_correlation,
             "recovery_lag_months": credit.recovery_lag_months,
             "recovery_haircut": scenario.pool.recovery_haircut,
-            "pool_source": pool.source,
+            "pool_source": portable(pool.source) if pool.tape_sha256 else pool.source,
             "pd_sources": sorted(set(pool.loans["pd_source"])),
             "recovery_sources": sorted(set(pool.loans["recovery_source"])),
             "score_bands": pool.bands.table.to_dict(orient="records") if pool.bands else [],

@@ -200,7 +200,9 @@ def _one_line(error: dict[str, Any]) -> str:
     field = _field_path(tuple(error["loc"]))
     kind = error["type"]
     if kind == "extra_forbidden":
-        return f"field '{field}': unknown field (value {error['input']!r}); check the spelling"
+        value = error["input"]
+        shown = "a table" if isinstance(value, dict) else f"value {value!r}"
+        return f"field '{field}': unknown field ({shown}); check the spelling"
     if kind == "missing":
         return f"field '{field}': required field is missing"
     message = error["msg"].removeprefix("Value error, ")
@@ -216,7 +218,8 @@ def parse_scenario(data: dict[str, Any], source: Path) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
+        # A misspelt name shows up as an unknown field and a missing one; name the misspelling.
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise ScenarioError(f"{source}: {_one_line(errors[0])}{more}") from None
 
