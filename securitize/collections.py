@@ -68,16 +68,18 @@ def collect(
 
     def pool_minus_lost(per_loan: np.ndarray) -> np.ndarray:
         lost = _sum_by_path(path, per_loan[loan] * from_default, paths)
-        return per_loan.sum(axis=0)[None, :] - lost
+        # The difference is never negative; the floor removes float rounding (~1e-13) only.
+        return np.maximum(per_loan.sum(axis=0)[None, :] - lost, 0.0)
 
     recoveries = np.zeros((paths, months))
     landed = recovery_month <= months
     np.add.at(recoveries, (path[landed], recovery_month[landed] - 1), recovered[landed])
     defaulted = np.zeros((paths, months))
     np.add.at(defaulted, (path, month - 1), at_default)
+    # Recoveries landing after the legal final month never reach the deal: they are lost too.
     loss = np.zeros(paths)
-    np.add.at(loss, path, at_default - recovered)
-    performing = np.maximum(pool_minus_lost(closing), 0.0)
+    np.add.at(loss, path, at_default - np.where(landed, recovered, 0.0))
+    performing = pool_minus_lost(closing)
     return Collections(
         interest=pool_minus_lost(interest),
         principal=pool_minus_lost(principal),

@@ -54,6 +54,7 @@ def chunk_ledger(
     collections = chunk_collections(pool, structure, lag, chunk)
     enhancer_months = enhancer_default_months(
         chunk,
+        [g.name for g in structure.guarantees],
         np.array([g.annual_pd for g in structure.guarantees]),
         np.array([g.asset_correlation for g in structure.guarantees]),
         structure.horizon,

@@ -150,8 +150,8 @@ def _tranche_metrics(loss: np.ndarray, wal: np.ndarray, balance: float) -> dict[
 def loss_histogram(loss: np.ndarray, bins: int = LOSS_BINS) -> pd.DataFrame:
     """Probability (with SE) that pool loss is exactly zero, then of each equal-width bin.
 
-    The zero row matters: in a small pool most paths have no default at all. Bins are
-    (lower, upper], up to the largest simulated loss.
+    The zero row matters: in a small pool many paths have no default at all. Bins are
+    [lower, upper) except the last, which includes the largest simulated loss.
     """
     n = loss.size
     largest = float(loss.max())
@@ -168,7 +168,7 @@ def loss_histogram(loss: np.ndarray, bins: int = LOSS_BINS) -> pd.DataFrame:
             "lower": lower,
             "upper": upper,
             "probability": probability,
-            "se": np.sqrt(probability * (1 - probability) / n),
+            "se": np.sqrt(probability * (1 - probability) / max(n - 1, 1)),
         }
     )
 
@@ -202,7 +202,7 @@ def build_results(
     loss_metrics["probability_of_any_default"] = probability_estimate(
         per_path["pool.defaulted"] > 0
     )
-    loss_metrics["expected_defaulted_balance"] = mean_estimate(per_path["pool.defaulted"])
+    loss_metrics["expected_defaulted_share"] = mean_estimate(per_path["pool.defaulted"])
 
     guarantor_of = {g.tranche: g.name for g in structure.guarantees}
     tranches = []

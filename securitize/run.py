@@ -58,6 +58,10 @@ def portable(path: str | Path) -> str:
         return str(path)
 
 
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def manifest(loaded: LoadedScenario, pool: Pool) -> dict[str, Any]:
     """What a reader needs to reproduce the run: inputs' hashes and software versions."""
     return {
@@ -76,6 +80,8 @@ def manifest(loaded: LoadedScenario, pool: Pool) -> dict[str, Any]:
         "scenario_sha256": hashlib.sha256(loaded.raw).hexdigest(),
         "tape_path": portable(pool.source) if pool.tape_sha256 else None,
         "tape_sha256": pool.tape_sha256,
+        "score_bands_path": portable(pool.bands.source) if pool.bands else None,
+        "score_bands_sha256": file_sha256(pool.bands.source) if pool.bands else None,
     }
 
 
@@ -126,12 +132,12 @@ def run_scenario(
             "model": credit.model,
             "asset_correlation": credit.asset_correlation,
             "recovery_lag_months": credit.recovery_lag_months,
-            "recovery_haircut": scenario.pool.recovery_haircut,
+            "recovery_haircut": scenario.pool.recovery_haircut if pool.tape_sha256 else None,
             "pool_source": portable(pool.source) if pool.tape_sha256 else pool.source,
             "pd_sources": sorted(set(pool.loans["pd_source"])),
             "recovery_sources": sorted(set(pool.loans["recovery_source"])),
             "score_bands": pool.bands.table.to_dict(orient="records") if pool.bands else [],
-            "score_band_source": pool.bands.source if pool.bands else None,
+            "score_band_source": portable(pool.bands.source) if pool.bands else None,
             "score_band_notes": list(pool.bands.notes) if pool.bands else [],
             "tape_notes": list(pool.notes),
         },

@@ -31,13 +31,21 @@ def defaults() -> dict[str, Any]:
 
 
 def _default(section: str, key: str) -> Any:
-    return Field(default_factory=lambda: defaults()[section][key])
+    """A field default read from the data file (``section`` may be dotted, e.g. pool.inline)."""
+
+    def read() -> Any:
+        table = defaults()
+        for part in section.split("."):
+            table = table[part]
+        return table[key]
+
+    return Field(default_factory=read)
 
 
 class _Strict(BaseModel):
     """Base for every scenario section: unknown fields are errors, models are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -66,10 +74,10 @@ class InlinePool(_Strict):
     annual_pd: Probability
     recovery_rate: Fraction
     tenor_months: Annotated[int, Field(ge=1, le=360)]
-    coupon: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
-    amortisation: Amortisation = "bullet"
-    industry: str = "General"
-    region: str = "Unspecified"
+    coupon: Annotated[float, Field(ge=0.0, lt=1.0)] = _default("pool.inline", "coupon")
+    amortisation: Amortisation = _default("pool.inline", "amortisation")
+    industry: str = _default("pool.inline", "industry")
+    region: str = _default("pool.inline", "region")
 
 
 class PoolSource(_Strict):
@@ -84,6 +92,13 @@ class PoolSource(_Strict):
     def _one_source(self) -> PoolSource:
         if (self.tape is None) == (self.inline is None):
             raise ValueError("give exactly one of 'tape' or 'inline'")
+        if self.inline is not None:
+            for name in ("score_bands", "recovery_haircut"):
+                if name in self.model_fields_set:
+                    raise ValueError(
+                        f"'{name}' applies to a tape; an inline pool states its own "
+                        "annual_pd and recovery_rate"
+                    )
         return self
 
 
@@ -114,7 +129,7 @@ class Tranche(_Strict):
     name: Annotated[str, Field(min_length=1)]
     share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     balance: Annotated[float, Field(gt=0)] | None = None
-    coupon: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    coupon: Annotated[float, Field(ge=0.0, lt=1.0)] = _default("tranche", "coupon")
     holder: str = ""
 
     @model_validator(mode="after")
@@ -180,7 +195,17 @@ class Scenario(_Strict):
         uses_share = {t.share is not None for t in self.tranches}
         if len(uses_share) > 1:
             raise ValueError("size every tranche the same way: all by 'share' or all by 'balance'")
+        accounts = [f.name for f in self.fees] + [e.name for e in self.enhancers]
+        for name in accounts:
+            if accounts.count(name) > 1:
+                raise ValueError(f"fee or enhancer name '{name}' is used twice")
+        covered = [e.covers for e in self.enhancers]
         for i, enhancer in enumerate(self.enhancers):
+            if covered.count(enhancer.covers) > 1:
+                raise ValueError(
+                    f"enhancers[{i}].covers: tranche '{enhancer.covers}' has more than one "
+                    "full guarantee; this version supports one guarantor per tranche"
+                )
             if enhancer.covers not in names:
                 raise ValueError(
                     f"enhancers[{i}].covers: '{enhancer.covers}' is not a tranche "

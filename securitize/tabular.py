@@ -37,7 +37,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:
                 encoding="utf-8-sig",
             )
             return frame, notes
-        if suffix in {".xlsx", ".xls"}:
+        if suffix == ".xlsx":
             return pd.read_excel(path), []
         if suffix == ".parquet":
             return pd.read_parquet(path), []

@@ -104,11 +104,11 @@ def _typed(path: Path, frame: pd.DataFrame, column: Column) -> pd.Series:
         return text
     blank = raw.isna() | (raw.astype(str).str.strip() == "")
     numbers = pd.to_numeric(raw.where(~blank, None), errors="coerce")
-    not_number = numbers.isna() & ~blank
+    not_number = (numbers.isna() | np.isinf(numbers)) & ~blank
     if column.required:
         not_number |= blank
     if not_number.any():
-        rule = f"is not a number; {column.rule}"
+        rule = f"is not a finite number; {column.rule}"
         raise _fail(path, frame, int(np.flatnonzero(not_number)[0]), column.name, rule)
     if column.kind is int:
         fractional = numbers.notna() & (numbers != np.round(numbers))
@@ -121,6 +121,13 @@ def validate_tape(frame: pd.DataFrame, path: Path, notes: tuple[str, ...] = ()) 
     """Check columns and every row; return typed loans or raise naming the first broken rule."""
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip() for c in frame.columns]
+    known = {c.name for c in COLUMNS}
+    for name in frame.columns:
+        if name not in known and name.lower() in known:
+            raise TapeError(
+                f"{path}: column '{name}' looks like '{name.lower()}'; "
+                "tape column names are lower case (see docs/tape.md)"
+            )
     missing = [c.name for c in COLUMNS if c.required and c.name not in frame.columns]
     if missing:
         raise TapeError(

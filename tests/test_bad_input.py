@@ -30,7 +30,7 @@ def run_cli(args: list[str], capsys) -> tuple[int, str]:
         ),
         (
             "A3,Gamma,Smart equipment,Ouhai,5000000,five,36,bullet,80,1000000",
-            ["row 3", "'coupon'", "five", "not a number"],
+            ["row 3", "'coupon'", "five", "not a finite number"],
         ),
         (
             "A3,Gamma,Smart equipment,Ouhai,5000000,0.05,36.5,bullet,80,1000000",
@@ -134,3 +134,78 @@ def test_command_line_error_has_no_traceback(write_scenario, tmp_path: Path) -> 
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("securitize: error: ")
     assert not (tmp_path / "o").exists()
+
+
+def error_of(args: list[str], capsys) -> str:
+    code, err = run_cli(args, capsys)
+    assert code == 2
+    return err
+
+
+def test_infinite_tape_value_is_rejected(write_scenario, tmp_path: Path, capsys) -> None:
+    row = "A3,Gamma,Smart equipment,Ouhai,5000000,0.05,36,bullet,80,inf"
+    scenario = write_scenario(tape_scenario(), tape_rows(GOOD_ROW, row))
+    err = error_of(["run", str(scenario), "--out", str(tmp_path / "o")], capsys)
+    assert "'ip_appraised_value'" in err and "'inf'" in err and "finite" in err
+
+
+def test_column_name_in_the_wrong_case_is_named(write_scenario, tmp_path: Path, capsys) -> None:
+    tape = TAPE_HEADER + ",PD\n" + GOOD_ROW + ",0.02\n"
+    scenario = write_scenario(tape_scenario(), tape)
+    err = error_of(["run", str(scenario), "--out", str(tmp_path / "o")], capsys)
+    assert "column 'PD'" in err and "'pd'" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("paths = 2000", 'paths = "2000"'), ["simulation.paths", "'2000'", "valid integer"]),
+        (("paths = 2000", "paths = true"), ["simulation.paths", "True", "valid integer"]),
+        (
+            (
+                'tape = "tape.csv"',
+                'tape = "tape.csv"\ninline = { count = 2, balance = 1.0, '
+                "annual_pd = 0.01, recovery_rate = 0.3, tenor_months = 12 }",
+            ),
+            ["exactly one of 'tape' or 'inline'"],
+        ),
+    ],
+)
+def test_scenario_values_are_not_coerced(
+    write_scenario, tmp_path: Path, capsys, change: tuple[str, str], expected: list[str]
+) -> None:
+    text = tape_scenario().replace(*change)
+    scenario = write_scenario(text, tape_rows(GOOD_ROW, GOOD_ROW_2))
+    err = error_of(["run", str(scenario), "--out", str(tmp_path / "o")], capsys)
+    for fragment in expected:
+        assert fragment in err
+
+
+def test_inline_pool_refuses_tape_only_fields(write_scenario, tmp_path: Path, capsys) -> None:
+    text = (
+        '[deal]\nname = "x"\nclosing_date = 2024-01-01\n[pool]\nrecovery_haircut = 0.5\n'
+        "[pool.inline]\ncount = 2\nbalance = 1.0\nannual_pd = 0.01\nrecovery_rate = 0.3\n"
+        'tenor_months = 12\n[[tranches]]\nname = "a"\nshare = 1.0\n'
+    )
+    err = error_of(["run", str(write_scenario(text)), "--out", str(tmp_path / "o")], capsys)
+    assert "'recovery_haircut' applies to a tape" in err
+
+
+GUARANTEE = (
+    '\n[[enhancers]]\nname = "{name}"\ntype = "full_guarantee"\ncovers = "senior"\n'
+    "fee_bp = 80\nannual_pd = 0.001\nasset_correlation = 0.2\n"
+)
+
+
+def test_two_guarantees_of_one_tranche_are_rejected(write_scenario, tmp_path: Path, capsys) -> None:
+    extra = GUARANTEE.format(name="g1") + GUARANTEE.format(name="g2")
+    scenario = write_scenario(tape_scenario(extra), tape_rows(GOOD_ROW, GOOD_ROW_2))
+    err = error_of(["run", str(scenario), "--out", str(tmp_path / "o")], capsys)
+    assert "enhancers[0].covers" in err and "more than one full guarantee" in err
+
+
+def test_fee_and_enhancer_names_must_differ(write_scenario, tmp_path: Path, capsys) -> None:
+    extra = '\n[[fees]]\nname = "g1"\nrate_bp = 10\n' + GUARANTEE.format(name="g1")
+    scenario = write_scenario(tape_scenario(extra), tape_rows(GOOD_ROW, GOOD_ROW_2))
+    err = error_of(["run", str(scenario), "--out", str(tmp_path / "o")], capsys)
+    assert "'g1' is used twice" in err

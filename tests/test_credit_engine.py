@@ -176,7 +176,9 @@ def guarantor_and_pool(guarantor_correlation: float, paths: int = 100_000):
     )
     guarantor = np.concatenate(
         [
-            enhancer_default_months(c, np.array([0.05]), np.array([guarantor_correlation]), horizon)
+            enhancer_default_months(
+                c, ["guarantor"], np.array([0.05]), np.array([guarantor_correlation]), horizon
+            )
             for c in result.chunks
         ]
     )[:, 0]
@@ -216,7 +218,7 @@ def test_guarantor_draws_leave_the_pools_paths_unchanged() -> None:
     # The guarantor's idiosyncratic draws come from their own sub-stream, so adding an
     # enhancer to a design cannot move the loans' default events.
     first = simulate_defaults(PD, TENOR, GaussianOneFactor(0.2), 2_000, 5, 1_000)
-    enhancer_default_months(first.chunks[0], np.array([0.05]), np.array([0.5]), 36)
+    enhancer_default_months(first.chunks[0], ["guarantor"], np.array([0.05]), np.array([0.5]), 36)
     second = simulate_defaults(PD, TENOR, GaussianOneFactor(0.2), 2_000, 5, 1_000)
     assert_same_events(first, second)
 
@@ -250,3 +252,16 @@ def test_quantile_estimate_is_the_lower_empirical_quantile() -> None:
     assert quantile_estimate(samples, 0.95).value == 95.0
     assert quantile_estimate(samples, 0.951).value == 96.0
     assert quantile_estimate(samples, 1.0).value == 100.0
+
+
+def test_an_enhancers_draws_do_not_depend_on_the_other_enhancers() -> None:
+    paths = simulate_defaults(
+        np.array([0.03, 0.05]), np.array([36, 36]), GaussianOneFactor(0.2), 5000, 11, 2500
+    )
+    chunk = paths.chunks[1]
+    alone = enhancer_default_months(chunk, ["provincial"], np.array([0.2]), np.array([0.3]), 48)
+    beside = enhancer_default_months(
+        chunk, ["cbic", "provincial"], np.array([0.1, 0.2]), np.array([0.1, 0.3]), 48
+    )
+    np.testing.assert_array_equal(alone[:, 0], beside[:, 1])
+    assert not np.array_equal(beside[:, 0], beside[:, 1])

@@ -349,3 +349,20 @@ def test_fees_left_unpaid_at_the_legal_final_month_are_recorded(guaranteed) -> N
     # Q4 and Q5 guarantee fees on the senior's 1,040,703.125: 0.01 × 3/12 each, no cash to pay.
     assert_cents(ledger.unpaid_fees["guarantor"], [2 * SENIOR_AFTER_Q3 * 0.01 * 3 / 12])
     assert_cents(ledger.unpaid_fees["trustee"], [0.0])
+
+
+def test_recoveries_after_the_legal_final_month_count_as_loss(tmp_path: Path) -> None:
+    from securitize.collections import collect
+
+    _, pool, _ = build(tmp_path, guaranteed=False)
+    # Loan 2 defaults in month 12: its 400,000 recovery would land in month 15. With the
+    # collections cut at month 14 it never reaches the deal: the whole 1,000,000 is lost.
+    kept = collect(
+        pool.schedule, pool.recovery_rate, 3, 15, 1, np.array([0]), np.array([1]), np.array([12])
+    )
+    cut = collect(
+        pool.schedule, pool.recovery_rate, 3, 14, 1, np.array([0]), np.array([1]), np.array([12])
+    )
+    assert_cents(kept.loss, [600_000.0])
+    assert_cents(cut.loss, [1_000_000.0])
+    assert_cents([cut.recoveries.sum()], [0.0])

@@ -22,9 +22,9 @@ LOAN_STREAM = 0
 COUNTERPARTY_STREAM = 1
 
 
-def chunk_stream(seed: int, chunk: int, stream: int) -> np.random.Generator:
+def chunk_stream(seed: int, chunk: int, *stream: int) -> np.random.Generator:
     """The generator for one chunk's sub-stream: child ``chunk`` of the seed, then ``stream``."""
-    sequence = np.random.SeedSequence(seed, spawn_key=(chunk, stream))
+    sequence = np.random.SeedSequence(seed, spawn_key=(chunk, *stream))
     return np.random.Generator(np.random.PCG64(sequence))
 
 

@@ -3,7 +3,7 @@
 Collections accumulate in the collection account and are paid out on each payment date:
 
 1. senior fees in the order listed, then guarantee fees (unpaid amounts carry forward; a
-   guarantor earns no fee for months after its own default);
+   guarantor earns no fee from the month of its own default on);
 2. interest on each tranche from most senior down: first unpaid interest owed to investors, then
    interest the guarantor advanced (its reimbursement, 代偿追偿), then the current period's;
 3. principal, sequentially from most senior down, up to the amount that brings the notes back to
