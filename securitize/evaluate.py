@@ -24,8 +24,9 @@ CENT = 0.01
 
 
 @dataclass(frozen=True)
-class ChunkOutcome:
-    """Per-path outcomes (name → paths) and per-month sums (name → (sum, sum of squares))."""
+class Outcomes:
+    """Per-path outcomes (name → paths) and per-month sums (name → (sum, sum of squares)),
+    for one chunk or for all chunks combined."""
 
     paths: int
     per_path: dict[str, np.ndarray]
@@ -72,7 +73,7 @@ def _weighted_life(principal: np.ndarray) -> np.ndarray:
 
 def summarise(
     pool: Pool, structure: Structure, collections: Collections, ledger: Ledger
-) -> ChunkOutcome:
+) -> Outcomes:
     """Reduce a chunk's ledger to the figures the results report."""
     paths = collections.cash.shape[0]
     per_path: dict[str, np.ndarray] = {
@@ -112,22 +113,13 @@ def summarise(
         per_path[f"{key}.fees"] = ledger.fees_paid[guarantee.name].sum(axis=1)
         per_month[f"{key}.claims"] = claims
     sums = {name: (v.sum(axis=0), np.square(v).sum(axis=0)) for name, v in per_month.items()}
-    return ChunkOutcome(paths, per_path, sums)
+    return Outcomes(paths, per_path, sums)
 
 
-def _evaluate_chunk(args: tuple[Pool, Structure, int, DefaultChunk]) -> ChunkOutcome:
+def _evaluate_chunk(args: tuple[Pool, Structure, int, DefaultChunk]) -> Outcomes:
     pool, structure, lag, chunk = args
     collections, ledger = chunk_ledger(pool, structure, lag, chunk)
     return summarise(pool, structure, collections, ledger)
-
-
-@dataclass(frozen=True)
-class Outcomes:
-    """All chunks' outcomes combined: per-path arrays and per-month sums over all paths."""
-
-    paths: int
-    per_path: dict[str, np.ndarray]
-    per_month: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def evaluate(
