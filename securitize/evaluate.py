@@ -7,7 +7,7 @@ running sums. Chunks are reduced in order, so the totals do not depend on the wo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,6 +45,8 @@ def chunk_collections(
         chunk.path,
         chunk.loan,
         chunk.month,
+        recovery=chunk.recovery,
+        prepayments=(chunk.prepay_path, chunk.prepay_loan, chunk.prepay_month),
     )
 
 
@@ -71,12 +73,30 @@ def _weighted_life(principal: np.ndarray) -> np.ndarray:
     return np.divide(timed, received, out=np.full(received.shape, np.nan), where=received > CENT)
 
 
+def loss_at_default_by_month(pool: Pool, chunk: DefaultChunk, months: int) -> np.ndarray:
+    """Paths × months cumulative loss share booked at default (balance × (1 − recovery)),
+    the quantity loss tranches and the semi-analytic engine are defined on."""
+    at_default = pool.schedule.opening_balance[chunk.loan, chunk.month - 1]
+    booked = at_default * (1.0 - chunk.recovery) / pool.total_balance
+    flat = np.bincount(
+        chunk.path * months + (chunk.month - 1), weights=booked, minlength=chunk.paths * months
+    )
+    return np.cumsum(flat.reshape(chunk.paths, months), axis=1)
+
+
 def summarise(
-    pool: Pool, structure: Structure, collections: Collections, ledger: Ledger
+    pool: Pool,
+    structure: Structure,
+    chunk: DefaultChunk,
+    collections: Collections,
+    ledger: Ledger,
 ) -> Outcomes:
     """Reduce a chunk's ledger to the figures the results report."""
     paths = collections.cash.shape[0]
+    cumulative_loss = loss_at_default_by_month(pool, chunk, structure.horizon)
     per_path: dict[str, np.ndarray] = {
+        "weight": chunk.weight,
+        "pool.loss_at_default": cumulative_loss[:, -1],
         "pool.loss": collections.loss / pool.total_balance,
         "pool.defaulted": collections.defaulted.sum(axis=1) / pool.total_balance,
     }
@@ -86,7 +106,12 @@ def summarise(
         "pool.recoveries": collections.recoveries,
         "pool.defaulted": collections.defaulted,
         "residual": ledger.residual,
+        "pool.cumulative_loss": cumulative_loss,
     }
+    for tranche in structure.loss_tranches:
+        width = tranche.detachment - tranche.attachment
+        share = np.clip(cumulative_loss - tranche.attachment, 0.0, width) / width
+        per_month[f"loss_tranche.{tranche.name}"] = share
     for name, paid in ledger.fees_paid.items():
         per_month[f"fee.{name}"] = paid
     for terms, t in zip(structure.tranches, ledger.tranches, strict=True):
@@ -112,21 +137,35 @@ def summarise(
         per_path[f"{key}.net_claims"] = claims.sum(axis=1) - t.guarantor_reimbursed.sum(axis=1)
         per_path[f"{key}.fees"] = ledger.fees_paid[guarantee.name].sum(axis=1)
         per_month[f"{key}.claims"] = claims
-    sums = {name: (v.sum(axis=0), np.square(v).sum(axis=0)) for name, v in per_month.items()}
+    weight = chunk.weight[:, None]
+    sums = {
+        name: ((weight * v).sum(axis=0), np.square(weight * v).sum(axis=0))
+        for name, v in per_month.items()
+    }
     return Outcomes(paths, per_path, sums)
 
 
-def _evaluate_chunk(args: tuple[Pool, Structure, int, DefaultChunk]) -> Outcomes:
-    pool, structure, lag, chunk = args
+def _evaluate_chunk(args: tuple[Pool, Structure, int, DefaultPaths, int]) -> Outcomes:
+    pool, structure, lag, defaults, index = args
+    chunk = defaults.chunk(index)
     collections, ledger = chunk_ledger(pool, structure, lag, chunk)
-    return summarise(pool, structure, collections, ledger)
+    return summarise(pool, structure, chunk, collections, ledger)
+
+
+def _only_chunk(defaults: DefaultPaths, index: int) -> DefaultPaths:
+    """``defaults`` carrying just chunk ``index`` (so a worker is not sent every chunk)."""
+    if defaults.stored is None:
+        return defaults
+    stored = tuple(c if k == index else None for k, c in enumerate(defaults.stored))
+    return replace(defaults, stored=stored)
 
 
 def evaluate(
     pool: Pool, structure: Structure, lag: int, defaults: DefaultPaths, workers: int = 1
 ) -> Outcomes:
     """Run the structure over every chunk of ``defaults`` and combine in chunk order."""
-    jobs = [(pool, structure, lag, chunk) for chunk in defaults.chunks]
+    # Stored chunks travel to the workers one at a time; unstored ones are regenerated there.
+    jobs = [(pool, structure, lag, _only_chunk(defaults, k), k) for k in range(len(defaults.sizes))]
     outcomes = map_in_order(_evaluate_chunk, jobs, workers)
     per_path = {
         name: np.concatenate([o.per_path[name] for o in outcomes]) for name in outcomes[0].per_path

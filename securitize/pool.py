@@ -83,6 +83,17 @@ def _credit_columns(tape: Tape, bands: ScoreBands, haircut: float) -> pd.DataFra
     scores = loans["score"].to_numpy(dtype=float)
     band_row = bands.lookup(scores)
     tape_pd = loans.get("pd", pd.Series(np.nan, index=loans.index))
+    hazard = loans.get("hazard_rate", pd.Series(np.nan, index=loans.index))
+    both = tape_pd.notna().to_numpy() & hazard.notna().to_numpy()
+    if both.any():
+        row = int(np.flatnonzero(both)[0])
+        raise TapeError(
+            f"{tape.path}: row {row + 1} (loan {loans['loan_id'].iloc[row]}): gives both 'pd' "
+            "and 'hazard_rate'; give one"
+        )
+    has_hazard = hazard.notna().to_numpy()
+    # A hazard rate states the one-year PD too: 1 − exp(−λ).
+    tape_pd = tape_pd.where(~has_hazard, -np.expm1(-hazard))
     has_pd = tape_pd.notna().to_numpy()
     unbanded = (band_row < 0) & ~has_pd
     if unbanded.any():
@@ -97,7 +108,9 @@ def _credit_columns(tape: Tape, bands: ScoreBands, haircut: float) -> pd.DataFra
     loans["shadow_rating"] = np.where(band_row < 0, "", table["shadow_rating"].to_numpy()[safe_row])
     band_pd = table["annual_pd"].to_numpy()[safe_row]
     loans["annual_pd"] = np.where(has_pd, tape_pd, band_pd).astype(float)
-    loans["pd_source"] = np.where(has_pd, "tape column 'pd'", "score band table")
+    loans["pd_source"] = np.select(
+        [has_hazard, has_pd], ["tape column 'hazard_rate'", "tape column 'pd'"], "score band table"
+    )
     implied = loans["ip_appraised_value"] * (1.0 - haircut) / loans["balance"]
     tape_recovery = loans.get("recovery_rate", pd.Series(np.nan, index=loans.index))
     has_rr = tape_recovery.notna().to_numpy()

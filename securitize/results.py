@@ -17,10 +17,12 @@ from securitize.evaluate import CENT, Outcomes
 from securitize.pool import Pool
 from securitize.stats import (
     Estimate,
+    effective_sample_size,
     mean_estimate,
     moments_estimate,
     probability_estimate,
     quantile_estimate,
+    ratio_estimate,
 )
 from securitize.stratification import largest_obligors, pool_totals, stratifications
 from securitize.structure import Structure
@@ -73,6 +75,8 @@ class Results:
     enhancers: list[EnhancerResult]
     cash_flows: pd.DataFrame
     loss_distribution: pd.DataFrame
+    loss_tranches: pd.DataFrame
+    validation: dict[str, Any] = field(default_factory=dict)
     fees: list[dict[str, Any]] = field(default_factory=list)
 
     def tranche_table(self) -> pd.DataFrame:
@@ -134,49 +138,77 @@ class Results:
                 for e in self.enhancers
             ],
             "cash_flows": self.cash_flows.to_dict(orient="list"),
+            "loss_tranches": self.loss_tranches.to_dict(orient="list"),
+            "validation": self.validation,
         }
 
 
-def _tranche_metrics(loss: np.ndarray, wal: np.ndarray, balance: float) -> dict[str, Estimate]:
+def _tranche_metrics(
+    loss: np.ndarray, wal: np.ndarray, balance: float, weight: np.ndarray
+) -> dict[str, Estimate]:
     lost = loss > CENT / balance
     paid = np.isfinite(wal)
     return {
-        "expected_loss": mean_estimate(loss),
-        "probability_of_loss": probability_estimate(lost),
-        "wal_years": mean_estimate(wal[paid]) if paid.sum() > 1 else Estimate(float("nan"), 0.0),
+        "expected_loss": mean_estimate(loss, weight),
+        "probability_of_loss": probability_estimate(lost, weight),
+        "wal_years": ratio_estimate(np.where(paid, wal, 0.0), paid, weight),
     }
 
 
-def loss_histogram(loss: np.ndarray, bins: int = LOSS_BINS) -> pd.DataFrame:
+def loss_histogram(
+    loss: np.ndarray, weight: np.ndarray | None = None, bins: int = LOSS_BINS
+) -> pd.DataFrame:
     """Probability (with SE) that pool loss is exactly zero, then of each equal-width bin.
 
     The zero row matters: in a small pool many paths have no default at all. Bins are
     [lower, upper) except the last, which includes the largest simulated loss.
     """
-    n = loss.size
     largest = float(loss.max())
     edges = np.linspace(0.0, largest, bins + 1) if largest > 0 else np.zeros(2)
-    counts = [int((loss == 0).sum())]
-    if largest > 0:
-        inner, _ = np.histogram(loss[loss > 0], bins=edges)
-        counts += inner.tolist()
-    probability = np.array(counts) / n
+    bin_of = np.where(
+        loss > 0, 1 + np.clip(np.searchsorted(edges, loss, "right") - 1, 0, bins - 1), 0
+    )
+    count = bins + 1 if largest > 0 else 1
+    estimates = [probability_estimate(bin_of == k, weight) for k in range(count)]
     lower = np.r_[0.0, edges[:-1]] if largest > 0 else np.zeros(1)
     upper = np.r_[0.0, edges[1:]] if largest > 0 else np.zeros(1)
     return pd.DataFrame(
         {
             "lower": lower,
             "upper": upper,
-            "probability": probability,
-            "se": np.sqrt(probability * (1 - probability) / max(n - 1, 1)),
+            "probability": [e.value for e in estimates],
+            "se": [e.se for e in estimates],
         }
     )
+
+
+def _loss_tranche_table(structure: Structure, outcomes: Outcomes) -> pd.DataFrame:
+    """Expected loss of each loss tranche at every month (share of its size), with SE."""
+    rows = []
+    for tranche in structure.loss_tranches:
+        total, total_sq = outcomes.per_month[f"loss_tranche.{tranche.name}"]
+        mean, se = moments_estimate(total, total_sq, outcomes.paths)
+        for month, (value, error) in enumerate(zip(mean, se, strict=True), start=1):
+            rows.append(
+                {
+                    "tranche": tranche.name,
+                    "attachment": tranche.attachment,
+                    "detachment": tranche.detachment,
+                    "month": month,
+                    "expected_loss": value,
+                    "se": error,
+                }
+            )
+    columns = ["tranche", "attachment", "detachment", "month", "expected_loss", "se"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _cash_flow_table(outcomes: Outcomes, horizon: int) -> pd.DataFrame:
     """Expected amount per month for every recorded series, with its standard error."""
     table = {"month": np.arange(1, horizon + 1)}
     for name, (total, total_sq) in outcomes.per_month.items():
+        if name.startswith("loss_tranche."):
+            continue
         mean, se = moments_estimate(total, total_sq, outcomes.paths)
         table[name] = mean
         table[f"{name}.se"] = se
@@ -193,16 +225,22 @@ def build_results(
     simulation: dict[str, Any],
     manifest: dict[str, Any],
 ) -> Results:
-    """Turn combined outcomes into estimates with standard errors."""
+    """Turn combined outcomes into estimates with standard errors (weighted under importance
+    sampling)."""
+    simulation = {
+        **simulation,
+        "effective_sample_size": effective_sample_size(outcomes.per_path["weight"], outcomes.paths),
+    }
     per_path = outcomes.per_path
+    weight = per_path["weight"]
     pool_loss = per_path["pool.loss"]
-    loss_metrics = {"expected_loss": mean_estimate(pool_loss)}
+    loss_metrics = {"expected_loss": mean_estimate(pool_loss, weight)}
     for level in POOL_LOSS_QUANTILES:
-        loss_metrics[f"quantile_{level:g}"] = quantile_estimate(pool_loss, level)
+        loss_metrics[f"quantile_{level:g}"] = quantile_estimate(pool_loss, level, weight)
     loss_metrics["probability_of_any_default"] = probability_estimate(
-        per_path["pool.defaulted"] > 0
+        per_path["pool.defaulted"] > 0, weight
     )
-    loss_metrics["expected_defaulted_share"] = mean_estimate(per_path["pool.defaulted"])
+    loss_metrics["expected_defaulted_share"] = mean_estimate(per_path["pool.defaulted"], weight)
 
     guarantor_of = {g.tranche: g.name for g in structure.guarantees}
     tranches = []
@@ -220,9 +258,13 @@ def build_results(
                     per_path[f"{key}.standalone.loss"],
                     per_path[f"{key}.standalone.wal"],
                     terms.balance,
+                    weight,
                 ),
                 wrapped=_tranche_metrics(
-                    per_path[f"{key}.wrapped.loss"], per_path[f"{key}.wrapped.wal"], terms.balance
+                    per_path[f"{key}.wrapped.loss"],
+                    per_path[f"{key}.wrapped.wal"],
+                    terms.balance,
+                    weight,
                 ),
             )
         )
@@ -232,13 +274,13 @@ def build_results(
         key = f"enhancer.{g.name}"
         claims = per_path[f"{key}.claims"]
         metrics = {
-            "probability_of_claim": probability_estimate(claims > CENT),
-            "expected_claim": mean_estimate(claims),
-            "expected_net_claim": mean_estimate(per_path[f"{key}.net_claims"]),
-            "expected_fee_income": mean_estimate(per_path[f"{key}.fees"]),
+            "probability_of_claim": probability_estimate(claims > CENT, weight),
+            "expected_claim": mean_estimate(claims, weight),
+            "expected_net_claim": mean_estimate(per_path[f"{key}.net_claims"], weight),
+            "expected_fee_income": mean_estimate(per_path[f"{key}.fees"], weight),
         }
         for level in CLAIM_QUANTILES:
-            metrics[f"claim_quantile_{level:g}"] = quantile_estimate(claims, level)
+            metrics[f"claim_quantile_{level:g}"] = quantile_estimate(claims, level, weight)
         spec = g.spec
         enhancers.append(
             EnhancerResult(
@@ -270,6 +312,7 @@ def build_results(
         tranches=tranches,
         enhancers=enhancers,
         cash_flows=_cash_flow_table(outcomes, structure.horizon),
-        loss_distribution=loss_histogram(pool_loss),
+        loss_distribution=loss_histogram(pool_loss, weight),
+        loss_tranches=_loss_tranche_table(structure, outcomes),
         fees=[{"name": f.name, "annual_rate": f.annual_rate} for f in structure.fees],
     )

@@ -19,7 +19,8 @@ import pandas as pd
 import scipy
 
 from securitize import __version__
-from securitize.credit import DefaultPaths, GaussianOneFactor, simulate_defaults
+from securitize.credit import DefaultPaths, simulate_defaults
+from securitize.credit.build import build_credit_model
 from securitize.evaluate import evaluate
 from securitize.pool import Pool, build_pool
 from securitize.results import Results, build_results
@@ -100,16 +101,10 @@ def run_scenario(
     structure = build_structure(loaded, pool)
     settings = scenario.simulation
     credit = scenario.credit
+    model = build_credit_model(loaded, pool, structure.senior_attachment)
     started = time.perf_counter()
-    model = GaussianOneFactor(credit.asset_correlation)
     defaults = simulate_defaults(
-        pool.annual_pd,
-        pool.tenor_months,
-        model,
-        settings.paths,
-        settings.seed,
-        settings.chunk_size,
-        settings.workers,
+        model, settings.paths, settings.seed, settings.chunk_size, settings.workers
     )
     outcomes = evaluate(pool, structure, credit.recovery_lag_months, defaults, settings.workers)
     elapsed = time.perf_counter() - started
@@ -130,7 +125,13 @@ def run_scenario(
         },
         assumptions={
             "model": credit.model,
-            "asset_correlation": credit.asset_correlation,
+            "asset_correlation": None if credit.factors else credit.asset_correlation,
+            "degrees_of_freedom": credit.degrees_of_freedom,
+            "factors": credit.factors.model_dump() if credit.factors else None,
+            "factor_names": list(model.copula.factor_names),
+            "recovery_distribution": credit.recovery.model_dump(),
+            "prepayment_annual_rate": credit.prepayment.annual_rate,
+            "pd_curves": [c.model_dump() for c in credit.pd_curves],
             "recovery_lag_months": credit.recovery_lag_months,
             "recovery_haircut": scenario.pool.recovery_haircut if pool.tape_sha256 else None,
             "pool_source": portable(pool.source) if pool.tape_sha256 else pool.source,
@@ -148,6 +149,7 @@ def run_scenario(
             "chunk_size": settings.chunk_size,
             "chunks": len(defaults.chunks),
             "workers": settings.workers,
+            "importance_shift": None if model.shift is None else model.shift.tolist(),
             "seconds": elapsed,
         },
         manifest=manifest(loaded, pool),

@@ -102,16 +102,112 @@ class PoolSource(_Strict):
         return self
 
 
-class CreditAssumptions(_Strict):
-    """Dependence model and recovery timing for the Monte Carlo engine."""
+class FactorLoadings(_Strict):
+    """Multi-factor loadings: a global factor plus one factor per industry and per region."""
 
-    model: Literal["gaussian_one_factor"] = _default("credit", "model")
+    global_loading: Annotated[float, Field(ge=0.0, lt=1.0)]
+    industry_loading: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    region_loading: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    industry_loadings: dict[str, Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
+        default_factory=dict
+    )
+    region_loadings: dict[str, Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
+        default_factory=dict
+    )
+    correlation: list[list[float]] | None = None
+
+
+class RecoveryAssumptions(_Strict):
+    """Recovery per default: the loan's recovery rate, or Beta around it."""
+
+    distribution: Literal["fixed", "beta"] = "fixed"
+    dispersion: Annotated[float, Field(gt=0.0, lt=0.5)] | None = None
+    factor_loading: Annotated[float, Field(ge=0.0, le=5.0)] = 0.0
+
+    @model_validator(mode="after")
+    def _dispersion_for_beta(self) -> RecoveryAssumptions:
+        if self.distribution == "beta" and self.dispersion is None:
+            raise ValueError("a beta recovery distribution needs 'dispersion' (standard deviation)")
+        if self.distribution == "fixed" and (
+            self.dispersion is not None or self.factor_loading != 0.0
+        ):
+            raise ValueError("'dispersion' and 'factor_loading' apply to distribution = 'beta'")
+        return self
+
+
+class PrepaymentAssumptions(_Strict):
+    """Constant annual prepayment rate (CPR); 0 for none."""
+
+    annual_rate: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+
+class PdCurve(_Strict):
+    """A cumulative PD curve for the loans of one score band (or ``band = "all"``)."""
+
+    band: Annotated[str, Field(min_length=1)]
+    months: Annotated[list[Annotated[int, Field(ge=1, le=600)]], Field(min_length=1)]
+    cumulative_pd: Annotated[list[Annotated[float, Field(gt=0.0, lt=1.0)]], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _increasing(self) -> PdCurve:
+        if len(self.months) != len(self.cumulative_pd):
+            raise ValueError("'months' and 'cumulative_pd' must have the same length")
+        if any(b <= a for a, b in zip(self.months, self.months[1:], strict=False)):
+            raise ValueError("'months' must increase strictly")
+        if any(b < a for a, b in zip(self.cumulative_pd, self.cumulative_pd[1:], strict=False)):
+            raise ValueError("'cumulative_pd' must not decrease")
+        return self
+
+
+class CreditAssumptions(_Strict):
+    """Dependence model, PD term structures, recoveries and prepayment."""
+
+    model: Literal["gaussian_one_factor", "gaussian_multi_factor", "student_t"] = _default(
+        "credit", "model"
+    )
     asset_correlation: Annotated[float, Field(ge=0.0, lt=1.0)] = _default(
         "credit", "asset_correlation"
     )
+    degrees_of_freedom: Annotated[float, Field(gt=2.0)] | None = None
+    factors: FactorLoadings | None = None
     recovery_lag_months: Annotated[int, Field(ge=0, le=120)] = _default(
         "credit", "recovery_lag_months"
     )
+    recovery: RecoveryAssumptions = Field(default_factory=RecoveryAssumptions)
+    prepayment: PrepaymentAssumptions = Field(default_factory=PrepaymentAssumptions)
+    pd_curves: list[PdCurve] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _model_fields(self) -> CreditAssumptions:
+        if self.model == "student_t" and self.degrees_of_freedom is None:
+            raise ValueError("model 'student_t' needs 'degrees_of_freedom' (above 2)")
+        if self.model != "student_t" and self.degrees_of_freedom is not None:
+            raise ValueError("'degrees_of_freedom' applies to model = 'student_t'")
+        if self.model == "gaussian_multi_factor" and self.factors is None:
+            raise ValueError("model 'gaussian_multi_factor' needs a [credit.factors] table")
+        if self.model == "gaussian_one_factor" and self.factors is not None:
+            raise ValueError("[credit.factors] applies to 'gaussian_multi_factor' or 'student_t'")
+        if self.factors is not None and "asset_correlation" in self.model_fields_set:
+            raise ValueError("give 'asset_correlation' or [credit.factors], not both")
+        bands = [c.band for c in self.pd_curves]
+        for band in bands:
+            if bands.count(band) > 1:
+                raise ValueError(f"pd_curves: band '{band}' has more than one curve")
+        return self
+
+
+class LossTranche(_Strict):
+    """A CDO-style tranche of cumulative pool loss: [attachment, detachment) of pool balance."""
+
+    name: Annotated[str, Field(min_length=1)]
+    attachment: Annotated[float, Field(ge=0.0, lt=1.0)]
+    detachment: Annotated[float, Field(gt=0.0, le=1.0)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LossTranche:
+        if self.detachment <= self.attachment:
+            raise ValueError("detachment must be above attachment")
+        return self
 
 
 class SimulationSettings(_Strict):
@@ -121,6 +217,7 @@ class SimulationSettings(_Strict):
     seed: Annotated[int, Field(ge=0)] = _default("simulation", "seed")
     chunk_size: Annotated[int, Field(ge=1, le=10_000_000)] = _default("simulation", "chunk_size")
     workers: Annotated[int, Field(ge=1, le=256)] = _default("simulation", "workers")
+    importance_shift: float | Literal["auto"] = _default("simulation", "importance_shift")
 
 
 class Tranche(_Strict):
@@ -185,6 +282,7 @@ class Scenario(_Strict):
     tranches: Annotated[list[Tranche], Field(min_length=1)]
     fees: list[Fee] = Field(default_factory=list)
     enhancers: list[FullGuarantee] = Field(default_factory=list)
+    loss_tranches: list[LossTranche] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _names_and_references(self) -> Scenario:

@@ -52,6 +52,15 @@ class GuaranteeTerms:
 
 
 @dataclass(frozen=True)
+class LossTrancheTerms:
+    """A tranche of cumulative pool loss, [attachment, detachment) as shares of the pool."""
+
+    name: str
+    attachment: float
+    detachment: float
+
+
+@dataclass(frozen=True)
 class Structure:
     """Tranches, fees and guarantees with the deal's monthly calendar."""
 
@@ -61,6 +70,12 @@ class Structure:
     horizon: int
     payment_interval: int
     pool_balance: float
+    loss_tranches: tuple[LossTrancheTerms, ...] = ()
+
+    @property
+    def senior_attachment(self) -> float:
+        """Share of the pool below the most senior note: the loss at which it starts to lose."""
+        return 1.0 - self.tranches[0].balance / self.pool_balance
 
     @property
     def payment_months(self) -> np.ndarray:
@@ -120,4 +135,22 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
         for g in scenario.enhancers
     )
     fees = tuple(FeeTerms(f.name, f.rate_bp / 10_000) for f in scenario.fees)
-    return Structure(tranches, fees, guarantees, horizon, interval, total)
+    return Structure(
+        tranches, fees, guarantees, horizon, interval, total, loss_tranches(loaded, tranches, total)
+    )
+
+
+def loss_tranches(
+    loaded: LoadedScenario, tranches: tuple[TrancheTerms, ...], total: float
+) -> tuple[LossTrancheTerms, ...]:
+    """The scenario's loss tranches, or by default one per note at its place in the capital
+    structure (a note attaches where the notes junior to it end)."""
+    given = loaded.scenario.loss_tranches
+    if given:
+        return tuple(LossTrancheTerms(t.name, t.attachment, t.detachment) for t in given)
+    out, attachment = [], 0.0
+    for tranche in reversed(tranches):
+        detachment = min(attachment + tranche.balance / total, 1.0)
+        out.append(LossTrancheTerms(tranche.name, attachment, detachment))
+        attachment = detachment
+    return tuple(reversed(out))

@@ -13,9 +13,22 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from securitize.credit import GaussianOneFactor, simulate_defaults
+from securitize.credit import CreditModel, RecoveryModel, one_factor, simulate_defaults
 from securitize.credit.counterparty import enhancer_default_months
+from securitize.credit.term_structure import flat_after_maturity, from_annual_pd
 from securitize.stats import quantile_estimate
+
+
+def simulate_gaussian(annual_pd, tenor, rho, paths, seed, chunk_size, workers=1):
+    """One-factor Gaussian paths with fixed 40% recovery (the engine under test)."""
+    annual_pd = np.asarray(annual_pd, dtype=float)
+    tenor = np.asarray(tenor, dtype=int)
+    cumulative = flat_after_maturity(from_annual_pd(annual_pd, int(tenor.max())), tenor)
+    model = CreditModel(
+        one_factor(rho, annual_pd.size), cumulative, tenor, RecoveryModel(np.full(tenor.size, 0.4))
+    )
+    return simulate_defaults(model, paths, seed, chunk_size, workers)
+
 
 Z = 4.0
 
@@ -48,31 +61,31 @@ def assert_same_events(a, b) -> None:
 
 
 def test_same_seed_gives_identical_default_events() -> None:
-    model = GaussianOneFactor(0.2)
-    first = simulate_defaults(PD, TENOR, model, 5_000, seed=7, chunk_size=1_000)
-    second = simulate_defaults(PD, TENOR, model, 5_000, seed=7, chunk_size=1_000)
+    model = 0.2
+    first = simulate_gaussian(PD, TENOR, model, 5_000, seed=7, chunk_size=1_000)
+    second = simulate_gaussian(PD, TENOR, model, 5_000, seed=7, chunk_size=1_000)
     assert sum(c.path.size for c in first.chunks) > 0
     assert_same_events(first, second)
 
 
 def test_worker_count_does_not_change_default_events() -> None:
-    model = GaussianOneFactor(0.2)
-    one = simulate_defaults(PD, TENOR, model, 5_000, seed=7, chunk_size=1_000, workers=1)
-    two = simulate_defaults(PD, TENOR, model, 5_000, seed=7, chunk_size=1_000, workers=2)
+    model = 0.2
+    one = simulate_gaussian(PD, TENOR, model, 5_000, seed=7, chunk_size=1_000, workers=1)
+    two = simulate_gaussian(PD, TENOR, model, 5_000, seed=7, chunk_size=1_000, workers=2)
     assert_same_events(one, two)
 
 
 def test_different_seed_gives_different_default_events() -> None:
-    model = GaussianOneFactor(0.2)
-    first = simulate_defaults(PD, TENOR, model, 5_000, seed=7, chunk_size=1_000)
-    other = simulate_defaults(PD, TENOR, model, 5_000, seed=8, chunk_size=1_000)
+    model = 0.2
+    first = simulate_gaussian(PD, TENOR, model, 5_000, seed=7, chunk_size=1_000)
+    other = simulate_gaussian(PD, TENOR, model, 5_000, seed=8, chunk_size=1_000)
     assert not np.array_equal(first.chunks[0].factor, other.chunks[0].factor)
     counts = [np.bincount(r.chunks[0].loan, minlength=PD.size) for r in (first, other)]
     assert not np.array_equal(counts[0], counts[1])
 
 
 def test_chunks_draw_independent_factors() -> None:
-    result = simulate_defaults(PD, TENOR, GaussianOneFactor(0.2), 4_000, 7, chunk_size=1_000)
+    result = simulate_gaussian(PD, TENOR, 0.2, 4_000, 7, chunk_size=1_000)
     factors = [c.factor for c in result.chunks]
     for k in range(1, len(factors)):
         assert not np.array_equal(factors[0], factors[k])
@@ -85,7 +98,7 @@ def test_each_loans_default_frequency_matches_its_cumulative_pd() -> None:
     pd_ = np.array([0.005, 0.02, 0.04, 0.06, 0.10, 0.03])
     tenor = np.array([36, 12, 24, 36, 60, 18])
     paths = 100_000
-    result = simulate_defaults(pd_, tenor, GaussianOneFactor(0.25), paths, 11, chunk_size=25_000)
+    result = simulate_gaussian(pd_, tenor, 0.25, paths, 11, chunk_size=25_000)
     counts = sum(np.bincount(c.loan, minlength=pd_.size) for c in result.chunks)
     for i in range(pd_.size):
         exact = cumulative(pd_[i], tenor[i])
@@ -95,7 +108,7 @@ def test_each_loans_default_frequency_matches_its_cumulative_pd() -> None:
 
 def test_default_months_follow_the_constant_hazard_curve_within_the_loans_life() -> None:
     annual, tenor, paths = 0.06, 24, 100_000
-    result = simulate_defaults([annual], [tenor], GaussianOneFactor(0.2), paths, 3, 50_000)
+    result = simulate_gaussian([annual], [tenor], 0.2, paths, 3, 50_000)
     months = np.concatenate([c.month for c in result.chunks])
     assert months.min() >= 1 and months.max() <= tenor
     observed = np.bincount(months, minlength=tenor + 1)[1:]
@@ -131,9 +144,7 @@ def exact_default_count_distribution(n: int, pd_t: float, rho: float) -> np.ndar
 @pytest.fixture(scope="module")
 def homogeneous_counts():
     n, annual, tenor, rho, paths = 10, 0.03, 36, 0.2, 200_000
-    result = simulate_defaults(
-        np.full(n, annual), np.full(n, tenor), GaussianOneFactor(rho), paths, 2021, 50_000
-    )
+    result = simulate_gaussian(np.full(n, annual), np.full(n, tenor), rho, paths, 2021, 50_000)
     observed = np.bincount(defaults_per_path(result), minlength=n + 1)
     exact = exact_default_count_distribution(n, cumulative(annual, tenor), rho)
     return observed, exact, paths
@@ -171,9 +182,7 @@ def test_default_count_distribution_passes_chi_square_goodness_of_fit(homogeneou
 
 def guarantor_and_pool(guarantor_correlation: float, paths: int = 100_000):
     n, annual, tenor, rho, horizon = 20, 0.08, 36, 0.2, 36
-    result = simulate_defaults(
-        np.full(n, annual), np.full(n, tenor), GaussianOneFactor(rho), paths, 99, 25_000
-    )
+    result = simulate_gaussian(np.full(n, annual), np.full(n, tenor), rho, paths, 99, 25_000)
     guarantor = np.concatenate(
         [
             enhancer_default_months(
@@ -217,9 +226,9 @@ def test_uncorrelated_guarantor_is_independent_of_pool_defaults() -> None:
 def test_guarantor_draws_leave_the_pools_paths_unchanged() -> None:
     # The guarantor's idiosyncratic draws come from their own sub-stream, so adding an
     # enhancer to a design cannot move the loans' default events.
-    first = simulate_defaults(PD, TENOR, GaussianOneFactor(0.2), 2_000, 5, 1_000)
+    first = simulate_gaussian(PD, TENOR, 0.2, 2_000, 5, 1_000)
     enhancer_default_months(first.chunks[0], ["guarantor"], np.array([0.05]), np.array([0.5]), 36)
-    second = simulate_defaults(PD, TENOR, GaussianOneFactor(0.2), 2_000, 5, 1_000)
+    second = simulate_gaussian(PD, TENOR, 0.2, 2_000, 5, 1_000)
     assert_same_events(first, second)
 
 
@@ -255,9 +264,7 @@ def test_quantile_estimate_is_the_lower_empirical_quantile() -> None:
 
 
 def test_an_enhancers_draws_do_not_depend_on_the_other_enhancers() -> None:
-    paths = simulate_defaults(
-        np.array([0.03, 0.05]), np.array([36, 36]), GaussianOneFactor(0.2), 5000, 11, 2500
-    )
+    paths = simulate_gaussian(np.array([0.03, 0.05]), np.array([36, 36]), 0.2, 5000, 11, 2500)
     chunk = paths.chunks[1]
     alone = enhancer_default_months(chunk, ["provincial"], np.array([0.2]), np.array([0.3]), 48)
     beside = enhancer_default_months(

@@ -98,11 +98,11 @@ def test_guarantee_never_makes_the_senior_worse_off_on_any_path(pilot_run) -> No
 
 def test_pool_loss_mean_agrees_with_the_exact_expected_loss(pilot_run) -> None:
     """E[loss] = Σ balance_at_default × (1 − R) × P(default in month m): exact, no simulation."""
-    from securitize.credit.gaussian import cumulative_pd
+    from securitize.credit.term_structure import from_annual_pd
 
     pool = pilot_run.pool
     months = np.arange(1, pool.schedule.months + 1)
-    cumulative = cumulative_pd(pool.annual_pd, months)
+    cumulative = from_annual_pd(pool.annual_pd, months.size)
     monthly = np.diff(np.c_[np.zeros(pool.size), cumulative], axis=1)
     alive = months[None, :] <= pool.tenor_months[:, None]
     exposure = pool.schedule.opening_balance * (1 - pool.recovery_rate)[:, None]

@@ -1,9 +1,11 @@
-"""Default months of the credit enhancers, correlated with the pool through the same factor.
+"""Default months of the credit enhancers, correlated with the pool through the global factor.
 
-An enhancer (guarantor) is one more obligor of the one-factor model with its own annual PD and
-asset correlation. Its idiosyncratic draws come from the chunk's counterparty sub-stream, keyed
-by the enhancer's name: the pool's paths, and each enhancer's own draws, stay the same whatever
-other enhancers a design adds or removes.
+An enhancer (guarantor) is one more obligor of a one-factor Gaussian model on the pool's global
+factor Z: X_G = sqrt(ρ_G) Z + sqrt(1 − ρ_G) ε_G, defaulting in the first month m with
+F_G(m) ≥ Φ(X_G), F_G(m) = 1 − (1 − p_G)^(m/12). Its idiosyncratic draws come from the chunk's
+counterparty sub-stream, keyed by the enhancer's name: the pool's paths, and each enhancer's own
+draws, stay the same whatever other enhancers a design adds or removes. Under importance
+sampling Z carries the shift, and the path weights account for it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from scipy.special import ndtr
 
-from securitize.credit.gaussian import GaussianOneFactor, cumulative_pd
 from securitize.credit.paths import COUNTERPARTY_STREAM, DefaultChunk, chunk_stream
 
 
@@ -24,22 +26,16 @@ def enhancer_default_months(
     horizon: int,
 ) -> np.ndarray:
     """Paths × enhancers: the month each enhancer defaults, or ``horizon + 1`` if it does not."""
-    count = len(annual_pd)
-    months = np.full((chunk.paths, count), horizon + 1, dtype=np.int64)
-    if count == 0:
-        return months
-    idiosyncratic = np.column_stack(
-        [
-            chunk_stream(
-                chunk.seed, chunk.index, COUNTERPARTY_STREAM, zlib.crc32(name.encode())
-            ).standard_normal(chunk.paths)
-            for name in names
-        ]
-    )
-    cumulative = cumulative_pd(np.asarray(annual_pd, dtype=float), np.arange(1, horizon + 1))
-    for k in range(count):
-        model = GaussianOneFactor(float(asset_correlation[k]))
-        latent = model.latent(chunk.factor, idiosyncratic[:, [k]])
-        path, _, month = model.default_months(latent, cumulative[[k]], np.array([horizon]))
-        months[path, k] = month
+    months = np.full((chunk.paths, len(names)), horizon + 1, dtype=np.int64)
+    for k, name in enumerate(names):
+        rng = chunk_stream(chunk.seed, chunk.index, COUNTERPARTY_STREAM, zlib.crc32(name.encode()))
+        rho = float(asset_correlation[k])
+        latent = np.sqrt(rho) * chunk.factor + np.sqrt(1 - rho) * rng.standard_normal(chunk.paths)
+        u = ndtr(latent)
+        p = float(annual_pd[k])
+        if p <= 0:
+            continue
+        # Constant hazard: F(m) >= u  <=>  m >= 12 log(1 − u) / log(1 − p).
+        month = np.ceil(12.0 * np.log1p(-u) / np.log1p(-p)).astype(np.int64)
+        months[:, k] = np.where(month <= horizon, np.maximum(month, 1), horizon + 1)
     return months

@@ -1,21 +1,25 @@
 """Simulated default paths, produced in deterministic seeded chunks.
 
-A path is one draw of the systematic factor and of every loan's default month. Paths depend on
-the pool and the credit assumptions, never on the structure, so one simulation serves every
-design evaluated on it (common random numbers). Chunk k draws from the stream
-``SeedSequence(seed, spawn_key=(k, 0))`` — the k-th spawned child of ``SeedSequence(seed)``,
-sub-stream 0 — so the same seed gives the same paths whatever the number of workers. Defaults are
-stored sparsely (path, loan, month): memory grows with the number of defaults, not with
-paths × loans × months.
+A path is one draw of the systematic factors and of every loan's default (and prepayment) month
+and recovery. Paths depend on the pool and the credit assumptions, never on the structure, so one
+simulation serves every design evaluated on it (common random numbers). Chunk k draws from the
+stream ``SeedSequence(seed, spawn_key=(k, 0))`` — sub-stream 0 of the k-th spawned child of
+``SeedSequence(seed)`` — so the same seed gives the same paths whatever the number of workers.
+Events are stored sparsely (path, loan, month): memory grows with the number of defaults, not
+with paths × loans × months. A chunk can always be regenerated from (model, seed, index), so
+large runs need not keep their paths at all.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from securitize.credit.gaussian import GaussianOneFactor, cumulative_pd
+from securitize.credit.models import FactorCopula
+from securitize.credit.prepayment import first_event_wins, sample_prepayments
+from securitize.credit.recovery import RecoveryModel
+from securitize.credit.sampler import sample_default_events
 from securitize.parallel import map_in_order
 
 LOAN_STREAM = 0
@@ -29,65 +33,124 @@ def chunk_stream(seed: int, chunk: int, *stream: int) -> np.random.Generator:
 
 
 @dataclass(frozen=True)
+class CreditModel:
+    """Everything the simulation needs, nothing about the structure.
+
+    ``cumulative_pd`` is loans × months (flat after each loan's maturity); ``shift`` is the
+    importance-sampling mean shift of the independent factor normals (None: plain Monte Carlo).
+    """
+
+    copula: FactorCopula
+    cumulative_pd: np.ndarray
+    tenor: np.ndarray
+    recovery: RecoveryModel
+    prepayment_rate: float = 0.0
+    shift: np.ndarray | None = None
+
+    @property
+    def loans(self) -> int:
+        return int(np.asarray(self.tenor).size)
+
+
+@dataclass(frozen=True)
 class DefaultChunk:
-    """One chunk of paths: the systematic factor per path and the sparse default events."""
+    """One chunk of paths: the global factor, each path's log likelihood ratio, and the sparse
+    default events (with their recovery rates) and prepayment events."""
 
     index: int
     paths: int
     seed: int
     factor: np.ndarray
+    log_weight: np.ndarray
     path: np.ndarray
     loan: np.ndarray
     month: np.ndarray
+    recovery: np.ndarray
+    prepay_path: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    prepay_loan: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    prepay_month: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Likelihood ratio of each path (ones under plain Monte Carlo)."""
+        return np.exp(self.log_weight)
+
+
+def simulate_chunk(model: CreditModel, seed: int, index: int, paths: int) -> DefaultChunk:
+    """Chunk ``index`` of the simulation: the same arguments always give the same chunk."""
+    rng = chunk_stream(seed, index, LOAN_STREAM)
+    systematic = model.copula.draw_systematic(rng, paths, model.shift)
+    events = sample_default_events(model.copula, systematic, model.cumulative_pd, model.tenor, rng)
+    global_factor = systematic.factors[:, 0]
+    recovery = model.recovery.draw(events.loan, global_factor[events.path], rng)
+    prepay = sample_prepayments(model.prepayment_rate, model.tenor, paths, rng)
+    keep_default, keep_prepay = first_event_wins(
+        (events.path, events.loan, events.month), prepay, model.loans
+    )
+    return DefaultChunk(
+        index=index,
+        paths=paths,
+        seed=seed,
+        factor=global_factor,
+        log_weight=systematic.log_weight,
+        path=events.path[keep_default],
+        loan=events.loan[keep_default],
+        month=events.month[keep_default],
+        recovery=recovery[keep_default],
+        prepay_path=prepay[0][keep_prepay],
+        prepay_loan=prepay[1][keep_prepay],
+        prepay_month=prepay[2][keep_prepay],
+    )
+
+
+def chunk_sizes(paths: int, chunk_size: int) -> tuple[int, ...]:
+    """Full chunks of ``chunk_size`` paths and one shorter last chunk if needed."""
+    full, rest = divmod(paths, chunk_size)
+    return tuple([chunk_size] * full + ([rest] if rest else []))
 
 
 @dataclass(frozen=True)
 class DefaultPaths:
-    """All chunks of a simulation, with the settings that reproduce them."""
+    """A simulation: its model, seed and chunking, and its chunks if they were kept."""
 
-    chunks: tuple[DefaultChunk, ...]
-    model: GaussianOneFactor
+    model: CreditModel
     seed: int
     chunk_size: int
+    sizes: tuple[int, ...]
+    stored: tuple[DefaultChunk, ...] | None = None
 
     @property
     def paths(self) -> int:
-        return sum(c.paths for c in self.chunks)
+        return sum(self.sizes)
+
+    def chunk(self, index: int) -> DefaultChunk:
+        """Chunk ``index``, from memory or regenerated from its seed (identical either way)."""
+        if self.stored is not None:
+            return self.stored[index]
+        return simulate_chunk(self.model, self.seed, index, self.sizes[index])
+
+    @property
+    def chunks(self) -> list[DefaultChunk]:
+        return [self.chunk(k) for k in range(len(self.sizes))]
 
 
-def chunk_sizes(paths: int, chunk_size: int) -> list[int]:
-    """Full chunks of ``chunk_size`` paths and one shorter last chunk if needed."""
-    full, rest = divmod(paths, chunk_size)
-    return [chunk_size] * full + ([rest] if rest else [])
-
-
-def _simulate_chunk(
-    args: tuple[GaussianOneFactor, np.ndarray, np.ndarray, int, int, int],
-) -> DefaultChunk:
-    model, annual_pd, tenor, seed, index, paths = args
-    rng = chunk_stream(seed, index, LOAN_STREAM)
-    factor = rng.standard_normal(paths)
-    idiosyncratic = rng.standard_normal((paths, annual_pd.size))
-    cumulative = cumulative_pd(annual_pd, np.arange(1, int(tenor.max()) + 1))
-    path, loan, month = model.default_months(model.latent(factor, idiosyncratic), cumulative, tenor)
-    return DefaultChunk(index, paths, seed, factor, path, loan, month)
+def _simulate(job: tuple[CreditModel, int, int, int]) -> DefaultChunk:
+    return simulate_chunk(*job)
 
 
 def simulate_defaults(
-    annual_pd: np.ndarray,
-    tenor_months: np.ndarray,
-    model: GaussianOneFactor,
+    model: CreditModel,
     paths: int,
     seed: int,
     chunk_size: int,
     workers: int = 1,
+    keep: bool = True,
 ) -> DefaultPaths:
-    """Default events for ``paths`` paths, chunk by chunk, on ``workers`` processes."""
-    annual_pd = np.asarray(annual_pd, dtype=float)
-    tenor = np.asarray(tenor_months, dtype=int)
-    jobs = [
-        (model, annual_pd, tenor, seed, index, size)
-        for index, size in enumerate(chunk_sizes(paths, chunk_size))
-    ]
-    chunks = map_in_order(_simulate_chunk, jobs, workers)
-    return DefaultPaths(tuple(chunks), model, seed, chunk_size)
+    """Simulate ``paths`` paths in chunks on ``workers`` processes; ``keep`` holds them in
+    memory for evaluating many designs (otherwise chunks are regenerated when needed)."""
+    sizes = chunk_sizes(paths, chunk_size)
+    stored = None
+    if keep:
+        jobs = [(model, seed, index, size) for index, size in enumerate(sizes)]
+        stored = tuple(map_in_order(_simulate, jobs, workers))
+    return DefaultPaths(model, seed, chunk_size, sizes, stored)

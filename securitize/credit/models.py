@@ -1,0 +1,156 @@
+"""Dependence models: Gaussian factor copulas (one or many factors) and the Student-t copula.
+
+Every model here is one family. Loan i's latent variable is
+
+    X_i = (a_i · Z + s_i ε_i) · M,    s_i = sqrt(1 − a_iᵀ C a_i),
+
+with Z ~ N(0, C) the systematic factors (C their correlation matrix, the identity unless given),
+ε_i ~ N(0, 1) idiosyncratic, and the mixing variable M = 1 for the Gaussian copula or
+M = sqrt(ν / V), V ~ χ²_ν, for the Student-t copula (then X_i is standard t with ν degrees of
+freedom, and all loans share M: the t copula's tail dependence). Loan i has defaulted by the end
+of month m iff X_i ≤ G⁻¹(F_i(m)), with G the standard normal or t_ν distribution function and
+F_i its cumulative PD curve. ``a_i`` are factor loadings: a one-factor model with asset
+correlation ρ has a_i = sqrt(ρ). Given (Z, M), defaults are independent — the fact both engines
+(Monte Carlo and semi-analytic) rest on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri, stdtrit
+
+# Loadings must leave some idiosyncratic risk: a_iᵀ C a_i < 1 − this.
+_MIN_IDIOSYNCRATIC_VARIANCE = 1e-12
+_PSD_TOLERANCE = 1e-10
+
+
+class ModelError(ValueError):
+    """A dependence model whose parameters break a rule (loadings, correlation, ν)."""
+
+
+@dataclass(frozen=True)
+class Systematic:
+    """Systematic draws for a batch of paths: factors Z (paths × factors), the inverse mixing
+    variable 1/M (paths; ones for the Gaussian copula) and the log likelihood ratio of each
+    path under importance sampling (zeros without it)."""
+
+    factors: np.ndarray
+    inverse_mixing: np.ndarray
+    log_weight: np.ndarray
+
+
+@dataclass(frozen=True)
+class FactorCopula:
+    """Loadings (loans × factors), factor correlation, and ν for the t copula (None: Gaussian)."""
+
+    loadings: np.ndarray
+    factor_names: tuple[str, ...]
+    factor_correlation: np.ndarray | None = None
+    nu: float | None = None
+
+    def __post_init__(self) -> None:
+        loadings = np.atleast_2d(np.asarray(self.loadings, dtype=float))
+        object.__setattr__(self, "loadings", loadings)
+        if loadings.shape[1] != len(self.factor_names):
+            raise ModelError("one loading column per factor is needed")
+        if np.any(loadings < 0):
+            raise ModelError("factor loadings must be at least 0")
+        if self.nu is not None and not self.nu > 2:
+            raise ModelError(f"degrees_of_freedom: value {self.nu}: must be above 2")
+        if self.factor_correlation is not None:
+            check_correlation_matrix(self.factor_correlation, len(self.factor_names))
+        systematic_variance = np.einsum(
+            "if,fg,ig->i", loadings, self.correlation, loadings, optimize=True
+        )
+        worst = int(np.argmax(systematic_variance))
+        if systematic_variance[worst] >= 1 - _MIN_IDIOSYNCRATIC_VARIANCE:
+            raise ModelError(
+                f"loan {worst + 1}: systematic variance of its loadings is "
+                f"{systematic_variance[worst]:.4g}; loadings must give a value below 1"
+            )
+
+    @property
+    def factors(self) -> int:
+        return len(self.factor_names)
+
+    @property
+    def correlation(self) -> np.ndarray:
+        if self.factor_correlation is None:
+            return np.eye(self.factors)
+        return np.asarray(self.factor_correlation, dtype=float)
+
+    @property
+    def idiosyncratic_scale(self) -> np.ndarray:
+        """s_i = sqrt(1 − a_iᵀ C a_i)."""
+        variance = np.einsum(
+            "if,fg,ig->i", self.loadings, self.correlation, self.loadings, optimize=True
+        )
+        return np.sqrt(1.0 - variance)
+
+    @property
+    def is_one_factor_gaussian(self) -> bool:
+        return self.factors == 1 and self.nu is None
+
+    def threshold(self, cumulative_pd: np.ndarray) -> np.ndarray:
+        """Latent default thresholds G⁻¹(F): −inf where F = 0."""
+        cumulative_pd = np.asarray(cumulative_pd, dtype=float)
+        if self.nu is None:
+            return ndtri(cumulative_pd)
+        return stdtrit(self.nu, cumulative_pd)
+
+    def draw_systematic(
+        self, rng: np.random.Generator, paths: int, shift: np.ndarray | None = None
+    ) -> Systematic:
+        """Factors (shifted by ``shift`` for importance sampling) and the mixing variable.
+
+        The shift moves the mean of the independent normals behind Z; each path's likelihood
+        ratio is exp(−μ·ξ + |μ|²/2) (Glasserman and Li's change of measure).
+        """
+        independent = rng.standard_normal((paths, self.factors))
+        log_weight = np.zeros(paths)
+        if shift is not None and np.any(shift):
+            mu = np.asarray(shift, dtype=float)
+            independent += mu
+            log_weight = -independent @ mu + 0.5 * float(mu @ mu)
+        factors = independent
+        if self.factor_correlation is not None:
+            factors = independent @ _factor_root(self.correlation).T
+        if self.nu is None:
+            inverse_mixing = np.ones(paths)
+        else:
+            inverse_mixing = np.sqrt(rng.chisquare(self.nu, paths) / self.nu)
+        return Systematic(factors, inverse_mixing, log_weight)
+
+
+def _factor_root(correlation: np.ndarray) -> np.ndarray:
+    """A matrix R with R Rᵀ = C that works for semi-definite C (eigen-decomposition)."""
+    values, vectors = np.linalg.eigh(correlation)
+    return vectors * np.sqrt(np.clip(values, 0.0, None))
+
+
+def check_correlation_matrix(matrix: np.ndarray, size: int) -> None:
+    """Square, symmetric, unit diagonal, entries in [−1, 1], positive semi-definite."""
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.shape != (size, size):
+        raise ModelError(f"correlation matrix must be {size} × {size}, got {matrix.shape}")
+    if not np.allclose(matrix, matrix.T, atol=1e-12):
+        raise ModelError("correlation matrix must be symmetric")
+    if not np.allclose(np.diag(matrix), 1.0, atol=1e-12):
+        raise ModelError("correlation matrix must have ones on its diagonal")
+    if np.any(np.abs(matrix) > 1):
+        raise ModelError("correlation matrix entries must lie in [−1, 1]")
+    smallest = float(np.linalg.eigvalsh(matrix).min())
+    if smallest < -_PSD_TOLERANCE:
+        raise ModelError(
+            f"correlation matrix is not positive semi-definite (smallest eigenvalue {smallest:.3g})"
+        )
+
+
+def one_factor(asset_correlation: np.ndarray | float, loans: int, nu: float | None = None):
+    """One systematic factor with loading sqrt(ρ) for every loan (ρ may differ by loan)."""
+    rho = np.broadcast_to(np.asarray(asset_correlation, dtype=float), (loans,))
+    if np.any((rho < 0) | (rho >= 1)):
+        raise ModelError("asset_correlation must be at least 0 and below 1")
+    return FactorCopula(np.sqrt(rho)[:, None], ("global",), None, nu)
