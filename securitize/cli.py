@@ -63,7 +63,9 @@ def _run(args: argparse.Namespace) -> int:
     from securitize.summary import format_summary
 
     scenario = Path(args.scenario) if args.scenario else default_scenario()
-    run = run_scenario(scenario, paths=args.paths, seed=args.seed, workers=args.workers)
+    run = run_scenario(
+        scenario, paths=args.paths, seed=args.seed, workers=args.workers, progress=not args.quiet
+    )
     results = run.results
     folder = Path(args.out) if args.out else Path("reports") / results.deal["name"]
     from securitize.memo import render_html
@@ -96,7 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="worker processes (same numbers for any count)")
     run.add_argument("--out", help="output folder (default: reports/<scenario name>/)")
     run.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    run.add_argument("--quiet", action="store_true", help="print only the files written")
+    run.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar or summary; print only the files written",
+    )
     run.set_defaults(handler=_run)
     return parser
 

@@ -31,12 +31,6 @@ class Collections:
         return self.interest + self.principal + self.recoveries
 
 
-def _padded(values: np.ndarray, months: int) -> np.ndarray:
-    out = np.zeros((values.shape[0], months))
-    out[:, : values.shape[1]] = values
-    return out
-
-
 def _sum_by_path(path: np.ndarray, rows: np.ndarray, paths: int) -> np.ndarray:
     """Add event rows (events × months) into their paths."""
     out = np.zeros((paths, rows.shape[1]))
@@ -66,9 +60,8 @@ def collect(
     """Collections over ``months`` months for ``paths`` paths with the given default events
     (``recovery``: each event's recovery rate, by default its loan's) and prepayments
     (path, loan, month): a prepaying loan pays that month's interest and its whole balance."""
-    interest = _padded(schedule.interest, months)
-    principal = _padded(schedule.principal, months)
-    closing = _padded(schedule.closing_balance, months)
+    padded = schedule.padded(months)
+    interest, principal, closing = padded.interest, padded.principal, padded.closing_balance
     grid = np.arange(1, months + 1)
     from_default = grid[None, :] >= month[:, None]
     at_default = schedule.opening_balance[loan, month - 1]

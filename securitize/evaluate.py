@@ -13,6 +13,7 @@ import numpy as np
 
 from securitize.collections import Collections, collect
 from securitize.credit.counterparty import enhancer_default_months
+from securitize.credit.losses import cumulative_loss_by_month
 from securitize.credit.paths import DefaultChunk, DefaultPaths
 from securitize.parallel import map_in_order
 from securitize.pool import Pool
@@ -73,17 +74,6 @@ def _weighted_life(principal: np.ndarray) -> np.ndarray:
     return np.divide(timed, received, out=np.full(received.shape, np.nan), where=received > CENT)
 
 
-def loss_at_default_by_month(pool: Pool, chunk: DefaultChunk, months: int) -> np.ndarray:
-    """Paths × months cumulative loss share booked at default (balance × (1 − recovery)),
-    the quantity loss tranches and the semi-analytic engine are defined on."""
-    at_default = pool.schedule.opening_balance[chunk.loan, chunk.month - 1]
-    booked = at_default * (1.0 - chunk.recovery) / pool.total_balance
-    flat = np.bincount(
-        chunk.path * months + (chunk.month - 1), weights=booked, minlength=chunk.paths * months
-    )
-    return np.cumsum(flat.reshape(chunk.paths, months), axis=1)
-
-
 def summarise(
     pool: Pool,
     structure: Structure,
@@ -93,7 +83,10 @@ def summarise(
 ) -> Outcomes:
     """Reduce a chunk's ledger to the figures the results report."""
     paths = collections.cash.shape[0]
-    cumulative_loss = loss_at_default_by_month(pool, chunk, structure.horizon)
+    exposure = pool.schedule.padded(structure.horizon).opening_balance
+    cumulative_loss = cumulative_loss_by_month(
+        chunk, exposure / pool.total_balance, structure.horizon
+    )
     per_path: dict[str, np.ndarray] = {
         "weight": chunk.weight,
         "pool.loss_at_default": cumulative_loss[:, -1],
@@ -161,12 +154,17 @@ def _only_chunk(defaults: DefaultPaths, index: int) -> DefaultPaths:
 
 
 def evaluate(
-    pool: Pool, structure: Structure, lag: int, defaults: DefaultPaths, workers: int = 1
+    pool: Pool,
+    structure: Structure,
+    lag: int,
+    defaults: DefaultPaths,
+    workers: int = 1,
+    progress: bool = False,
 ) -> Outcomes:
     """Run the structure over every chunk of ``defaults`` and combine in chunk order."""
     # Stored chunks travel to the workers one at a time; unstored ones are regenerated there.
     jobs = [(pool, structure, lag, _only_chunk(defaults, k), k) for k in range(len(defaults.sizes))]
-    outcomes = map_in_order(_evaluate_chunk, jobs, workers)
+    outcomes = map_in_order(_evaluate_chunk, jobs, workers, "evaluating" if progress else None)
     per_path = {
         name: np.concatenate([o.per_path[name] for o in outcomes]) for name in outcomes[0].per_path
     }

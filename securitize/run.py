@@ -92,6 +92,7 @@ def run_scenario(
     paths: int | None = None,
     seed: int | None = None,
     workers: int | None = None,
+    progress: bool = False,
 ) -> Run:
     """Load (if needed), simulate and evaluate a scenario."""
     loaded = source if isinstance(source, LoadedScenario) else load_scenario(source)
@@ -104,9 +105,16 @@ def run_scenario(
     model = build_credit_model(loaded, pool, structure.senior_attachment)
     started = time.perf_counter()
     defaults = simulate_defaults(
-        model, settings.paths, settings.seed, settings.chunk_size, settings.workers
+        model,
+        settings.paths,
+        settings.seed,
+        settings.chunk_size,
+        settings.workers,
+        progress=progress,
     )
-    outcomes = evaluate(pool, structure, credit.recovery_lag_months, defaults, settings.workers)
+    outcomes = evaluate(
+        pool, structure, credit.recovery_lag_months, defaults, settings.workers, progress
+    )
     elapsed = time.perf_counter() - started
     deal = scenario.deal
     results = build_results(

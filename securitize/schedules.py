@@ -30,6 +30,16 @@ class PoolSchedule:
     def months(self) -> int:
         return self.opening_balance.shape[1]
 
+    def padded(self, months: int) -> PoolSchedule:
+        """The same schedules on a longer grid (zeros after every loan has matured)."""
+
+        def pad(values: np.ndarray) -> np.ndarray:
+            out = np.zeros((values.shape[0], months))
+            out[:, : values.shape[1]] = values
+            return out
+
+        return PoolSchedule(pad(self.opening_balance), pad(self.interest), pad(self.principal))
+
 
 def _level_payment(balance: np.ndarray, monthly_rate: np.ndarray, tenor: np.ndarray) -> np.ndarray:
     """Annuity instalment B·r / (1 - (1+r)^-n); B/n at a zero rate."""

@@ -145,6 +145,7 @@ def simulate_defaults(
     chunk_size: int,
     workers: int = 1,
     keep: bool = True,
+    progress: bool = False,
 ) -> DefaultPaths:
     """Simulate ``paths`` paths in chunks on ``workers`` processes; ``keep`` holds them in
     memory for evaluating many designs (otherwise chunks are regenerated when needed)."""
@@ -152,5 +153,6 @@ def simulate_defaults(
     stored = None
     if keep:
         jobs = [(model, seed, index, size) for index, size in enumerate(sizes)]
-        stored = tuple(map_in_order(_simulate, jobs, workers))
+        label = "simulating" if progress else None
+        stored = tuple(map_in_order(_simulate, jobs, workers, label))
     return DefaultPaths(model, seed, chunk_size, sizes, stored)
