@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from securitize.pool import Pool, build_pool
 from securitize.results import Results, build_results
 from securitize.scenario import LoadedScenario, load_scenario, parse_scenario
 from securitize.structure import Structure, build_structure
+from securitize.validation import compare_with_exact
 
 
 @dataclass(frozen=True)
@@ -162,4 +163,5 @@ def run_scenario(
         },
         manifest=manifest(loaded, pool),
     )
+    results = replace(results, validation=compare_with_exact(pool, structure, model, outcomes))
     return Run(loaded, pool, structure, defaults, results)
