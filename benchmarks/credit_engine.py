@@ -71,8 +71,15 @@ def tail_tranche(paths: int, target_probability: float = 1e-5) -> dict[str, floa
 
     loans = 100
     model, lgd = pool(loans)
+    loss_per_default = (1 - RECOVERY) / loans
+    # A lattice unit equal to the loss per default makes the exact distribution exact (no
+    # rounding), so its quantile is a loss the simulation can produce.
     exact = finite_pool_loss_distribution(
-        lgd * (1 - RECOVERY), model.cumulative_pd, np.full(loans, np.sqrt(RHO)), [MONTHS]
+        lgd * (1 - RECOVERY),
+        model.cumulative_pd,
+        np.full(loans, np.sqrt(RHO)),
+        [MONTHS],
+        unit=loss_per_default,
     )
     attachment = exact.quantile(MONTHS, 1 - target_probability)
     exact_probability = exact.probability_of_exceeding(MONTHS, attachment)
@@ -84,9 +91,11 @@ def tail_tranche(paths: int, target_probability: float = 1e-5) -> dict[str, floa
     started = time.perf_counter()
     result = simulate_pool_losses(shifted, lgd, paths, seed=11, chunk_size=50_000)
     seconds = time.perf_counter() - started
-    estimate = probability_estimate(result.final > attachment + 1e-12, result.weight)
+    # Losses are whole multiples of the loss per default; half a default separates k from k + 1.
+    cut = attachment + loss_per_default / 2
+    estimate = probability_estimate(result.final > cut, result.weight)
     plain = simulate_pool_losses(model, lgd, paths, seed=11, chunk_size=50_000)
-    plain_estimate = probability_estimate(plain.final > attachment + 1e-12, plain.weight)
+    plain_estimate = probability_estimate(plain.final > cut, plain.weight)
     return {
         "attachment": attachment,
         "exact_probability": exact_probability,
