@@ -111,3 +111,23 @@ def stratification_chart(table: pd.DataFrame, key: str) -> str:
     ax.set_title(f"Pool balance by {key}", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     return _data_uri(figure)
+
+
+def loss_tranche_chart(table: pd.DataFrame) -> str:
+    """Expected loss of each loss tranche by month (the expected-loss curve), % of its size."""
+    figure = Figure(figsize=(6.5, 2.8), layout="constrained")
+    ax = figure.subplots()
+    for name, rows in table.groupby("tranche", sort=False):
+        ax.plot(rows["month"], 100 * rows["expected_loss"], label=str(name))
+        ax.fill_between(
+            rows["month"],
+            100 * (rows["expected_loss"] - Z_95 * rows["se"]),
+            100 * (rows["expected_loss"] + Z_95 * rows["se"]),
+            alpha=0.25,
+        )
+    ax.set_xlabel("month after closing")
+    ax.set_ylabel("% of tranche size")
+    ax.set_title("Expected loss of each loss tranche by month (bands ±1.96 SE)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _data_uri(figure)

@@ -51,6 +51,67 @@ def payment_schedule(results: Results) -> PaymentSchedule:
     return PaymentSchedule([name for _, name in series], rows)
 
 
+def model_description(results: Results) -> str:
+    """One sentence naming the dependence model and its parameters, recoveries, prepayment."""
+    a = results.assumptions
+    if a["model"] == "gaussian_multi_factor" or a.get("factors"):
+        f = a["factors"]
+        model = (
+            f"multi-factor Gaussian copula (global loading {f['global_loading']:.2f}, industry "
+            f"{f['industry_loading']:.2f}, region {f['region_loading']:.2f}; "
+            f"{len(a['factor_names'])} factors)"
+        )
+        if a.get("degrees_of_freedom"):
+            model = model.replace("Gaussian", f"Student-t (ν = {a['degrees_of_freedom']:g})")
+    elif a["model"] == "student_t":
+        model = (
+            f"one-factor Student-t copula, ν = {a['degrees_of_freedom']:g}, "
+            f"asset correlation {a['asset_correlation']:.2f}"
+        )
+    else:
+        model = f"one-factor Gaussian copula, asset correlation {a['asset_correlation']:.2f}"
+    recovery = a["recovery_distribution"]
+    if recovery["distribution"] == "beta":
+        model += (
+            f"; Beta recoveries (standard deviation {recovery['dispersion']:.2f}, factor "
+            f"loading {recovery['factor_loading']:.2f})"
+        )
+    else:
+        model += "; fixed recoveries"
+    model += f", received {a['recovery_lag_months']} months after default"
+    if a["prepayment_annual_rate"]:
+        model += f"; prepayment {100 * a['prepayment_annual_rate']:.1f}% a year"
+    return model
+
+
+def sampling_description(results: Results) -> str:
+    """How the paths were drawn: plain Monte Carlo or importance sampling, with its ESS."""
+    sim = results.simulation
+    shift = sim.get("importance_shift")
+    if not shift:
+        return f"plain Monte Carlo, {sim['paths']:,} paths"
+    return (
+        f"importance sampling, global factor shifted by {shift[0]:.3f} "
+        f"(Glasserman–Li), {sim['paths']:,} paths, effective sample size "
+        f"{sim['effective_sample_size']:,.0f}; every estimate is weighted by its likelihood ratio"
+    )
+
+
+def loss_tranche_rows(results: Results) -> list[dict[str, object]]:
+    """Each loss tranche's expected loss at the legal final month, with its SE."""
+    table = results.loss_tranches
+    last = table[table["month"] == table["month"].max()]
+    return [
+        {
+            "name": row.tranche,
+            "attachment": row.attachment,
+            "detachment": row.detachment,
+            "expected_loss": Estimate(float(row.expected_loss), float(row.se)),
+        }
+        for row in last.itertuples(index=False)
+    ]
+
+
 def reproduce_command(results: Results) -> str:
     """The command line that reruns this memo's simulation (shell-quoted)."""
     sim = results.simulation

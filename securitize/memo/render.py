@@ -50,6 +50,8 @@ def _charts(results: Results) -> dict[str, str]:
             list(results.deal["payment_months"]),
         ),
     }
+    if not results.loss_tranches.empty:
+        figures["loss_tranches"] = charts.loss_tranche_chart(results.loss_tranches)
     if "industry" in results.stratification:
         figures["industry"] = charts.stratification_chart(
             results.stratification["industry"], "industry"
@@ -74,5 +76,9 @@ def render_html(results: Results) -> str:
         "subordination": derive.subordination(results),
         "schedule": derive.payment_schedule(results),
         "command": derive.reproduce_command(results),
+        "model_description": derive.model_description(results),
+        "sampling_description": derive.sampling_description(results),
+        "loss_tranches": derive.loss_tranche_rows(results),
+        "validation": results.validation,
     }
     return environment().get_template("memo.html.j2").render(context)
