@@ -18,7 +18,7 @@ from securitize.credit.paths import DefaultChunk, DefaultPaths
 from securitize.parallel import map_in_order
 from securitize.pool import Pool
 from securitize.structure import Structure
-from securitize.waterfall.sequential import Ledger, run_waterfall
+from securitize.waterfall.engine import Ledger, run_waterfall
 
 # Amounts below one cent are rounding, not losses.
 CENT = 0.01
@@ -32,6 +32,7 @@ class Outcomes:
     paths: int
     per_path: dict[str, np.ndarray]
     per_month: dict[str, tuple[np.ndarray, np.ndarray]]
+    per_period: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def chunk_collections(
@@ -66,12 +67,25 @@ def chunk_ledger(
     return collections, run_waterfall(structure, collections, enhancer_months)
 
 
-def _weighted_life(principal: np.ndarray) -> np.ndarray:
+def _weighted_life(principal: np.ndarray, years: np.ndarray) -> np.ndarray:
     """Per-path weighted-average life in years of the principal actually received."""
-    years = np.arange(1, principal.shape[1] + 1) / 12.0
     received = principal.sum(axis=1)
     timed = principal @ years
     return np.divide(timed, received, out=np.full(received.shape, np.nan), where=received > CENT)
+
+
+def internal_rate_of_return(cash: np.ndarray, years: np.ndarray, price: float) -> np.ndarray:
+    """Per-path annual yield y with Σ cash_p (1 + y)^(−t_p) = price, by bisection on
+    [−100%, 100%] (vectorised over paths; −100% when nothing is ever paid)."""
+    low = np.full(cash.shape[0], -0.9999)
+    high = np.full(cash.shape[0], 1.0)
+    for _ in range(60):
+        middle = 0.5 * (low + high)
+        value = (cash * (1.0 + middle[:, None]) ** (-years[None, :])).sum(axis=1)
+        too_low = value > price
+        low = np.where(too_low, middle, low)
+        high = np.where(too_low, high, middle)
+    return np.where(cash.sum(axis=1) > CENT, 0.5 * (low + high), -1.0)
 
 
 def summarise(
@@ -83,30 +97,40 @@ def summarise(
 ) -> Outcomes:
     """Reduce a chunk's ledger to the figures the results report."""
     paths = collections.cash.shape[0]
+    years = structure.payment_months / 12.0
     exposure = pool.schedule.padded(structure.horizon).opening_balance
     cumulative_loss = cumulative_loss_by_month(
         chunk, exposure / pool.total_balance, structure.horizon
     )
+    period = collections.by_period(structure.payment_months, structure.pool_balance)
     per_path: dict[str, np.ndarray] = {
         "weight": chunk.weight,
         "pool.loss_at_default": cumulative_loss[:, -1],
         "pool.loss": collections.loss / pool.total_balance,
         "pool.defaulted": collections.defaulted.sum(axis=1) / pool.total_balance,
     }
-    per_month: dict[str, np.ndarray] = {
-        "pool.interest": collections.interest,
-        "pool.principal": collections.principal,
-        "pool.recoveries": collections.recoveries,
-        "pool.defaulted": collections.defaulted,
-        "residual": ledger.residual,
-        "pool.cumulative_loss": cumulative_loss,
-    }
+    per_month: dict[str, np.ndarray] = {"pool.cumulative_loss": cumulative_loss}
     for tranche in structure.loss_tranches:
         width = tranche.detachment - tranche.attachment
         share = np.clip(cumulative_loss - tranche.attachment, 0.0, width) / width
         per_month[f"loss_tranche.{tranche.name}"] = share
+    per_period: dict[str, np.ndarray] = {
+        "pool.interest": period.interest,
+        "pool.principal": period.principal,
+        "pool.recoveries": period.recoveries,
+        "pool.defaulted": period.defaulted,
+        "pool.performing_balance": period.performing_balance,
+        "available": ledger.available,
+        "due": ledger.due,
+        "residual": ledger.residual,
+    }
     for name, paid in ledger.fees_paid.items():
-        per_month[f"fee.{name}"] = paid
+        per_period[f"fee.{name}"] = paid
+    for name, balance in ledger.accounts.items():
+        per_period[f"account.{name}"] = balance
+    for name, state in ledger.triggers.items():
+        per_period[f"trigger.{name}"] = state.astype(float)
+    per_period["accelerated"] = ledger.accelerated.astype(float)
     for terms, t in zip(structure.tranches, ledger.tranches, strict=True):
         key = f"tranche.{terms.name}"
         standalone_interest = t.interest_paid + t.guarantor_reimbursed
@@ -116,12 +140,20 @@ def summarise(
         owed_wrapped = t.unpaid_principal - t.guarantor_principal[:, -1] + t.investor_arrears
         per_path[f"{key}.standalone.loss"] = owed_standalone / terms.balance
         per_path[f"{key}.wrapped.loss"] = owed_wrapped / terms.balance
-        per_path[f"{key}.standalone.wal"] = _weighted_life(t.principal_paid)
-        per_path[f"{key}.wrapped.wal"] = _weighted_life(wrapped_principal)
-        per_month[f"{key}.standalone.interest"] = standalone_interest
-        per_month[f"{key}.standalone.principal"] = t.principal_paid
-        per_month[f"{key}.wrapped.interest"] = wrapped_interest
-        per_month[f"{key}.wrapped.principal"] = wrapped_principal
+        per_path[f"{key}.standalone.wal"] = _weighted_life(t.principal_paid, years)
+        per_path[f"{key}.wrapped.wal"] = _weighted_life(wrapped_principal, years)
+        per_path[f"{key}.standalone.irr"] = internal_rate_of_return(
+            standalone_interest + t.principal_paid, years, terms.balance
+        )
+        per_path[f"{key}.wrapped.irr"] = internal_rate_of_return(
+            wrapped_interest + wrapped_principal, years, terms.balance
+        )
+        per_path[f"{key}.interest_shortfall"] = t.shortfall.sum(axis=1)
+        per_period[f"{key}.standalone.interest"] = standalone_interest
+        per_period[f"{key}.standalone.principal"] = t.principal_paid
+        per_period[f"{key}.wrapped.interest"] = wrapped_interest
+        per_period[f"{key}.wrapped.principal"] = wrapped_principal
+        per_period[f"{key}.balance"] = t.balance
     for guarantee in structure.guarantees:
         t = ledger.tranches[guarantee.tranche]
         key = f"enhancer.{guarantee.name}"
@@ -129,13 +161,20 @@ def summarise(
         per_path[f"{key}.claims"] = claims.sum(axis=1)
         per_path[f"{key}.net_claims"] = claims.sum(axis=1) - t.guarantor_reimbursed.sum(axis=1)
         per_path[f"{key}.fees"] = ledger.fees_paid[guarantee.name].sum(axis=1)
-        per_month[f"{key}.claims"] = claims
+        per_period[f"{key}.claims"] = claims
     weight = chunk.weight[:, None]
-    sums = {
-        name: ((weight * v).sum(axis=0), np.square(weight * v).sum(axis=0))
-        for name, v in per_month.items()
-    }
-    return Outcomes(paths, per_path, sums)
+
+    def sums(series: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {
+            name: ((weight * v).sum(axis=0), np.square(weight * v).sum(axis=0))
+            for name, v in series.items()
+        }
+
+    period_sums = sums(per_period)
+    # The cross moment Σ (w a)(w d) gives the standard error of the coverage multiple E[a]/E[d].
+    cross = (weight * ledger.available * weight * ledger.due).sum(axis=0)
+    period_sums["coverage.cross"] = (cross, cross)
+    return Outcomes(paths, per_path, sums(per_month), period_sums)
 
 
 def _evaluate_chunk(args: tuple[Pool, Structure, int, DefaultPaths, int]) -> Outcomes:
@@ -168,9 +207,17 @@ def evaluate(
     per_path = {
         name: np.concatenate([o.per_path[name] for o in outcomes]) for name in outcomes[0].per_path
     }
-    per_month = {}
-    for name in outcomes[0].per_month:
-        total = sum(o.per_month[name][0] for o in outcomes)
-        total_sq = sum(o.per_month[name][1] for o in outcomes)
-        per_month[name] = (total, total_sq)
-    return Outcomes(sum(o.paths for o in outcomes), per_path, per_month)
+
+    def combined(field: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        first = getattr(outcomes[0], field)
+        return {
+            name: (
+                sum(getattr(o, field)[name][0] for o in outcomes),
+                sum(getattr(o, field)[name][1] for o in outcomes),
+            )
+            for name in first
+        }
+
+    return Outcomes(
+        sum(o.paths for o in outcomes), per_path, combined("per_month"), combined("per_period")
+    )

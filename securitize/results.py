@@ -32,6 +32,8 @@ SCHEMA_VERSION = "1.0"
 POOL_LOSS_QUANTILES = (0.95, 0.99, 0.999)
 CLAIM_QUANTILES = (0.99, 0.995, 0.999)
 LOSS_BINS = 40
+# Low yield quantiles: the bad tail of what an investor earns.
+YIELD_QUANTILES = (0.001, 0.01, 0.05)
 
 
 @dataclass(frozen=True)
@@ -144,15 +146,20 @@ class Results:
 
 
 def _tranche_metrics(
-    loss: np.ndarray, wal: np.ndarray, balance: float, weight: np.ndarray
+    per_path: dict[str, np.ndarray], key: str, balance: float, weight: np.ndarray
 ) -> dict[str, Estimate]:
+    loss, wal, irr = (per_path[f"{key}.{name}"] for name in ("loss", "wal", "irr"))
     lost = loss > CENT / balance
     paid = np.isfinite(wal)
-    return {
+    metrics = {
         "expected_loss": mean_estimate(loss, weight),
         "probability_of_loss": probability_estimate(lost, weight),
         "wal_years": ratio_estimate(np.where(paid, wal, 0.0), paid, weight),
+        "expected_yield": mean_estimate(irr, weight),
     }
+    for level in YIELD_QUANTILES:
+        metrics[f"yield_quantile_{level:g}"] = quantile_estimate(irr, level, weight)
+    return metrics
 
 
 def loss_histogram(
@@ -203,15 +210,30 @@ def _loss_tranche_table(structure: Structure, outcomes: Outcomes) -> pd.DataFram
     return pd.DataFrame(rows, columns=columns)
 
 
-def _cash_flow_table(outcomes: Outcomes, horizon: int) -> pd.DataFrame:
-    """Expected amount per month for every recorded series, with its standard error."""
-    table = {"month": np.arange(1, horizon + 1)}
-    for name, (total, total_sq) in outcomes.per_month.items():
-        if name.startswith("loss_tranche."):
+def _cash_flow_table(outcomes: Outcomes, payment_months: np.ndarray) -> pd.DataFrame:
+    """Expected amount on each payment date for every recorded series, with its SE; and the
+    coverage multiple E[available funds] / E[amounts due] with its delta-method SE."""
+    table: dict[str, np.ndarray] = {"month": payment_months}
+    for name, (total, total_sq) in outcomes.per_period.items():
+        if name == "coverage.cross":
             continue
         mean, se = moments_estimate(total, total_sq, outcomes.paths)
         table[name] = mean
         table[f"{name}.se"] = se
+    n = outcomes.paths
+    a, a_sq = outcomes.per_period["available"]
+    d, d_sq = outcomes.per_period["due"]
+    cross = outcomes.per_period["coverage.cross"][0]
+    mean_a, mean_d = a / n, d / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(mean_d > CENT, mean_a / mean_d, np.nan)
+        variance = (
+            (a_sq / n - mean_a**2)
+            - 2 * ratio * (cross / n - mean_a * mean_d)
+            + ratio**2 * (d_sq / n - mean_d**2)
+        ) / np.where(mean_d > CENT, mean_d**2, np.nan)
+    table["coverage_multiple"] = ratio
+    table["coverage_multiple.se"] = np.sqrt(np.maximum(variance, 0.0) / max(n - 1, 1))
     return pd.DataFrame(table)
 
 
@@ -254,18 +276,16 @@ def build_results(
                 share=terms.balance / structure.pool_balance,
                 coupon=terms.coupon,
                 guaranteed_by=guarantor_of.get(j),
-                standalone=_tranche_metrics(
-                    per_path[f"{key}.standalone.loss"],
-                    per_path[f"{key}.standalone.wal"],
-                    terms.balance,
-                    weight,
-                ),
-                wrapped=_tranche_metrics(
-                    per_path[f"{key}.wrapped.loss"],
-                    per_path[f"{key}.wrapped.wal"],
-                    terms.balance,
-                    weight,
-                ),
+                standalone={
+                    **_tranche_metrics(per_path, f"{key}.standalone", terms.balance, weight),
+                    "probability_of_interest_shortfall": probability_estimate(
+                        per_path[f"{key}.interest_shortfall"] > CENT, weight
+                    ),
+                    "expected_interest_shortfall": mean_estimate(
+                        per_path[f"{key}.interest_shortfall"], weight
+                    ),
+                },
+                wrapped=_tranche_metrics(per_path, f"{key}.wrapped", terms.balance, weight),
             )
         )
 
@@ -311,8 +331,16 @@ def build_results(
         pool_loss=loss_metrics,
         tranches=tranches,
         enhancers=enhancers,
-        cash_flows=_cash_flow_table(outcomes, structure.horizon),
+        cash_flows=_cash_flow_table(outcomes, structure.payment_months),
         loss_distribution=loss_histogram(pool_loss, weight),
         loss_tranches=_loss_tranche_table(structure, outcomes),
-        fees=[{"name": f.name, "annual_rate": f.annual_rate} for f in structure.fees],
+        fees=[
+            {
+                "name": f.name,
+                "basis": f.basis,
+                "annual_rate": f.annual_rate,
+                "amount_per_year": f.amount_per_year,
+            }
+            for f in structure.fees
+        ],
     )

@@ -45,8 +45,10 @@ def with_overrides(loaded: LoadedScenario, **simulation: Any) -> LoadedScenario:
     changes = {k: v for k, v in simulation.items() if v is not None}
     if not changes:
         return loaded
-    data = loaded.scenario.model_dump(exclude_none=True)
-    data["simulation"] = {**data["simulation"], **changes}
+    # Only what the file set goes back through validation, so defaults and "given or not"
+    # rules see the scenario exactly as written.
+    data = loaded.scenario.model_dump(exclude_unset=True)
+    data["simulation"] = {**data.get("simulation", {}), **changes}
     scenario = parse_scenario(data, Path(f"{loaded.path} (with command-line overrides)"))
     return LoadedScenario(scenario=scenario, path=loaded.path, raw=loaded.raw)
 

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from securitize.errors import ScenarioError
+from securitize.selection.spec import SelectionSpec
+from securitize.waterfall.spec import Account, Trigger, Waterfall
 
 Amortisation = Literal["bullet", "equal_principal", "level_payment"]
 
@@ -45,7 +47,7 @@ def _default(section: str, key: str) -> Any:
 class _Strict(BaseModel):
     """Base for every scenario section: unknown fields are errors, models are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -64,6 +66,8 @@ class DealTerms(_Strict):
         "deal", "payment_interval_months"
     )
     legal_final_months: Annotated[int, Field(ge=1, le=600)] | None = None
+    index_rate: Annotated[float, Field(ge=-0.05, lt=1.0)] = 0.0
+    clean_up_call: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
 
 
 class InlinePool(_Strict):
@@ -227,12 +231,17 @@ class Tranche(_Strict):
     share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     balance: Annotated[float, Field(gt=0)] | None = None
     coupon: Annotated[float, Field(ge=0.0, lt=1.0)] = _default("tranche", "coupon")
+    margin: Annotated[float, Field(ge=-0.05, lt=1.0)] | None = None
     holder: str = ""
+    deferrable: bool = False
+    expected_maturity_months: Annotated[int, Field(ge=1, le=600)] | None = None
 
     @model_validator(mode="after")
     def _one_size(self) -> Tranche:
         if (self.share is None) == (self.balance is None):
             raise ValueError("give exactly one of 'share' (of pool balance) or 'balance' (CNY)")
+        if self.margin is not None and "coupon" in self.model_fields_set:
+            raise ValueError("give a fixed 'coupon' or a 'margin' over deal.index_rate, not both")
         return self
 
 
@@ -283,6 +292,10 @@ class Scenario(_Strict):
     fees: list[Fee] = Field(default_factory=list)
     enhancers: list[FullGuarantee] = Field(default_factory=list)
     loss_tranches: list[LossTranche] = Field(default_factory=list)
+    accounts: list[Account] = Field(default_factory=list)
+    triggers: list[Trigger] = Field(default_factory=list)
+    waterfall: Waterfall | None = None
+    selection: SelectionSpec | None = None
 
     @model_validator(mode="after")
     def _names_and_references(self) -> Scenario:
@@ -293,10 +306,26 @@ class Scenario(_Strict):
         uses_share = {t.share is not None for t in self.tranches}
         if len(uses_share) > 1:
             raise ValueError("size every tranche the same way: all by 'share' or all by 'balance'")
-        accounts = [f.name for f in self.fees] + [e.name for e in self.enhancers]
-        for name in accounts:
-            if accounts.count(name) > 1:
+        payees = [f.name for f in self.fees] + [e.name for e in self.enhancers]
+        if self.waterfall is not None:
+            for steps in (
+                self.waterfall.combined,
+                self.waterfall.interest,
+                self.waterfall.principal,
+            ):
+                payees += [step.name for step in steps or () if getattr(step, "pay", "") == "fee"]
+        for name in set(payees):
+            if payees.count(name) > 1:
                 raise ValueError(f"fee or enhancer name '{name}' is used twice")
+        for label, items in (
+            ("account", self.accounts),
+            ("trigger", self.triggers),
+            ("loss tranche", self.loss_tranches),
+        ):
+            seen = [item.name for item in items]
+            for name in set(seen):
+                if seen.count(name) > 1:
+                    raise ValueError(f"{label} name '{name}' is used twice")
         covered = [e.covers for e in self.enhancers]
         for i, enhancer in enumerate(self.enhancers):
             if covered.count(enhancer.covers) > 1:

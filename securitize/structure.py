@@ -1,4 +1,5 @@
-"""The deal structure resolved against its pool: tranche balances, fees, guarantees, dates.
+"""The deal structure resolved against its pool: tranches, fees, enhancers, accounts,
+triggers, the compiled priority of payments and the payment calendar.
 
 The structure is everything the waterfall needs and nothing the credit simulation needs, so
 that one set of simulated paths can be evaluated under many structures.
@@ -14,6 +15,8 @@ import numpy as np
 from securitize.errors import ScenarioError
 from securitize.pool import Pool
 from securitize.scenario import FullGuarantee, LoadedScenario
+from securitize.waterfall.program import Program, compile_program
+from securitize.waterfall.spec import Account, FeeStep, Trigger
 
 # Tranche balances given in CNY must add up to the pool to the cent.
 _CENT = 0.01
@@ -28,14 +31,8 @@ class TrancheTerms:
     balance: float
     coupon: float
     holder: str
-
-
-@dataclass(frozen=True)
-class FeeTerms:
-    """A senior expense accruing monthly at ``annual_rate`` × performing pool balance."""
-
-    name: str
-    annual_rate: float
+    deferrable: bool = False
+    expected_maturity_months: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,20 +59,22 @@ class LossTrancheTerms:
 
 @dataclass(frozen=True)
 class Structure:
-    """Tranches, fees and guarantees with the deal's monthly calendar."""
+    """Tranches, enhancers, accounts, triggers and the priority of payments, with the calendar."""
 
     tranches: tuple[TrancheTerms, ...]
-    fees: tuple[FeeTerms, ...]
     guarantees: tuple[GuaranteeTerms, ...]
     horizon: int
     payment_interval: int
     pool_balance: float
+    program: Program
+    accounts: tuple[Account, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
     loss_tranches: tuple[LossTrancheTerms, ...] = ()
+    clean_up_call: float | None = None
 
     @property
-    def senior_attachment(self) -> float:
-        """Share of the pool below the most senior note: the loss at which it starts to lose."""
-        return 1.0 - self.tranches[0].balance / self.pool_balance
+    def fees(self):
+        return self.program.fees
 
     @property
     def payment_months(self) -> np.ndarray:
@@ -85,12 +84,29 @@ class Structure:
             months.append(self.horizon)
         return np.array(months)
 
+    @property
+    def period_start_months(self) -> np.ndarray:
+        """First month of each payment period."""
+        return np.r_[1, self.payment_months[:-1] + 1]
 
-def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
-    """Resolve shares to balances and check that the tranches add up to the pool."""
-    scenario = loaded.scenario
-    where = loaded.path
-    total = pool.total_balance
+    @property
+    def months_per_period(self) -> np.ndarray:
+        return self.payment_months - self.period_start_months + 1
+
+    @property
+    def senior_attachment(self) -> float:
+        """Share of the pool below the most senior note: the loss at which it starts to lose."""
+        return 1.0 - self.tranches[0].balance / self.pool_balance
+
+    def guarantee_of(self, tranche: int) -> int | None:
+        for k, g in enumerate(self.guarantees):
+            if g.tranche == tranche:
+                return k
+        return None
+
+
+def _balances(loaded: LoadedScenario, total: float) -> list[float]:
+    scenario, where = loaded.scenario, loaded.path
     if scenario.tranches[0].share is not None:
         shares = sum(t.share for t in scenario.tranches)
         if abs(shares - 1.0) > _SHARE_TOLERANCE:
@@ -98,16 +114,32 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
                 f"{where}: field 'tranches': shares add up to {shares:.6g}; "
                 "tranche shares must add up to 1 (the whole pool)"
             )
-        balances = [t.share * total for t in scenario.tranches]
-    else:
-        balances = [t.balance for t in scenario.tranches]
-        if abs(sum(balances) - total) > _CENT:
-            raise ScenarioError(
-                f"{where}: field 'tranches': balances add up to {sum(balances):,.2f}; "
-                f"they must add up to the pool balance {total:,.2f}"
-            )
+        return [t.share * total for t in scenario.tranches]
+    balances = [t.balance for t in scenario.tranches]
+    if abs(sum(balances) - total) > _CENT:
+        raise ScenarioError(
+            f"{where}: field 'tranches': balances add up to {sum(balances):,.2f}; "
+            f"they must add up to the pool balance {total:,.2f}"
+        )
+    return balances
+
+
+def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
+    """Resolve shares to balances, compile the waterfall and check every name it uses."""
+    scenario = loaded.scenario
+    where = loaded.path
+    total = pool.total_balance
+    balances = _balances(loaded, total)
+    index_rate = scenario.deal.index_rate
     tranches = tuple(
-        TrancheTerms(t.name, b, t.coupon, t.holder)
+        TrancheTerms(
+            t.name,
+            b,
+            index_rate + t.margin if t.margin is not None else t.coupon,
+            t.holder,
+            t.deferrable,
+            t.expected_maturity_months,
+        )
         for t, b in zip(scenario.tranches, balances, strict=True)
     )
     longest = int(pool.tenor_months.max())
@@ -134,9 +166,38 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
         )
         for g in scenario.enhancers
     )
-    fees = tuple(FeeTerms(f.name, f.rate_bp / 10_000) for f in scenario.fees)
+    fee_steps = [
+        FeeStep(pay="fee", name=f.name, basis="pool_balance", rate_bp=f.rate_bp)
+        for f in scenario.fees
+    ]
+    try:
+        program = compile_program(
+            scenario.waterfall,
+            names,
+            [a.name for a in scenario.accounts],
+            [g.name for g in guarantees],
+            fee_steps,
+        )
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    for account in scenario.accounts:
+        share_of = account.target.share_of
+        if share_of not in (None, "pool", "notes") and share_of not in names:
+            raise ScenarioError(
+                f"{where}: account '{account.name}': target share_of '{share_of}' is not "
+                f"'pool', 'notes' or a tranche ({', '.join(names)})"
+            )
     return Structure(
-        tranches, fees, guarantees, horizon, interval, total, loss_tranches(loaded, tranches, total)
+        tranches=tranches,
+        guarantees=guarantees,
+        horizon=horizon,
+        payment_interval=interval,
+        pool_balance=total,
+        program=program,
+        accounts=tuple(scenario.accounts),
+        triggers=tuple(scenario.triggers),
+        loss_tranches=loss_tranches(loaded, tranches, total),
+        clean_up_call=scenario.deal.clean_up_call,
     )
 
 

@@ -65,6 +65,13 @@ COLUMNS: tuple[Column, ...] = (
         False,
     ),
     Column(
+        "hazard_rate",
+        float,
+        "must be at least 0 (annual hazard rate of default)",
+        lambda v: v >= 0,
+        False,
+    ),
+    Column(
         "recovery_rate",
         float,
         "must be from 0 to 1 (fraction of defaulted balance)",

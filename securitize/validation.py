@@ -4,7 +4,8 @@ For one-factor models (Gaussian or Student-t) with fixed recoveries and no prepa
 distribution of cumulative loss booked at default is known exactly (conditional independence;
 ``securitize.credit.analytic``). Each run compares its simulated pool-loss mean, quantiles and
 loss-tranche expected losses with it. A figure agrees when the difference is within four
-standard errors plus the exact engine's lattice rounding (at most one lattice unit per loan).
+standard errors plus the exact engine's lattice rounding (its largest rounding of a loan's
+loss, counted once per loan).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A two-loan deal whose every payment date is worked out by hand from the waterfall's rules.
 
-The rules (securitize/waterfall/sequential.py): collections accumulate in the account and are
+The rules (securitize/waterfall/engine.py): collections accumulate in the account and are
 paid on each payment date (months 3, 6, 9, 12, 15) in this order —
 1. fees: the trustee fee (50 bp a year, accruing monthly on the previous month's closing
    performing pool balance; CNY 2,000,000 before month 1), then the guarantee fee (net rate a
@@ -27,7 +27,7 @@ from securitize.collections import collect
 from securitize.pool import build_pool
 from securitize.scenario import load_scenario
 from securitize.structure import build_structure
-from securitize.waterfall.sequential import run_waterfall
+from securitize.waterfall.engine import run_waterfall
 
 CENT = 0.005
 PAYMENT_MONTHS = [3, 6, 9, 12, 15]
@@ -111,7 +111,9 @@ def run(tmp_path: Path, guaranteed: bool, loan, month, guarantor_default_month=N
 
 
 def on_dates(values: np.ndarray) -> np.ndarray:
-    return values[0, COLUMNS]
+    """The ledger keeps one column per payment date; this deal has one path."""
+    assert values.shape[1] == len(COLUMNS)
+    return values[0]
 
 
 def assert_cents(got: np.ndarray, expected: list[float]) -> None:

@@ -1,6 +1,6 @@
 """Semi-analytic pool loss distributions: the second engine beside the Monte Carlo one.
 
-The model is the Monte Carlo engine's (``securitize.credit.gaussian``), stated per loan i with
+The model is the Monte Carlo engine's (``securitize.credit.models``), stated per loan i with
 factor loading a_i = sqrt(ρ_i) and cumulative PD curve F_i(m), m = 1..T:
 
 * Gaussian copula: X_i = a_i Z + sqrt(1 − a_i²) ε_i; default by the end of month m iff
@@ -58,12 +58,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import fft
-from scipy.special import ndtr, ndtri, stdtrit
+from scipy.special import ndtri, stdtrit
 
 from securitize.credit.analytic_large_pool import (
     large_pool_loss_cdf,
     large_pool_loss_quantile,
     large_pool_tranche_expected_loss,
+)
+from securitize.credit.analytic_lattice import (
+    MAX_LATTICE_POINTS,
+    default_factor_panels,
+    identical_loans,
+    lattice_unit,
+    mixed_spectrum,
 )
 from securitize.credit.analytic_quadrature import (
     DEFAULT_MIXING_PANELS,
@@ -81,9 +88,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_POINTS = 4096
-# Work arrays of one node batch are held below this many bytes (the product over loans is
-# batch × months × frequencies complex numbers, and the per-loan term up to the same again).
-BATCH_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,20 +179,25 @@ def finite_pool_loss_distribution(
     horizon = int(wanted[-1])
     lgd, curve = lgd[:, :horizon], curve[:, :horizon]
     if unit is None:
-        unit = _default_unit(lgd, max_points)
+        unit = lattice_unit(lgd, max_points)
     elif not (math.isfinite(unit) and unit > 0):
         raise ValueError(f"lattice unit must be a positive number of CNY, got {unit}")
     lattice = np.rint(lgd / unit).astype(np.int64)
     rounding = float(np.max(np.abs(lgd - lattice * unit), initial=0.0))
     points = int(lattice.max(axis=1, initial=0).sum()) + 1
+    if points > MAX_LATTICE_POINTS:
+        raise ValueError(
+            f"a unit of {unit} CNY needs a lattice of {points} points (at most "
+            f"{MAX_LATTICE_POINTS}); choose a larger unit or leave it to max_points"
+        )
     exposure = lattice.max(axis=1, initial=0) * unit
     if factor_panels is None:
-        factor_panels = _default_panels(exposure)
+        factor_panels = default_factor_panels(exposure)
     z, s, w = factor_nodes(nu, factor_panels, factor_order, x_max, mixing_panels, mixing_order)
     threshold = ndtri(curve) if nu is None else stdtrit(nu, curve)
-    groups = _identical_loans(a, threshold, lattice)
+    groups = identical_loans(a, threshold, lattice)
     n_fft = fft.next_fast_len(points, real=True)
-    spectrum = _mixed_spectrum(groups, wanted - 1, n_fft, z, s, w)
+    spectrum = mixed_spectrum(groups, wanted - 1, n_fft, z, s, w)
     probability = fft.irfft(spectrum, n=n_fft, axis=1)[:, :points]
     # The quadrature sum is a mixture of distributions, so negatives are FFT round-off (~1e-17).
     probability[probability < 0.0] = 0.0
@@ -232,148 +241,9 @@ def _validated(
     if wanted.ndim != 1 or wanted.size == 0 or not np.issubdtype(wanted.dtype, np.integer):
         raise ValueError(f"months must be a non-empty list of integers, got {months!r}")
     if np.any(np.diff(wanted) <= 0) or wanted[0] < 1 or wanted[-1] > horizon:
-        raise ValueError(f"months must increase strictly within 1..{horizon}, got {wanted.tolist()}")
+        raise ValueError(
+            f"months must increase strictly within 1..{horizon}, got {wanted.tolist()}"
+        )
     if nu is not None and not (math.isfinite(nu) and nu > 2):
         raise ValueError(f"t copula degrees of freedom nu must exceed 2, got {nu}")
     return lgd, curve, a, wanted.astype(np.int64)
-
-
-def _default_unit(lgd: np.ndarray, max_points: int) -> float:
-    """The finest unit whose lattice (1 + Σ_i max_k round(l_ik/unit)) has ≤ max_points points.
-
-    The lattice size only falls as the unit grows, so bisection finds it; the result is at most
-    ~(1 + N/2/max_points) times the ideal Σ_i max_k l_ik / (max_points − 1).
-    """
-    if max_points < 2:
-        raise ValueError(f"max_points must be at least 2, got {max_points}")
-    exposure = lgd.max(axis=1, initial=0.0)
-    total, largest = float(exposure.sum()), float(exposure.max(initial=0.0))
-    if largest == 0.0:
-        return 1.0
-
-    def points(u: float) -> int:
-        return int(np.rint(exposure / u).sum()) + 1
-
-    low, high = total / (max_points - 1), 2.0 * largest * (1.0 + 1e-12)
-    if points(low) <= max_points:
-        return low
-    for _ in range(200):
-        middle = 0.5 * (low + high)
-        if points(middle) <= max_points:
-            high = middle
-        else:
-            low = middle
-        if high - low <= 1e-12 * high:
-            break
-    return high
-
-
-def _default_panels(exposure: np.ndarray) -> int:
-    """Panels of the z rule: ~2.5 sqrt(N_eff), N_eff = (Σ e_i)² / Σ e_i², within [24, 400].
-
-    Given z the pool loss has relative spread ~1/sqrt(N_eff), so each lattice point's
-    probability is a bump of width ∝ 1/sqrt(N_eff) in z that the panels must resolve.
-    """
-    square = float(np.sum(exposure**2))
-    n_eff = float(np.sum(exposure)) ** 2 / square if square > 0 else 1.0
-    return int(np.clip(np.ceil(2.5 * math.sqrt(n_eff)), 24, 400))
-
-
-@dataclass(frozen=True)
-class _LoanGroup:
-    """Loans identical in loading, default thresholds and lattice losses, and how many.
-
-    ``values`` are the distinct lattice losses and ``which`` maps each month to its value.
-    """
-
-    loading: float
-    threshold: np.ndarray
-    lattice: np.ndarray
-    count: int
-    values: np.ndarray
-    which: np.ndarray
-
-
-def _identical_loans(a: np.ndarray, threshold: np.ndarray, lattice: np.ndarray) -> list[_LoanGroup]:
-    """Group identical loans; loans that can lose nothing leave the pool's distribution alone."""
-    keep = lattice.max(axis=1, initial=0) > 0
-    key = np.column_stack([a, threshold, lattice.astype(float)])[keep]
-    if key.shape[0] == 0:
-        return []
-    rows, counts = np.unique(key, axis=0, return_counts=True)
-    horizon = threshold.shape[1]
-    groups = []
-    for row, count in zip(rows, counts, strict=True):
-        losses = row[1 + horizon :].astype(np.int64)
-        values, which = np.unique(losses, return_inverse=True)
-        groups.append(
-            _LoanGroup(float(row[0]), row[1 : 1 + horizon], losses, int(count), values, which)
-        )
-    return groups
-
-
-def _by_distinct_loss(group: _LoanGroup, months: int) -> bool:
-    """Whether to sum default probabilities per distinct loss and then take one matrix product
-    (cost ∝ months × distinct losses, at BLAS speed) rather than accumulate p_k e^{-iω j_k}
-    month by month (cost ∝ horizon, element-wise): bullet loans and single months go the first
-    way, amortising loans asked for many months the second."""
-    return months * group.values.size <= 4 * group.lattice.size
-
-
-def _mixed_spectrum(
-    groups: list[_LoanGroup],
-    month_index: np.ndarray,
-    n_fft: int,
-    z: np.ndarray,
-    s: np.ndarray,
-    w: np.ndarray,
-) -> np.ndarray:
-    """Σ_q w_q Π_i φ_i(ω | z_q, s_q) for the requested months: months × (n_fft/2 + 1)."""
-    frequencies = n_fft // 2 + 1
-    months, horizon = month_index.size, int(month_index[-1]) + 1
-    # e^{-2πi j n / N} by table look-up on (j n) mod N: exact arguments, no large-phase error.
-    twiddle = np.exp(-2j * np.pi * np.arange(n_fft) / n_fft)
-    harmonic = np.arange(frequencies, dtype=np.int64)
-    monthly = any(not _by_distinct_loss(g, months) for g in groups)
-    per_node = 16 * frequencies * (2 * months + (horizon if monthly else 0))
-    batch = max(1, min(z.size, BATCH_BYTES // per_node))
-    spectrum = np.zeros((months, frequencies), dtype=complex)
-    for start in range(0, z.size, batch):
-        zb, sb, wb = z[start : start + batch], s[start : start + batch], w[start : start + batch]
-        product = np.ones((zb.size, months, frequencies), dtype=complex)
-        for group in groups:
-            product *= _loan_factor(group, month_index, zb, sb, twiddle, harmonic, n_fft)
-        spectrum += np.tensordot(wb, product, axes=1)
-    return spectrum
-
-
-def _loan_factor(
-    group: _LoanGroup,
-    month_index: np.ndarray,
-    z: np.ndarray,
-    s: np.ndarray,
-    twiddle: np.ndarray,
-    harmonic: np.ndarray,
-    n_fft: int,
-) -> np.ndarray:
-    """φ_i(ω | z, s)^count for one group of identical loans: nodes × months × frequencies."""
-    b = math.sqrt(1.0 - group.loading**2)
-    horizon = int(month_index[-1]) + 1
-    score = (group.threshold[None, :horizon] * s[:, None] - group.loading * z[:, None]) / b
-    survival = ndtr(-score[:, month_index])  # 1 − F(m | ·), accurate when F is near 1
-    in_month = np.diff(ndtr(score), axis=1, prepend=0.0)  # p_k = F(k | ·) − F(k − 1 | ·)
-    if _by_distinct_loss(group, month_index.size):
-        by_value = np.zeros((z.size, horizon, group.values.size))
-        by_value[:, np.arange(horizon), group.which[:horizon]] = in_month
-        mass = np.cumsum(by_value, axis=1)[:, month_index, :].reshape(-1, group.values.size)
-        phase = twiddle[np.outer(group.values, harmonic) % n_fft]
-        factor = (mass @ phase.real + 1j * (mass @ phase.imag)).reshape(z.size, -1, harmonic.size)
-    else:
-        phase = twiddle[np.outer(group.lattice[:horizon], harmonic) % n_fft]
-        running = in_month[:, :, None] * phase[None, :, :]
-        # A loop over months of in-place adds is ~3x faster than np.cumsum on complex arrays.
-        for k in range(1, horizon):
-            np.add(running[:, k], running[:, k - 1], out=running[:, k])
-        factor = running if month_index.size == horizon else running[:, month_index]
-    factor += survival[:, :, None]
-    return factor if group.count == 1 else factor**group.count

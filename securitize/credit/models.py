@@ -125,9 +125,11 @@ class FactorCopula:
 
 
 def _factor_root(correlation: np.ndarray) -> np.ndarray:
-    """A matrix R with R Rᵀ = C that works for semi-definite C (eigen-decomposition)."""
-    values, vectors = np.linalg.eigh(correlation)
-    return vectors * np.sqrt(np.clip(values, 0.0, None))
+    """The lower-triangular R with R Rᵀ = C (Cholesky), so the first factor — the global one —
+    is the first independent normal and an importance shift on it moves the global factor.
+    A tiny ridge admits semi-definite C."""
+    size = correlation.shape[0]
+    return np.linalg.cholesky(correlation + 1e-12 * np.eye(size))
 
 
 def check_correlation_matrix(matrix: np.ndarray, size: int) -> None:

@@ -62,7 +62,10 @@ def bernoulli_positions(
         expected = remaining * probability[active]
         draws = np.ceil(expected + 3.0 * np.sqrt(expected) + 1.0).astype(np.int64)
         repeated = np.repeat(active, draws)
-        gaps = rng.geometric(probability[repeated])
+        # A gap past the sequence's end ends it; capping keeps tiny probabilities (gaps near the
+        # int64 limit) from overflowing the running sum.
+        room = np.repeat(remaining + 1, draws)
+        gaps = np.minimum(rng.geometric(probability[repeated]), room)
         total = np.cumsum(gaps)
         ends = np.cumsum(draws) - 1
         before = np.repeat(total[ends] - np.add.reduceat(gaps, ends - draws + 1), draws)
@@ -123,10 +126,12 @@ def sample_default_events(
         sizes = np.diff(np.r_[starts, paths])
         worst_state = np.minimum.reduceat(state[order], starts)
         mixing = inverse_mixing[order]
+        # p = Φ((c·(1/M) − state)/s) is largest where c·(1/M) is largest: the smallest 1/M in
+        # the block when c < 0 (PD below one half), the largest when c > 0.
         bound_mixing = np.where(
             threshold[members, None] < 0,
-            np.maximum.reduceat(mixing, starts)[None, :],
             np.minimum.reduceat(mixing, starts)[None, :],
+            np.maximum.reduceat(mixing, starts)[None, :],
         )
         s = scale[members, None]
         bound = ndtr((threshold[members, None] * bound_mixing - worst_state[None, :]) / s)

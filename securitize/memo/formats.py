@@ -26,6 +26,7 @@ KIND = {
             "expected_claim",
             "expected_net_claim",
             "expected_fee_income",
+            "expected_interest_shortfall",
         ],
         "cny",
     ),
@@ -45,6 +46,8 @@ KIND = {
             "probability_of_any_default",
             "probability_of_claim",
             "expected_defaulted_share",
+            "expected_yield",
+            "probability_of_interest_shortfall",
         ],
         "pct",
     ),
@@ -79,6 +82,9 @@ LABEL = {
     "expected_loss": "Expected loss",
     "probability_of_loss": "Probability of loss",
     "wal_years": "Weighted average life",
+    "expected_yield": "Expected yield (IRR)",
+    "probability_of_interest_shortfall": "Probability of an interest shortfall",
+    "expected_interest_shortfall": "Expected interest shortfall (before guarantee)",
     "probability_of_any_default": "Probability of at least one default",
     "expected_defaulted_share": "Expected defaulted balance (share of pool)",
     "probability_of_claim": "Probability of a claim",
@@ -154,7 +160,7 @@ def kind_of(key: str) -> str:
         return "bp"
     if key.startswith("claim_quantile_"):
         return "cny"
-    if key.startswith("quantile_"):
+    if key.startswith(("quantile_", "yield_quantile_")):
         return "pct"
     return "text"
 
@@ -194,7 +200,11 @@ def label(key: str) -> str:
     """A field's heading: from ``LABEL``, quantiles by level, otherwise the name in words."""
     if key in LABEL:
         return LABEL[key]
-    for prefix, what in (("claim_quantile_", "Claims"), ("quantile_", "Loss")):
+    for prefix, what in (
+        ("claim_quantile_", "Claims"),
+        ("yield_quantile_", "Yield"),
+        ("quantile_", "Loss"),
+    ):
         if key.startswith(prefix):
             return f"{what}, {float(key.removeprefix(prefix)) * 100:g}% quantile"
     return key.replace("_", " ").capitalize()

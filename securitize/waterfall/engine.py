@@ -1,0 +1,460 @@
+"""The waterfall engine: a compiled priority of payments applied to every path at once.
+
+Collections arrive per payment period (paths × periods). On each payment date the engine
+evaluates the triggers, picks the waterfall (combined, or interest then principal; the
+post-acceleration one once accelerated), and runs its steps — each a few numpy operations on
+arrays over paths — recording what every party received. The loop runs over payment periods and
+steps, never over paths.
+
+Conventions. Interest is 30/360: balance after the previous payment date × annual rate × months
+in the period / 12. Fees on the pool accrue monthly on the opening performing balance. Unpaid
+fees and interest carry forward (interest arrears earn no interest). A full guarantee advances the
+covered tranche's current-interest shortfall on each date and its unpaid principal at the legal
+final month; a guarantor in default pays only its recovery rate on each claim, and earns no fee
+from the month of its default. Principal due is the amount that brings the notes back to the
+performing pool balance (all notes at the legal final month, after acceleration or a clean-up
+call). Reserve accounts release their excess over target into available funds and their whole
+balance at the legal final month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from securitize.collections import Collections, PeriodCollections
+from securitize.structure import Structure
+from securitize.waterfall.program import Step
+from securitize.waterfall.spec import Target
+
+CENT = 0.01
+
+
+@dataclass
+class TrancheLedger:
+    """What one tranche received per path and payment period, and what it was owed at the end."""
+
+    interest_paid: np.ndarray
+    principal_paid: np.ndarray
+    guarantor_reimbursed: np.ndarray
+    guarantor_interest: np.ndarray
+    guarantor_principal: np.ndarray
+    interest_due: np.ndarray
+    balance: np.ndarray
+    shortfall: np.ndarray
+    unpaid_principal: np.ndarray = field(init=False)
+    investor_arrears: np.ndarray = field(init=False)
+    guarantor_arrears: np.ndarray = field(init=False)
+
+
+@dataclass
+class Ledger:
+    """The waterfall's record for a set of paths, one column per payment period."""
+
+    available: np.ndarray
+    due: np.ndarray
+    fees_paid: dict[str, np.ndarray]
+    tranches: list[TrancheLedger]
+    residual: np.ndarray
+    accounts: dict[str, np.ndarray]
+    deposits: dict[str, np.ndarray]
+    draws: dict[str, np.ndarray]
+    triggers: dict[str, np.ndarray]
+    accelerated: np.ndarray
+    called: np.ndarray
+    carried: np.ndarray
+    unpaid_fees: dict[str, np.ndarray]
+
+
+def _take(pot: np.ndarray, due: np.ndarray) -> np.ndarray:
+    """Pay as much of ``due`` as ``pot`` allows; reduces ``pot`` in place."""
+    paid = np.minimum(pot, due)
+    pot -= paid
+    return paid
+
+
+class _Run:
+    """The mutable state of one waterfall run over a set of paths."""
+
+    def __init__(
+        self, structure: Structure, collections: PeriodCollections, guarantor_default: np.ndarray
+    ) -> None:
+        self.program, self.terms, self.col = structure.program, structure, collections
+        self.paths, self.periods = collections.interest.shape
+        self.guarantor_default = guarantor_default
+        self.start_month = structure.period_start_months
+        paths, terms, program = self.paths, structure, structure.program
+
+        def zeros() -> np.ndarray:
+            return np.zeros((paths, self.periods))
+
+        self.balance = [np.full(paths, t.balance) for t in terms.tranches]
+        self.arrears = [np.zeros(paths) for _ in terms.tranches]
+        self.guarantor_arrears = [np.zeros(paths) for _ in terms.tranches]
+        self.fee_due = {f.name: np.zeros(paths) for f in program.fees}
+        self.guarantee_fee_due = [np.zeros(paths) for _ in terms.guarantees]
+        self.account = [np.full(paths, a.initial) for a in terms.accounts]
+        self.trigger = [np.zeros(paths, dtype=bool) for _ in terms.triggers]
+        self.accelerated = np.zeros(paths, dtype=bool)
+        self.called = np.zeros(paths, dtype=bool)
+        self.shortfall_event = np.zeros(paths, dtype=bool)
+        self.cumulative_defaults = np.zeros(paths)
+        self.carry = np.zeros(paths)
+        self.active = np.ones(paths, dtype=bool)
+        fee_names = [f.name for f in program.fees] + [g.name for g in terms.guarantees]
+        self.ledger = Ledger(
+            available=zeros(),
+            due=zeros(),
+            fees_paid={name: zeros() for name in fee_names},
+            tranches=[TrancheLedger(*(zeros() for _ in range(8))) for _ in terms.tranches],
+            residual=zeros(),
+            accounts={a.name: zeros() for a in terms.accounts},
+            deposits={a.name: zeros() for a in terms.accounts},
+            draws={a.name: zeros() for a in terms.accounts},
+            triggers={t.name: np.zeros((paths, self.periods), dtype=bool) for t in terms.triggers},
+            accelerated=np.zeros((paths, self.periods), dtype=bool),
+            called=np.zeros((paths, self.periods), dtype=bool),
+            carried=zeros(),
+            unpaid_fees={},
+        )
+
+    # -- per-period quantities -------------------------------------------------------------
+
+    def _accrue(self, p: int) -> None:
+        months = float(self.col.months[p])
+        for fee in self.program.fees:
+            if fee.basis == "pool_balance":
+                accrued = fee.annual_rate / 12.0 * self.col.fee_base[:, p]
+            elif fee.basis == "tranche_balance":
+                accrued = fee.annual_rate * months / 12.0 * self.balance[fee.tranche]
+            else:
+                accrued = np.full(self.paths, fee.amount_per_year * months / 12.0)
+            self.fee_due[fee.name] = self.fee_due[fee.name] + accrued
+        for k, g in enumerate(self.terms.guarantees):
+            # Months of the period before the guarantor's default month earn the fee.
+            standing = np.clip(self.guarantor_default[:, k] - self.start_month[p], 0, months)
+            accrued = g.net_fee_rate / 12.0 * standing * self.balance[g.tranche]
+            self.guarantee_fee_due[k] = self.guarantee_fee_due[k] + accrued
+
+    def _current_interest(self, j: int, p: int) -> np.ndarray:
+        return self.balance[j] * self.terms.tranches[j].coupon * float(self.col.months[p]) / 12.0
+
+    def _target(self, target: Target, p: int) -> np.ndarray:
+        if target.amount is not None:
+            return np.full(self.paths, target.amount)
+        if target.share_of == "pool":
+            base = self.col.performing_balance[:, p]
+        elif target.share_of == "notes":
+            base = sum(self.balance)
+        else:
+            names = [t.name for t in self.terms.tranches]
+            base = self.balance[names.index(target.share_of)]
+        return np.maximum(target.share * base, target.floor)
+
+    def _claim(self, claim: np.ndarray, k: int, p: int) -> np.ndarray:
+        """A claim paid in full while the guarantor stands, its recovery rate after default."""
+        month = self.start_month[p] + self.col.months[p] - 1
+        standing = self.guarantor_default[:, k] > month
+        return np.where(standing, claim, claim * self.terms.guarantees[k].recovery_rate)
+
+    def _triggers(self, p: int) -> None:
+        notes = sum(self.balance)
+        reserves = sum(self.account) if self.account else 0.0
+        self.cumulative_defaults = self.cumulative_defaults + self.col.defaulted[:, p]
+        for k, t in enumerate(self.terms.triggers):
+            if t.metric == "cumulative_default_ratio":
+                value = self.cumulative_defaults / self.terms.pool_balance
+            elif t.metric == "overcollateralisation":
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    value = np.where(
+                        notes > CENT, (self.col.performing_balance[:, p] + reserves) / notes, np.inf
+                    )
+            else:
+                value = None
+            if value is None:
+                breached = self.shortfall_event.copy()
+            elif t.above is not None:
+                breached = value > t.above
+            else:
+                breached = value < t.below
+            self.trigger[k] = breached if t.curable else (self.trigger[k] | breached)
+            self.ledger.triggers[t.name][:, p] = self.trigger[k]
+            if t.effect == "accelerate":
+                self.accelerated = self.accelerated | self.trigger[k]
+
+    @property
+    def _sequential(self) -> np.ndarray:
+        forced = np.zeros(self.paths, dtype=bool)
+        for k, t in enumerate(self.terms.triggers):
+            if t.effect == "sequential":
+                forced |= self.trigger[k]
+        return forced
+
+    # -- steps -----------------------------------------------------------------------------
+    # Each step acts only on the paths of the program being run (``self.active``): amounts due
+    # elsewhere count as zero, so the normal and the post-acceleration programs can run one
+    # after the other on complementary sets of paths.
+
+    def _on(self, amount: np.ndarray) -> np.ndarray:
+        return np.where(self.active, amount, 0.0)
+
+    def _fee(self, step: Step, pot: np.ndarray, p: int) -> None:
+        name = step.fee.name
+        paid = _take(pot, self._on(self.fee_due[name]))
+        self.fee_due[name] = self.fee_due[name] - paid
+        self.ledger.fees_paid[name][:, p] += paid
+
+    def _guarantee_fee(self, step: Step, pot: np.ndarray, p: int) -> None:
+        k = step.enhancer
+        paid = _take(pot, self._on(self.guarantee_fee_due[k]))
+        self.guarantee_fee_due[k] = self.guarantee_fee_due[k] - paid
+        self.ledger.fees_paid[self.terms.guarantees[k].name][:, p] += paid
+
+    def _interest_due(self, j: int, p: int, with_arrears: bool) -> np.ndarray:
+        current = self._on(self._current_interest(j, p))
+        if with_arrears:
+            return current + self._on(self.arrears[j] + self.guarantor_arrears[j])
+        return current
+
+    def _interest(self, step: Step, pot: np.ndarray, p: int, paid_current: set[int]) -> None:
+        # A tranche's current interest falls due once a date; a later interest step for it
+        # pays what is still in arrears.
+        again = [j for j in step.tranches if j in paid_current]
+        if again:
+            self._deferred_interest(Step("deferred_interest", step.label, tuple(again)), pot, p)
+        group = [j for j in step.tranches if j not in paid_current]
+        if not group:
+            return
+        with_arrears = {j: j not in self.program.deferred for j in group}
+        due = [self._interest_due(j, p, with_arrears[j]) for j in group]
+        total = sum(due)
+        paid_total = _take(pot, total)
+        share = np.divide(paid_total, total, out=np.zeros(self.paths), where=total > 0)
+        for j, owed in zip(group, due, strict=True):
+            paid_current.add(j)
+            self._allocate_interest(j, owed * share, p, with_arrears[j])
+
+    def _allocate_interest(self, j: int, paid: np.ndarray, p: int, with_arrears: bool) -> None:
+        ledger = self.ledger.tranches[j]
+        current = self._on(self._current_interest(j, p))
+        ledger.interest_due[:, p] += current
+        to_investor = np.zeros(self.paths)
+        to_guarantor = np.zeros(self.paths)
+        if with_arrears:
+            to_investor = np.minimum(paid, self._on(self.arrears[j]))
+            to_guarantor = np.minimum(paid - to_investor, self._on(self.guarantor_arrears[j]))
+            self.arrears[j] = self.arrears[j] - to_investor
+            self.guarantor_arrears[j] = self.guarantor_arrears[j] - to_guarantor
+        to_current = np.minimum(paid - to_investor - to_guarantor, current)
+        ledger.interest_paid[:, p] += to_investor + to_current
+        ledger.guarantor_reimbursed[:, p] += to_guarantor
+        shortfall = current - to_current
+        ledger.shortfall[:, p] += shortfall
+        guarantee = self.terms.guarantee_of(j)
+        if guarantee is not None:
+            advanced = self._claim(shortfall, guarantee, p)
+            ledger.guarantor_interest[:, p] += advanced
+            self.guarantor_arrears[j] = self.guarantor_arrears[j] + advanced
+            shortfall = shortfall - advanced
+        self.arrears[j] = self.arrears[j] + shortfall
+        if not self.terms.tranches[j].deferrable:
+            self.shortfall_event |= shortfall > CENT
+
+    def _deferred_interest(self, step: Step, pot: np.ndarray, p: int) -> None:
+        for j in step.tranches:
+            ledger = self.ledger.tranches[j]
+            to_investor = _take(pot, self._on(self.arrears[j]))
+            to_guarantor = _take(pot, self._on(self.guarantor_arrears[j]))
+            self.arrears[j] = self.arrears[j] - to_investor
+            self.guarantor_arrears[j] = self.guarantor_arrears[j] - to_guarantor
+            ledger.interest_paid[:, p] += to_investor
+            ledger.guarantor_reimbursed[:, p] += to_guarantor
+
+    def _reserve_fund(self, step: Step, pot: np.ndarray, p: int) -> None:
+        a = step.account
+        name = self.terms.accounts[a].name
+        target = self._target(self.terms.accounts[a].target, p)
+        excess = self._on(np.maximum(self.account[a] - target, 0.0))
+        pot += excess
+        self.ledger.draws[name][:, p] += excess
+        deposit = _take(pot, self._on(np.maximum(target - self.account[a] + excess, 0.0)))
+        self.account[a] = self.account[a] - excess + deposit
+        self.ledger.deposits[name][:, p] += deposit
+
+    def _reserve_draw(self, step: Step, pot: np.ndarray, p: int) -> None:
+        a = step.account
+        need = np.zeros(self.paths)
+        if step.cover_fees:
+            need = need + self._on(sum(self.fee_due.values(), np.zeros(self.paths)))
+            need = need + self._on(sum(self.guarantee_fee_due, np.zeros(self.paths)))
+        for j in step.tranches:
+            need = need + self._interest_due(j, p, j not in self.program.deferred)
+        draw = np.minimum(self._on(self.account[a]), np.maximum(need - pot, 0.0))
+        self.account[a] = self.account[a] - draw
+        pot += draw
+        self.ledger.draws[self.terms.accounts[a].name][:, p] += draw
+
+    def _principal(self, step: Step, pot: np.ndarray, p: int, due_left: np.ndarray) -> None:
+        limit = due_left if step.amount == "principal_due" else np.full(self.paths, np.inf)
+        target = self._target(step.target, p) if step.target is not None else 0.0
+        owed = [self._on(np.maximum(self.balance[j] - target, 0.0)) for j in step.tranches]
+        paid_step = np.zeros(self.paths)
+        sequential = np.ones(self.paths, dtype=bool)
+        if step.mode == "pro_rata":
+            # A "sequential" trigger turns pro rata into sequential on the paths it has hit.
+            sequential = self._sequential
+            total = sum(owed)
+            budget = np.where(sequential, 0.0, np.minimum(np.minimum(pot, total), limit))
+            share = np.divide(budget, total, out=np.zeros(self.paths), where=total > 0)
+            for j, amount in zip(step.tranches, owed, strict=True):
+                self._pay_principal(j, amount * share, pot, p)
+            paid_step += budget
+        for j, amount in zip(step.tranches, owed, strict=True):
+            want = np.where(sequential, np.minimum(amount, limit - paid_step), 0.0)
+            paid_step += self._pay_principal(j, np.minimum(pot, want), pot, p)
+        if step.amount == "principal_due":
+            due_left -= paid_step
+
+    def _pay_principal(self, j: int, paid: np.ndarray, pot: np.ndarray, p: int) -> np.ndarray:
+        pot -= paid
+        self.balance[j] = self.balance[j] - paid
+        self.ledger.tranches[j].principal_paid[:, p] += paid
+        return paid
+
+    def _residual(self, step: Step, pot: np.ndarray, p: int) -> None:
+        self.ledger.residual[:, p] += pot
+        pot[:] = 0.0
+
+    def _run_steps(
+        self, steps: tuple[Step, ...], pot: np.ndarray, p: int, due_left: np.ndarray, paid: set
+    ) -> None:
+        for step in steps:
+            if step.kind == "fee":
+                self._fee(step, pot, p)
+            elif step.kind == "guarantee_fee":
+                self._guarantee_fee(step, pot, p)
+            elif step.kind == "interest":
+                self._interest(step, pot, p, paid)
+            elif step.kind == "deferred_interest":
+                self._deferred_interest(step, pot, p)
+            elif step.kind == "reserve_fund":
+                self._reserve_fund(step, pot, p)
+            elif step.kind == "reserve_draw":
+                self._reserve_draw(step, pot, p)
+            elif step.kind == "principal":
+                self._principal(step, pot, p, due_left)
+            elif step.kind == "residual":
+                self._residual(step, pot, p)
+
+    # -- one payment date ------------------------------------------------------------------
+
+    def period(self, p: int) -> None:
+        col, final = self.col, p == self.periods - 1
+        self._accrue(p)
+        self._triggers(p)
+        self.shortfall_event = np.zeros(self.paths, dtype=bool)
+        interest_cash = np.where(self.called, 0.0, col.interest[:, p])
+        principal_cash = np.where(self.called, 0.0, col.principal[:, p] + col.recoveries[:, p])
+        performing = np.where(self.called, 0.0, col.performing_balance[:, p])
+        call_now = np.zeros(self.paths, dtype=bool)
+        if self.terms.clean_up_call is not None:
+            threshold = self.terms.clean_up_call * self.terms.pool_balance
+            call_now = ~self.called & (performing <= threshold) & (sum(self.balance) > CENT)
+            # The originator buys the remaining loans at par: their balance becomes cash.
+            principal_cash = principal_cash + np.where(call_now, performing, 0.0)
+            performing = np.where(call_now, 0.0, performing)
+        if final:
+            for a, account in enumerate(self.account):
+                principal_cash = principal_cash + account
+                self.ledger.draws[self.terms.accounts[a].name][:, p] += account
+                self.account[a] = np.zeros(self.paths)
+        notes = sum(self.balance)
+        everything = final | self.accelerated | call_now | self.called
+        due_left = np.where(everything, notes, np.maximum(notes - performing, 0.0))
+        scheduled = np.minimum(notes, self.col.scheduled_principal[p])
+        self._record_due(p, np.where(everything, notes, scheduled))
+        accelerated = self.accelerated.copy()
+        carried_in = self.carry
+        self.ledger.available[:, p] = interest_cash + principal_cash + carried_in
+        self.active = ~accelerated
+        paid: set[int] = set()
+        if self.program.separate:
+            pot = np.where(self.active, interest_cash + carried_in, 0.0)
+            self._run_steps(self.program.interest, pot, p, due_left, paid)
+            pot += np.where(self.active, principal_cash, 0.0)
+            self._run_steps(self.program.principal, pot, p, due_left, paid)
+        else:
+            pot = np.where(self.active, interest_cash + principal_cash + carried_in, 0.0)
+            self._run_steps(self.program.combined, pot, p, due_left, paid)
+        if accelerated.any():
+            self.active = accelerated
+            fast = np.where(accelerated, interest_cash + principal_cash + carried_in, 0.0)
+            self._run_steps(self.program.accelerated, fast, p, due_left, set())
+            pot = pot + fast
+        self.active = np.ones(self.paths, dtype=bool)
+        # Cash no step took stays in the collection account for the next date; at the legal
+        # final month it goes to the most junior holder with the residual.
+        if final:
+            self.ledger.residual[:, p] += pot
+            pot = np.zeros(self.paths)
+        self.carry = pot
+        self.ledger.carried[:, p] = pot
+        if final:
+            self._final_guarantee(p)
+        self.called = self.called | call_now
+        self.ledger.accelerated[:, p] = self.accelerated
+        self.ledger.called[:, p] = self.called
+        for a, account in enumerate(self.account):
+            self.ledger.accounts[self.terms.accounts[a].name][:, p] = account
+        for j, balance in enumerate(self.balance):
+            self.ledger.tranches[j].balance[:, p] = balance
+
+    def _record_due(self, p: int, principal_due: np.ndarray) -> None:
+        """Amounts due for the coverage multiple (覆盖倍数): fees, interest (with arrears) and the
+        principal the notes are scheduled to repay with the pool (all of it when due in full)."""
+        due = principal_due.copy()
+        due += sum(self.fee_due.values(), np.zeros(self.paths))
+        due += sum(self.guarantee_fee_due, np.zeros(self.paths))
+        for j in range(len(self.terms.tranches)):
+            due += self._interest_due(j, p, True)
+        self.ledger.due[:, p] = due
+
+    def _final_guarantee(self, p: int) -> None:
+        for k, g in enumerate(self.terms.guarantees):
+            paid = self._claim(self.balance[g.tranche], k, p)
+            self.ledger.tranches[g.tranche].guarantor_principal[:, p] += paid
+
+    def finish(self) -> Ledger:
+        for j, ledger in enumerate(self.ledger.tranches):
+            ledger.unpaid_principal = self.balance[j]
+            ledger.investor_arrears = self.arrears[j]
+            ledger.guarantor_arrears = self.guarantor_arrears[j]
+        self.ledger.unpaid_fees = {
+            **self.fee_due,
+            **{g.name: self.guarantee_fee_due[k] for k, g in enumerate(self.terms.guarantees)},
+        }
+        return self.ledger
+
+
+def run_program(
+    structure: Structure, collections: PeriodCollections, guarantor_default: np.ndarray
+) -> Ledger:
+    """Apply the structure's priority of payments to every path, period by period."""
+    if collections.interest.shape[1] != len(structure.payment_months):
+        raise ValueError("collections and structure disagree on the payment periods")
+    run = _Run(structure, collections, guarantor_default)
+    for p in range(run.periods):
+        run.period(p)
+    return run.finish()
+
+
+def run_waterfall(
+    structure: Structure,
+    collections: Collections | PeriodCollections,
+    enhancer_default_month: np.ndarray,
+) -> Ledger:
+    """Run the structure's waterfall on monthly or per-period collections."""
+    if isinstance(collections, Collections):
+        collections = collections.by_period(structure.payment_months, structure.pool_balance)
+    return run_program(structure, collections, enhancer_default_month)

@@ -1,0 +1,218 @@
+"""Compiling a waterfall spec into checked steps with resolved names.
+
+Every name a step uses (tranche, account, enhancer) is resolved to an index here, once, so the
+engine never looks anything up per path. A spec that names something unknown, or a waterfall
+that could never pay a tranche its principal, is a ``ScenarioError`` naming the step and the rule
+— raised before any simulation starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from securitize.errors import ScenarioError
+from securitize.waterfall import spec as s
+
+
+@dataclass(frozen=True)
+class Fee:
+    name: str
+    basis: str
+    annual_rate: float
+    amount_per_year: float
+    tranche: int | None
+
+
+@dataclass(frozen=True)
+class Step:
+    """A compiled step: its kind, its label (for errors and statements) and resolved targets."""
+
+    kind: str
+    label: str
+    tranches: tuple[int, ...] = ()
+    account: int | None = None
+    enhancer: int | None = None
+    fee: Fee | None = None
+    mode: str = "sequential"
+    amount: str = "principal_due"
+    target: s.Target | None = None
+    cover_fees: bool = False
+
+
+@dataclass(frozen=True)
+class Program:
+    """The compiled waterfalls: combined, or interest and principal; and post-acceleration."""
+
+    combined: tuple[Step, ...] | None
+    interest: tuple[Step, ...] | None
+    principal: tuple[Step, ...] | None
+    accelerated: tuple[Step, ...]
+    fees: tuple[Fee, ...]
+    deferred: frozenset[int]
+
+    @property
+    def separate(self) -> bool:
+        return self.combined is None
+
+
+def _label(step: s.Step, where: str, k: int) -> str:
+    what = getattr(step, "pay", None) or f"draw {step.draw}"
+    return f"{where}[{k}] ({what})"
+
+
+def _compile(
+    steps: list[s.Step], where: str, tranches: list[str], accounts: list[str], enhancers: list[str]
+) -> tuple[Step, ...]:
+    def tranche(name: str, label: str) -> int:
+        if name not in tranches:
+            raise ScenarioError(
+                f"step {label}: tranche '{name}' is not a tranche ({', '.join(tranches)})"
+            )
+        return tranches.index(name)
+
+    def account(name: str, label: str) -> int:
+        if name not in accounts:
+            known = ", ".join(accounts) or "none defined"
+            raise ScenarioError(f"step {label}: account '{name}' is not an account ({known})")
+        return accounts.index(name)
+
+    def target(t: s.Target | None, label: str) -> None:
+        if t is not None and t.share_of not in (None, "pool", "notes"):
+            tranche(t.share_of, label)
+
+    out = []
+    for k, step in enumerate(steps):
+        label = _label(step, where, k)
+        if isinstance(step, s.FeeStep):
+            index = tranche(step.tranche, label) if step.tranche else None
+            fee = Fee(step.name, step.basis, step.rate_bp / 10_000, step.amount_per_year, index)
+            out.append(Step("fee", label, fee=fee))
+        elif isinstance(step, s.GuaranteeFeeStep):
+            if step.enhancer not in enhancers:
+                known = ", ".join(enhancers) or "none defined"
+                raise ScenarioError(
+                    f"step {label}: enhancer '{step.enhancer}' is not an enhancer ({known})"
+                )
+            out.append(Step("guarantee_fee", label, enhancer=enhancers.index(step.enhancer)))
+        elif isinstance(step, s.InterestStep | s.DeferredInterestStep):
+            kind = "interest" if isinstance(step, s.InterestStep) else "deferred_interest"
+            out.append(Step(kind, label, tuple(tranche(t, label) for t in step.tranches)))
+        elif isinstance(step, s.ReserveFundStep):
+            out.append(Step("reserve_fund", label, account=account(step.account, label)))
+        elif isinstance(step, s.ReserveDrawStep):
+            covered = tuple(tranche(t, label) for t in step.cover_interest)
+            out.append(
+                Step(
+                    "reserve_draw",
+                    label,
+                    covered,
+                    account=account(step.account, label),
+                    cover_fees=step.cover_fees,
+                )
+            )
+        elif isinstance(step, s.PrincipalStep):
+            target(step.target, label)
+            out.append(
+                Step(
+                    "principal",
+                    label,
+                    tuple(tranche(t, label) for t in step.tranches),
+                    mode=step.mode,
+                    amount=step.amount,
+                    target=step.target,
+                )
+            )
+        elif isinstance(step, s.ResidualStep):
+            out.append(Step("residual", label, (tranche(step.tranche, label),)))
+    return tuple(out)
+
+
+def default_steps(tranches: list[str], fees: list[s.FeeStep], enhancers: list[str]) -> list[s.Step]:
+    """The plain priority of payments: fees, guarantee fees, interest from the top, principal
+    sequentially down to the performing pool, the residual to the most junior holder."""
+    steps: list[s.Step] = list(fees)
+    steps += [s.GuaranteeFeeStep(pay="guarantee_fee", enhancer=e) for e in enhancers]
+    steps += [s.InterestStep(pay="interest", tranches=[t]) for t in tranches]
+    steps.append(s.PrincipalStep(pay="principal", tranches=tranches))
+    steps.append(s.ResidualStep(pay="residual", tranche=tranches[-1]))
+    return steps
+
+
+def accelerated_steps(
+    tranches: list[str], fees: list[s.FeeStep], enhancers: list[str]
+) -> list[s.Step]:
+    """After acceleration: fees, then for each tranche from the top its interest and all its
+    principal, before anything reaches the next one; the residual last."""
+    steps: list[s.Step] = list(fees)
+    steps += [s.GuaranteeFeeStep(pay="guarantee_fee", enhancer=e) for e in enhancers]
+    for t in tranches:
+        steps.append(s.InterestStep(pay="interest", tranches=[t]))
+        steps.append(s.PrincipalStep(pay="principal", tranches=[t], amount="all"))
+    steps.append(s.ResidualStep(pay="residual", tranche=tranches[-1]))
+    return steps
+
+
+def _check_pays_every_tranche(steps: tuple[Step, ...], tranches: list[str], where: str) -> None:
+    paid = {j for step in steps if step.kind == "principal" for j in step.tranches}
+    for j, name in enumerate(tranches):
+        if j not in paid:
+            raise ScenarioError(
+                f"waterfall '{where}': no principal step pays tranche '{name}', so it could "
+                "never be repaid"
+            )
+
+
+def compile_program(
+    waterfall: s.Waterfall | None,
+    tranches: list[str],
+    accounts: list[str],
+    enhancers: list[str],
+    fees: list[s.FeeStep],
+) -> Program:
+    """Check and resolve the scenario's waterfall (or the plain default one)."""
+    if waterfall is None:
+        steps = default_steps(tranches, fees, enhancers)
+        waterfall = s.Waterfall(combined=steps)
+    elif fees:
+        raise ScenarioError(
+            "[[fees]] and [waterfall] both given: with a [waterfall], define each fee as a "
+            "fee step inside it"
+        )
+    parts = {}
+    for where in ("combined", "interest", "principal", "accelerated"):
+        steps = getattr(waterfall, where)
+        parts[where] = (
+            None if steps is None else _compile(steps, where, tranches, accounts, enhancers)
+        )
+    main = parts["combined"] or (parts["interest"] or ()) + (parts["principal"] or ())
+    _check_pays_every_tranche(main, tranches, "combined" if parts["combined"] else "principal")
+    all_fees = tuple(step.fee for step in main if step.fee is not None)
+    if parts["accelerated"] is None:
+        parts["accelerated"] = _accelerated_from(main, tranches, enhancers)
+    else:
+        _check_pays_every_tranche(parts["accelerated"], tranches, "accelerated")
+    deferred = frozenset(
+        j
+        for steps in parts.values()
+        if steps
+        for step in steps
+        if step.kind == "deferred_interest"
+        for j in step.tranches
+    )
+    return Program(
+        parts["combined"],
+        parts["interest"],
+        parts["principal"],
+        parts["accelerated"],
+        all_fees,
+        deferred,
+    )
+
+
+def _accelerated_from(
+    main: tuple[Step, ...], tranches: list[str], enhancers: list[str]
+) -> tuple[Step, ...]:
+    """The default post-acceleration waterfall, with the deal's own fee steps first."""
+    fee_steps = tuple(step for step in main if step.kind in ("fee", "guarantee_fee"))
+    rest = accelerated_steps(tranches, [], [])
+    return fee_steps + _compile(rest, "accelerated", tranches, [], enhancers)
