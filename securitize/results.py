@@ -79,6 +79,8 @@ class Results:
     loss_distribution: pd.DataFrame
     loss_tranches: pd.DataFrame
     validation: dict[str, Any] = field(default_factory=dict)
+    stresses: list[dict[str, Any]] = field(default_factory=list)
+    break_even: dict[str, Any] = field(default_factory=dict)
     fees: list[dict[str, Any]] = field(default_factory=list)
 
     def tranche_table(self) -> pd.DataFrame:
@@ -142,6 +144,8 @@ class Results:
             "cash_flows": self.cash_flows.to_dict(orient="list"),
             "loss_tranches": self.loss_tranches.to_dict(orient="list"),
             "validation": self.validation,
+            "stresses": self.stresses,
+            "break_even": self.break_even,
         }
 
 

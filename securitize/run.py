@@ -19,12 +19,20 @@ import pandas as pd
 import scipy
 
 from securitize import __version__
-from securitize.credit import DefaultPaths, simulate_defaults
+from securitize.credit import CreditModel, DefaultPaths, one_factor, simulate_defaults
 from securitize.credit.build import build_credit_model
-from securitize.evaluate import evaluate
+from securitize.errors import ScenarioError
+from securitize.evaluate import Outcomes, evaluate
 from securitize.pool import Pool, build_pool
 from securitize.results import Results, build_results
 from securitize.scenario import LoadedScenario, load_scenario, parse_scenario
+from securitize.stats import mean_estimate, probability_estimate
+from securitize.stress import (
+    break_even_default_rate,
+    deterministic_result,
+    pool_default_rate,
+    stressed_inputs,
+)
 from securitize.structure import Structure, build_structure
 from securitize.validation import compare_with_exact
 
@@ -38,6 +46,7 @@ class Run:
     structure: Structure
     defaults: DefaultPaths
     results: Results
+    outcomes: Outcomes
 
 
 def with_overrides(loaded: LoadedScenario, **simulation: Any) -> LoadedScenario:
@@ -165,5 +174,82 @@ def run_scenario(
         },
         manifest=manifest(loaded, pool),
     )
-    results = replace(results, validation=compare_with_exact(pool, structure, model, outcomes))
-    return Run(loaded, pool, structure, defaults, results)
+    results = replace(
+        results,
+        validation=compare_with_exact(pool, structure, model, outcomes),
+        stresses=stress_runs(loaded, pool, structure, model, progress),
+        break_even=break_even_rates(pool, structure, credit.recovery_lag_months, model),
+    )
+    return Run(loaded, pool, structure, defaults, results, outcomes)
+
+
+def stress_runs(
+    loaded: LoadedScenario,
+    pool: Pool,
+    structure: Structure,
+    model: CreditModel,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """The expected case and every stress of the scenario, deterministically; a correlation
+    stress also reruns the Monte Carlo (same seed: common random numbers)."""
+    scenario = loaded.scenario
+    lag = scenario.credit.recovery_lag_months
+    base = stressed_inputs(pool, model.cumulative_pd, None)
+    out = [deterministic_result("expected case", pool, structure, lag, base)]
+    for stress in scenario.stresses:
+        inputs = stressed_inputs(pool, model.cumulative_pd, stress)
+        result = deterministic_result(stress.name, pool, structure, lag, inputs)
+        if stress.asset_correlation is not None:
+            result["monte_carlo"] = correlation_stress(
+                loaded, pool, structure, model, stress.asset_correlation, progress
+            )
+        out.append(result)
+    return out
+
+
+def correlation_stress(
+    loaded: LoadedScenario,
+    pool: Pool,
+    structure: Structure,
+    model: CreditModel,
+    correlation: float,
+    progress: bool,
+) -> dict[str, Any]:
+    """Tranche metrics (with standard errors) from a Monte Carlo rerun at another correlation."""
+    if model.copula.factors != 1:
+        raise ScenarioError(
+            f"{loaded.path}: field 'stresses': an asset_correlation stress needs a one-factor "
+            "model; this scenario has several factors"
+        )
+    settings = loaded.scenario.simulation
+    stressed = replace(model, copula=one_factor(correlation, pool.size, model.copula.nu))
+    defaults = simulate_defaults(
+        stressed, settings.paths, settings.seed, settings.chunk_size, settings.workers, keep=False
+    )
+    lag = loaded.scenario.credit.recovery_lag_months
+    outcomes = evaluate(pool, structure, lag, defaults, settings.workers, progress)
+    weight = outcomes.per_path["weight"]
+    metrics: dict[str, Any] = {"asset_correlation": correlation}
+    for t in structure.tranches:
+        for view in ("standalone", "wrapped"):
+            loss = outcomes.per_path[f"tranche.{t.name}.{view}.loss"]
+            metrics[f"{t.name}.{view}.expected_loss"] = mean_estimate(loss, weight).to_dict()
+            metrics[f"{t.name}.{view}.probability_of_loss"] = probability_estimate(
+                loss > 0.01 / t.balance, weight
+            ).to_dict()
+    return metrics
+
+
+def break_even_rates(
+    pool: Pool, structure: Structure, lag: int, model: CreditModel
+) -> dict[str, Any]:
+    """Each tranche's break-even lifetime pool default rate, and its multiple of the expected."""
+    expected = pool_default_rate(pool, model.cumulative_pd)
+    out = {}
+    for j, t in enumerate(structure.tranches):
+        rate = break_even_default_rate(pool, structure, lag, model.cumulative_pd, j)
+        out[t.name] = {
+            "default_rate": rate,
+            "multiple_of_expected": None if rate is None or expected == 0 else rate / expected,
+        }
+    return {"expected_default_rate": expected, "tranches": out}

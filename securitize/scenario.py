@@ -200,6 +200,26 @@ class CreditAssumptions(_Strict):
         return self
 
 
+class Stress(_Strict):
+    """A deterministic stress run (and, with ``asset_correlation``, a Monte Carlo rerun)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    default_multiplier: Annotated[float, Field(gt=0.0, le=100.0)] | None = None
+    default_vector: (
+        Annotated[list[Annotated[float, Field(ge=0.0, lt=1.0)]], Field(min_length=1)] | None
+    ) = None
+    front_loaded: Fraction | None = None
+    recovery_haircut: Fraction | None = None
+    spread_compression_bp: Annotated[float, Field(ge=0.0, le=10_000)] | None = None
+    asset_correlation: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Stress:
+        if len(self.model_fields_set - {"name"}) == 0:
+            raise ValueError(f"stress '{self.name}' changes nothing; give at least one change")
+        return self
+
+
 class LossTranche(_Strict):
     """A CDO-style tranche of cumulative pool loss: [attachment, detachment) of pool balance."""
 
@@ -295,6 +315,7 @@ class Scenario(_Strict):
     accounts: list[Account] = Field(default_factory=list)
     triggers: list[Trigger] = Field(default_factory=list)
     waterfall: Waterfall | None = None
+    stresses: list[Stress] = Field(default_factory=list)
     selection: SelectionSpec | None = None
 
     @model_validator(mode="after")
@@ -321,6 +342,7 @@ class Scenario(_Strict):
             ("account", self.accounts),
             ("trigger", self.triggers),
             ("loss tranche", self.loss_tranches),
+            ("stress", self.stresses),
         ):
             seen = [item.name for item in items]
             for name in set(seen):

@@ -372,8 +372,11 @@ class _Run:
         notes = sum(self.balance)
         everything = final | self.accelerated | call_now | self.called
         due_left = np.where(everything, notes, np.maximum(notes - performing, 0.0))
-        scheduled = np.minimum(notes, self.col.scheduled_principal[p])
-        self._record_due(p, np.where(everything, notes, scheduled))
+        # Coverage (覆盖倍数) is of the senior notes' principal: scheduled with the pool's
+        # amortisation, or all of it when it falls due in full.
+        senior = self.balance[0]
+        scheduled = np.minimum(senior, self.col.scheduled_principal[p])
+        self._record_due(p, np.where(everything, senior, scheduled))
         accelerated = self.accelerated.copy()
         carried_in = self.carry
         self.ledger.available[:, p] = interest_cash + principal_cash + carried_in
@@ -411,8 +414,8 @@ class _Run:
             self.ledger.tranches[j].balance[:, p] = balance
 
     def _record_due(self, p: int, principal_due: np.ndarray) -> None:
-        """Amounts due for the coverage multiple (覆盖倍数): fees, interest (with arrears) and the
-        principal the notes are scheduled to repay with the pool (all of it when due in full)."""
+        """Amounts due for the coverage multiple (覆盖倍数): fees, every tranche's interest (with
+        arrears) and the senior principal scheduled for the date (all of it when due in full)."""
         due = principal_due.copy()
         due += sum(self.fee_due.values(), np.zeros(self.paths))
         due += sum(self.guarantee_fee_due, np.zeros(self.paths))

@@ -1,0 +1,196 @@
+"""Deterministic stress runs and each tranche's break-even default rate (临界违约率).
+
+A deterministic run replaces random defaults by their expected timing: each loan's balance
+survives month m with probability 1 − F_i(m), so a fraction F_i(m) − F_i(m−1) of it defaults in
+month m (missing that month's payment) and is recovered at its recovery rate after the lag. The
+pool's cash is then one path of fractional defaults, run through the same waterfall (guarantors
+standing). Stresses change F, the recoveries or the loan coupons:
+
+* ``default_multiplier`` k: F'(m) = min(k F(m), 0.9999);
+* ``default_vector``: annual default rates (CDR) by year for every loan, replacing its PD;
+* ``front_loaded`` f: a share f of each loan's lifetime defaults happens in its first 12 months
+  (evenly), the rest evenly over the remaining months;
+* ``recovery_haircut`` h: recoveries × (1 − h);
+* ``spread_compression_bp`` δ: loan coupons lowered by δ (interest scaled by (c − δ)/c);
+* ``asset_correlation``: a Monte Carlo rerun with that correlation (one-factor models).
+
+The break-even default rate of a tranche is the smallest lifetime pool default rate (balance
+weighted) at which it first loses more than one cent, with the base default timing scaled up or
+down, found by bisection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from securitize.collections import Collections
+from securitize.pool import Pool
+from securitize.scenario import Stress
+from securitize.structure import Structure
+from securitize.waterfall.engine import Ledger, run_waterfall
+
+CENT = 0.01
+_MAX_CUMULATIVE = 0.9999
+_BISECTION_STEPS = 40
+
+
+@dataclass(frozen=True)
+class StressInputs:
+    """What a deterministic run changes: default curve, recoveries, coupons."""
+
+    cumulative_pd: np.ndarray
+    recovery_rate: np.ndarray
+    coupon_scale: np.ndarray
+
+
+def expected_collections(
+    pool: Pool, structure: Structure, lag: int, inputs: StressInputs
+) -> Collections:
+    """One path of fractional defaults: the pool's cash if every loan defaulted by its curve."""
+    months = structure.horizon
+    schedule = pool.schedule.padded(months)
+    cumulative = np.zeros((pool.size, months))
+    width = min(inputs.cumulative_pd.shape[1], months)
+    cumulative[:, :width] = inputs.cumulative_pd[:, :width]
+    cumulative[:, width:] = inputs.cumulative_pd[:, [width - 1]]
+    survival = 1.0 - cumulative
+    defaulting = np.diff(np.c_[np.zeros(pool.size), cumulative], axis=1)
+    defaulted = schedule.opening_balance * defaulting
+    recoveries = np.zeros(months)
+    recovered = (defaulted * inputs.recovery_rate[:, None]).sum(axis=0)
+    recoveries[lag:] = recovered[: months - lag] if lag < months else 0.0
+    interest = (schedule.interest * inputs.coupon_scale[:, None] * survival).sum(axis=0)
+    lost = (defaulted * (1.0 - inputs.recovery_rate[:, None])).sum()
+    late = recovered[max(months - lag, 0) :].sum() if lag > 0 else 0.0
+    return Collections(
+        interest=interest[None, :],
+        principal=(schedule.principal * survival).sum(axis=0)[None, :],
+        recoveries=recoveries[None, :],
+        defaulted=defaulted.sum(axis=0)[None, :],
+        performing_balance=(schedule.closing_balance * survival).sum(axis=0)[None, :],
+        loss=np.array([lost + late]),
+        scheduled_principal=schedule.principal.sum(axis=0),
+    )
+
+
+def stressed_inputs(pool: Pool, base_cumulative: np.ndarray, stress: Stress | None) -> StressInputs:
+    """Apply a stress's changes to the base default curves, recoveries and coupons."""
+    cumulative = base_cumulative.copy()
+    recovery = pool.recovery_rate.copy()
+    coupon_scale = np.ones(pool.size)
+    if stress is None:
+        return StressInputs(cumulative, recovery, coupon_scale)
+    months = cumulative.shape[1]
+    grid = np.arange(1, months + 1)
+    tenor = pool.tenor_months
+    if stress.default_vector is not None:
+        rates = np.asarray(stress.default_vector, dtype=float)
+        year = np.minimum((grid - 1) // 12, rates.size - 1)
+        monthly_survival = (1.0 - rates[year]) ** (1.0 / 12.0)
+        curve = 1.0 - np.cumprod(monthly_survival)
+        cumulative = np.broadcast_to(curve, cumulative.shape).copy()
+    if stress.front_loaded is not None:
+        lifetime = cumulative[np.arange(pool.size), tenor - 1][:, None]
+        first = np.minimum(grid[None, :], 12) / 12.0
+        rest_months = np.maximum(tenor - 12, 1)[:, None]
+        rest = np.clip((grid[None, :] - 12) / rest_months, 0.0, 1.0)
+        share = stress.front_loaded * first + (1.0 - stress.front_loaded) * rest
+        cumulative = lifetime * np.where(grid[None, :] <= tenor[:, None], share, 1.0)
+    if stress.default_multiplier is not None:
+        cumulative = np.minimum(cumulative * stress.default_multiplier, _MAX_CUMULATIVE)
+    if stress.recovery_haircut is not None:
+        recovery = recovery * (1.0 - stress.recovery_haircut)
+    if stress.spread_compression_bp is not None:
+        coupon = pool.loans["coupon"].to_numpy(dtype=float)
+        lowered = np.maximum(coupon - stress.spread_compression_bp / 10_000, 0.0)
+        coupon_scale = np.divide(lowered, coupon, out=np.zeros_like(coupon), where=coupon > 0)
+    hold = grid[None, :] > tenor[:, None]
+    cumulative = np.where(hold, cumulative[np.arange(pool.size), tenor - 1][:, None], cumulative)
+    return StressInputs(cumulative, recovery, coupon_scale)
+
+
+def run_deterministic(
+    pool: Pool, structure: Structure, lag: int, inputs: StressInputs
+) -> tuple[Collections, Ledger]:
+    collections = expected_collections(pool, structure, lag, inputs)
+    standing = np.full((1, len(structure.guarantees)), structure.horizon + 1)
+    return collections, run_waterfall(structure, collections, standing)
+
+
+def pool_default_rate(pool: Pool, cumulative: np.ndarray) -> float:
+    """Lifetime cumulative default rate of the pool, weighted by original balance."""
+    lifetime = cumulative[np.arange(pool.size), pool.tenor_months - 1]
+    return float(lifetime @ pool.balance / pool.total_balance)
+
+
+def tranche_losses(structure: Structure, ledger: Ledger) -> dict[str, dict[str, float]]:
+    """Each tranche's stand-alone and wrapped loss (share of its balance) on one path."""
+    out = {}
+    for terms, t in zip(structure.tranches, ledger.tranches, strict=True):
+        standalone = t.unpaid_principal + t.investor_arrears + t.guarantor_arrears
+        wrapped = t.unpaid_principal - t.guarantor_principal[:, -1] + t.investor_arrears
+        out[terms.name] = {
+            "standalone_loss": float(standalone[0] / terms.balance),
+            "wrapped_loss": float(wrapped[0] / terms.balance),
+        }
+    return out
+
+
+def deterministic_result(
+    name: str, pool: Pool, structure: Structure, lag: int, inputs: StressInputs
+) -> dict[str, Any]:
+    """A stress run's figures: default rate, pool loss, tranche losses, coverage by date."""
+    collections, ledger = run_deterministic(pool, structure, lag, inputs)
+    due = ledger.due[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coverage = np.where(due > CENT, ledger.available[0] / due, np.nan)
+    return {
+        "name": name,
+        "pool_default_rate": pool_default_rate(pool, inputs.cumulative_pd),
+        "pool_loss": float(collections.loss[0] / pool.total_balance),
+        "tranches": tranche_losses(structure, ledger),
+        "coverage_multiple": [None if np.isnan(c) else float(c) for c in coverage],
+        "minimum_coverage_multiple": float(np.nanmin(coverage))
+        if np.isfinite(coverage).any()
+        else None,
+    }
+
+
+def break_even_default_rate(
+    pool: Pool, structure: Structure, lag: int, base_cumulative: np.ndarray, tranche: int
+) -> float | None:
+    """Smallest lifetime pool default rate at which the tranche loses (stand-alone) more than
+    one cent, scaling the base default timing; None if it never loses."""
+    base_rate = pool_default_rate(pool, base_cumulative)
+    largest = float(base_cumulative.max())
+    if base_rate <= 0 or largest <= 0:
+        return None
+    top = _MAX_CUMULATIVE / largest
+    terms = structure.tranches[tranche]
+
+    def loses(scale: float) -> bool:
+        inputs = StressInputs(
+            np.minimum(base_cumulative * scale, _MAX_CUMULATIVE),
+            pool.recovery_rate,
+            np.ones(pool.size),
+        )
+        _, ledger = run_deterministic(pool, structure, lag, inputs)
+        t = ledger.tranches[tranche]
+        owed = t.unpaid_principal + t.investor_arrears + t.guarantor_arrears
+        return bool(owed[0] > CENT) and terms.balance > 0
+
+    if not loses(top):
+        return None
+    low, high = 0.0, top
+    if loses(low):
+        return 0.0
+    for _ in range(_BISECTION_STEPS):
+        middle = 0.5 * (low + high)
+        if loses(middle):
+            high = middle
+        else:
+            low = middle
+    return pool_default_rate(pool, np.minimum(base_cumulative * high, _MAX_CUMULATIVE))
