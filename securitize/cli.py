@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from securitize import __version__
 from securitize.errors import SecuritizeError
@@ -82,6 +83,35 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _statement(args: argparse.Namespace) -> int:
+    from securitize.output import write_outputs
+    from securitize.run import run_scenario
+    from securitize.statement import path_statement
+
+    scenario = Path(args.scenario) if args.scenario else default_scenario()
+    path: int | str = args.path
+    if path != "worst":
+        try:
+            path = int(path)
+        except ValueError:
+            raise SecuritizeError(
+                f"--path: value {args.path!r}: must be 'worst' or a path number"
+            ) from None
+    run = run_scenario(scenario, paths=args.paths, seed=args.seed, progress=not args.quiet)
+    statement = path_statement(run, path)
+    if args.out:
+        out = Path(args.out)
+        write_outputs(
+            out.parent, {out.name: statement.to_csv(index=False).encode()}, force=args.force
+        )
+        print(f"wrote {out}")
+    else:
+        print(f"path {statement.attrs['path']}: defaults {statement.attrs['defaults']}")
+        with pd.option_context("display.width", 200, "display.max_columns", 12):
+            print(statement.round(2).T.to_string())
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="securitize",
@@ -104,6 +134,17 @@ def _parser() -> argparse.ArgumentParser:
         help="no progress bar or summary; print only the files written",
     )
     run.set_defaults(handler=_run)
+    statement = commands.add_parser(
+        "statement", help="per-date statement of one simulated path (the worst, or path N)"
+    )
+    statement.add_argument("scenario", nargs="?", help=f"scenario (default: {DEFAULT_SCENARIO})")
+    statement.add_argument("--path", default="worst", help="'worst' (largest pool loss) or N")
+    statement.add_argument("--paths", type=int, help="Monte Carlo paths (overrides the scenario)")
+    statement.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
+    statement.add_argument("--out", help="write the statement as CSV to this file")
+    statement.add_argument("--force", action="store_true", help="overwrite an existing file")
+    statement.add_argument("--quiet", action="store_true", help="no progress bar")
+    statement.set_defaults(handler=_statement)
     return parser
 
 

@@ -10,13 +10,21 @@ and the rule. Defaults for omitted fields come from ``securitize/data/defaults.t
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from securitize.errors import ScenarioError
 from securitize.selection.spec import SelectionSpec
@@ -51,6 +59,8 @@ class _Strict(BaseModel):
 
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+# A larger shift of the factor makes nearly every likelihood-ratio weight underflow to zero.
+MAX_IMPORTANCE_SHIFT = 10.0
 Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
@@ -242,6 +252,20 @@ class SimulationSettings(_Strict):
     chunk_size: Annotated[int, Field(ge=1, le=10_000_000)] = _default("simulation", "chunk_size")
     workers: Annotated[int, Field(ge=1, le=256)] = _default("simulation", "workers")
     importance_shift: float | Literal["auto"] = _default("simulation", "importance_shift")
+
+    @field_validator("importance_shift", mode="before")
+    @classmethod
+    def _shift(cls, value: Any) -> Any:
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError('must be a number (standard deviations) or "auto"')
+        if not math.isfinite(value) or abs(value) > MAX_IMPORTANCE_SHIFT:
+            raise ValueError(
+                f"must be a finite number from -{MAX_IMPORTANCE_SHIFT:g} to "
+                f'{MAX_IMPORTANCE_SHIFT:g} (standard deviations), or "auto"'
+            )
+        return float(value)
 
 
 class Tranche(_Strict):

@@ -95,6 +95,8 @@ def copula_for(pool: Pool, credit: CreditAssumptions, where: str) -> FactorCopul
         raise ScenarioError(f"{where}: {exc}") from None
     except ModelError as exc:
         field = "credit.factors" if credit.factors is not None else "credit"
+        if "correlation matrix" in str(exc):
+            field = "credit.factors.correlation"
         raise ScenarioError(f"{where}: field '{field}': {exc}") from None
 
 
