@@ -176,8 +176,10 @@ class Trigger(_Strict):
     Metrics: ``cumulative_default_ratio`` (defaulted balance since closing ÷ original pool),
     ``overcollateralisation`` ((performing pool + reserve accounts) ÷ notes outstanding),
     ``interest_shortfall`` (current interest of a tranche that is not deferrable left unpaid to
-    its investors, after any guarantor advance: an event of default from the next date). Effects: ``sequential`` (pro rata principal steps pay sequentially) or
-    ``accelerate`` (the post-acceleration waterfall from the next payment date on).
+    its investors, after any guarantor advance: an event of default from the next date).
+    Tests run at the start of each payment date on that period's collections. Effects:
+    ``sequential`` (pro rata principal steps pay sequentially) or ``accelerate`` (the
+    post-acceleration waterfall from that date on; after an interest shortfall, from the next).
     """
 
     name: Annotated[str, Field(min_length=1)]
