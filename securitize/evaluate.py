@@ -11,11 +11,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from securitize.collections import Collections, collect
+from securitize.collections import PeriodCollections
 from securitize.credit.counterparty import enhancer_default_months
 from securitize.credit.losses import cumulative_loss_by_month
 from securitize.credit.paths import DefaultChunk, DefaultPaths
 from securitize.parallel import map_in_order
+from securitize.period_cash import period_collections
 from securitize.pool import Pool
 from securitize.structure import Structure
 from securitize.waterfall.engine import Ledger, run_waterfall
@@ -37,26 +38,23 @@ class Outcomes:
 
 def chunk_collections(
     pool: Pool, structure: Structure, lag: int, chunk: DefaultChunk
-) -> Collections:
-    return collect(
+) -> tuple[PeriodCollections, np.ndarray]:
+    """The chunk's collections per payment period and each path's pool loss (CNY)."""
+    return period_collections(
         pool.schedule,
         pool.recovery_rate,
-        lag,
         structure.horizon,
-        chunk.paths,
-        chunk.path,
-        chunk.loan,
-        chunk.month,
-        recovery=chunk.recovery,
-        prepayments=(chunk.prepay_path, chunk.prepay_loan, chunk.prepay_month),
+        structure.payment_months,
+        lag,
+        chunk,
     )
 
 
 def chunk_ledger(
     pool: Pool, structure: Structure, lag: int, chunk: DefaultChunk
-) -> tuple[Collections, Ledger]:
-    """Collections and the waterfall's ledger for one chunk."""
-    collections = chunk_collections(pool, structure, lag, chunk)
+) -> tuple[PeriodCollections, np.ndarray, Ledger]:
+    """Collections, pool losses and the waterfall's ledger for one chunk."""
+    collections, loss = chunk_collections(pool, structure, lag, chunk)
     enhancer_months = enhancer_default_months(
         chunk,
         [g.name for g in structure.guarantees],
@@ -64,7 +62,7 @@ def chunk_ledger(
         np.array([g.asset_correlation for g in structure.guarantees]),
         structure.horizon,
     )
-    return collections, run_waterfall(structure, collections, enhancer_months)
+    return collections, loss, run_waterfall(structure, collections, enhancer_months)
 
 
 def _weighted_life(principal: np.ndarray, years: np.ndarray) -> np.ndarray:
@@ -92,22 +90,22 @@ def summarise(
     pool: Pool,
     structure: Structure,
     chunk: DefaultChunk,
-    collections: Collections,
+    period: PeriodCollections,
+    loss: np.ndarray,
     ledger: Ledger,
 ) -> Outcomes:
     """Reduce a chunk's ledger to the figures the results report."""
-    paths = collections.cash.shape[0]
+    paths = period.interest.shape[0]
     years = structure.payment_months / 12.0
     exposure = pool.schedule.padded(structure.horizon).opening_balance
     cumulative_loss = cumulative_loss_by_month(
         chunk, exposure / pool.total_balance, structure.horizon
     )
-    period = collections.by_period(structure.payment_months, structure.pool_balance)
     per_path: dict[str, np.ndarray] = {
         "weight": chunk.weight,
         "pool.loss_at_default": cumulative_loss[:, -1],
-        "pool.loss": collections.loss / pool.total_balance,
-        "pool.defaulted": collections.defaulted.sum(axis=1) / pool.total_balance,
+        "pool.loss": loss / pool.total_balance,
+        "pool.defaulted": period.defaulted.sum(axis=1) / pool.total_balance,
     }
     per_month: dict[str, np.ndarray] = {"pool.cumulative_loss": cumulative_loss}
     for tranche in structure.loss_tranches:
@@ -180,8 +178,8 @@ def summarise(
 def _evaluate_chunk(args: tuple[Pool, Structure, int, DefaultPaths, int]) -> Outcomes:
     pool, structure, lag, defaults, index = args
     chunk = defaults.chunk(index)
-    collections, ledger = chunk_ledger(pool, structure, lag, chunk)
-    return summarise(pool, structure, chunk, collections, ledger)
+    period, loss, ledger = chunk_ledger(pool, structure, lag, chunk)
+    return summarise(pool, structure, chunk, period, loss, ledger)
 
 
 def _only_chunk(defaults: DefaultPaths, index: int) -> DefaultPaths:

@@ -63,9 +63,8 @@ def path_statement(run: Run, path: int | str = "worst") -> pd.DataFrame:
     )[[local]]
     one = _single(chunk, local)
     lag = run.loaded.scenario.credit.recovery_lag_months
-    collections = chunk_collections(run.pool, structure, lag, one)
-    ledger = run_waterfall(structure, collections, months)
-    period = collections.by_period(structure.payment_months, structure.pool_balance)
+    period, _ = chunk_collections(run.pool, structure, lag, one)
+    ledger = run_waterfall(structure, period, months)
     table: dict[str, np.ndarray] = {
         "month": structure.payment_months,
         "pool.interest": period.interest[0],

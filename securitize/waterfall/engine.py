@@ -86,8 +86,22 @@ class _Run:
         self.start_month = structure.period_start_months
         paths, terms, program = self.paths, structure, structure.program
 
+        # Ledger and collections are held dates × paths, so each date reads and writes one
+        # contiguous row; ``finish`` hands the ledger back as paths × dates (transposed views).
         def zeros() -> np.ndarray:
-            return np.zeros((paths, self.periods))
+            return np.zeros((self.periods, paths))
+
+        self.by_date = {
+            name: np.ascontiguousarray(getattr(collections, name).T)
+            for name in (
+                "interest",
+                "principal",
+                "recoveries",
+                "defaulted",
+                "performing_balance",
+                "fee_base",
+            )
+        }
 
         self.balance = [np.full(paths, t.balance) for t in terms.tranches]
         self.arrears = [np.zeros(paths) for _ in terms.tranches]
@@ -102,6 +116,7 @@ class _Run:
         self.cumulative_defaults = np.zeros(paths)
         self.carry = np.zeros(paths)
         self.active = np.ones(paths, dtype=bool)
+        self.everyone = True
         fee_names = [f.name for f in program.fees] + [g.name for g in terms.guarantees]
         self.ledger = Ledger(
             available=zeros(),
@@ -112,9 +127,9 @@ class _Run:
             accounts={a.name: zeros() for a in terms.accounts},
             deposits={a.name: zeros() for a in terms.accounts},
             draws={a.name: zeros() for a in terms.accounts},
-            triggers={t.name: np.zeros((paths, self.periods), dtype=bool) for t in terms.triggers},
-            accelerated=np.zeros((paths, self.periods), dtype=bool),
-            called=np.zeros((paths, self.periods), dtype=bool),
+            triggers={t.name: np.zeros((self.periods, paths), dtype=bool) for t in terms.triggers},
+            accelerated=np.zeros((self.periods, paths), dtype=bool),
+            called=np.zeros((self.periods, paths), dtype=bool),
             carried=zeros(),
             unpaid_fees={},
         )
@@ -125,7 +140,7 @@ class _Run:
         months = float(self.col.months[p])
         for fee in self.program.fees:
             if fee.basis == "pool_balance":
-                accrued = fee.annual_rate / 12.0 * self.col.fee_base[:, p]
+                accrued = fee.annual_rate / 12.0 * self.by_date["fee_base"][p]
             elif fee.basis == "tranche_balance":
                 accrued = fee.annual_rate * months / 12.0 * self.balance[fee.tranche]
             else:
@@ -144,7 +159,7 @@ class _Run:
         if target.amount is not None:
             return np.full(self.paths, target.amount)
         if target.share_of == "pool":
-            base = self.col.performing_balance[:, p]
+            base = self.by_date["performing_balance"][p]
         elif target.share_of == "notes":
             base = sum(self.balance)
         else:
@@ -161,15 +176,14 @@ class _Run:
     def _triggers(self, p: int) -> None:
         notes = sum(self.balance)
         reserves = sum(self.account) if self.account else 0.0
-        self.cumulative_defaults = self.cumulative_defaults + self.col.defaulted[:, p]
+        self.cumulative_defaults = self.cumulative_defaults + self.by_date["defaulted"][p]
         for k, t in enumerate(self.terms.triggers):
             if t.metric == "cumulative_default_ratio":
                 value = self.cumulative_defaults / self.terms.pool_balance
             elif t.metric == "overcollateralisation":
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    value = np.where(
-                        notes > CENT, (self.col.performing_balance[:, p] + reserves) / notes, np.inf
-                    )
+                    collateral = self.by_date["performing_balance"][p] + reserves
+                    value = np.where(notes > CENT, collateral / notes, np.inf)
             else:
                 value = None
             if value is None:
@@ -179,7 +193,7 @@ class _Run:
             else:
                 breached = value < t.below
             self.trigger[k] = breached if t.curable else (self.trigger[k] | breached)
-            self.ledger.triggers[t.name][:, p] = self.trigger[k]
+            self.ledger.triggers[t.name][p] = self.trigger[k]
             if t.effect == "accelerate":
                 self.accelerated = self.accelerated | self.trigger[k]
 
@@ -197,19 +211,21 @@ class _Run:
     # after the other on complementary sets of paths.
 
     def _on(self, amount: np.ndarray) -> np.ndarray:
+        if self.everyone:
+            return amount
         return np.where(self.active, amount, 0.0)
 
     def _fee(self, step: Step, pot: np.ndarray, p: int) -> None:
         name = step.fee.name
         paid = _take(pot, self._on(self.fee_due[name]))
         self.fee_due[name] = self.fee_due[name] - paid
-        self.ledger.fees_paid[name][:, p] += paid
+        self.ledger.fees_paid[name][p] += paid
 
     def _guarantee_fee(self, step: Step, pot: np.ndarray, p: int) -> None:
         k = step.enhancer
         paid = _take(pot, self._on(self.guarantee_fee_due[k]))
         self.guarantee_fee_due[k] = self.guarantee_fee_due[k] - paid
-        self.ledger.fees_paid[self.terms.guarantees[k].name][:, p] += paid
+        self.ledger.fees_paid[self.terms.guarantees[k].name][p] += paid
 
     def _interest_due(self, j: int, p: int, with_arrears: bool) -> np.ndarray:
         current = self._on(self._current_interest(j, p))
@@ -238,7 +254,7 @@ class _Run:
     def _allocate_interest(self, j: int, paid: np.ndarray, p: int, with_arrears: bool) -> None:
         ledger = self.ledger.tranches[j]
         current = self._on(self._current_interest(j, p))
-        ledger.interest_due[:, p] += current
+        ledger.interest_due[p] += current
         to_investor = np.zeros(self.paths)
         to_guarantor = np.zeros(self.paths)
         if with_arrears:
@@ -247,14 +263,14 @@ class _Run:
             self.arrears[j] = self.arrears[j] - to_investor
             self.guarantor_arrears[j] = self.guarantor_arrears[j] - to_guarantor
         to_current = np.minimum(paid - to_investor - to_guarantor, current)
-        ledger.interest_paid[:, p] += to_investor + to_current
-        ledger.guarantor_reimbursed[:, p] += to_guarantor
+        ledger.interest_paid[p] += to_investor + to_current
+        ledger.guarantor_reimbursed[p] += to_guarantor
         shortfall = current - to_current
-        ledger.shortfall[:, p] += shortfall
+        ledger.shortfall[p] += shortfall
         guarantee = self.terms.guarantee_of(j)
         if guarantee is not None:
             advanced = self._claim(shortfall, guarantee, p)
-            ledger.guarantor_interest[:, p] += advanced
+            ledger.guarantor_interest[p] += advanced
             self.guarantor_arrears[j] = self.guarantor_arrears[j] + advanced
             shortfall = shortfall - advanced
         self.arrears[j] = self.arrears[j] + shortfall
@@ -268,8 +284,8 @@ class _Run:
             to_guarantor = _take(pot, self._on(self.guarantor_arrears[j]))
             self.arrears[j] = self.arrears[j] - to_investor
             self.guarantor_arrears[j] = self.guarantor_arrears[j] - to_guarantor
-            ledger.interest_paid[:, p] += to_investor
-            ledger.guarantor_reimbursed[:, p] += to_guarantor
+            ledger.interest_paid[p] += to_investor
+            ledger.guarantor_reimbursed[p] += to_guarantor
 
     def _reserve_fund(self, step: Step, pot: np.ndarray, p: int) -> None:
         a = step.account
@@ -277,10 +293,10 @@ class _Run:
         target = self._target(self.terms.accounts[a].target, p)
         excess = self._on(np.maximum(self.account[a] - target, 0.0))
         pot += excess
-        self.ledger.draws[name][:, p] += excess
+        self.ledger.draws[name][p] += excess
         deposit = _take(pot, self._on(np.maximum(target - self.account[a] + excess, 0.0)))
         self.account[a] = self.account[a] - excess + deposit
-        self.ledger.deposits[name][:, p] += deposit
+        self.ledger.deposits[name][p] += deposit
 
     def _reserve_draw(self, step: Step, pot: np.ndarray, p: int) -> None:
         a = step.account
@@ -293,7 +309,7 @@ class _Run:
         draw = np.minimum(self._on(self.account[a]), np.maximum(need - pot, 0.0))
         self.account[a] = self.account[a] - draw
         pot += draw
-        self.ledger.draws[self.terms.accounts[a].name][:, p] += draw
+        self.ledger.draws[self.terms.accounts[a].name][p] += draw
 
     def _principal(self, step: Step, pot: np.ndarray, p: int, due_left: np.ndarray) -> None:
         limit = due_left if step.amount == "principal_due" else np.full(self.paths, np.inf)
@@ -319,11 +335,11 @@ class _Run:
     def _pay_principal(self, j: int, paid: np.ndarray, pot: np.ndarray, p: int) -> np.ndarray:
         pot -= paid
         self.balance[j] = self.balance[j] - paid
-        self.ledger.tranches[j].principal_paid[:, p] += paid
+        self.ledger.tranches[j].principal_paid[p] += paid
         return paid
 
     def _residual(self, step: Step, pot: np.ndarray, p: int) -> None:
-        self.ledger.residual[:, p] += pot
+        self.ledger.residual[p] += pot
         pot[:] = 0.0
 
     def _run_steps(
@@ -350,13 +366,18 @@ class _Run:
     # -- one payment date ------------------------------------------------------------------
 
     def period(self, p: int) -> None:
-        col, final = self.col, p == self.periods - 1
+        final = p == self.periods - 1
         self._accrue(p)
         self._triggers(p)
         self.shortfall_event = np.zeros(self.paths, dtype=bool)
-        interest_cash = np.where(self.called, 0.0, col.interest[:, p])
-        principal_cash = np.where(self.called, 0.0, col.principal[:, p] + col.recoveries[:, p])
-        performing = np.where(self.called, 0.0, col.performing_balance[:, p])
+        interest_cash = self.by_date["interest"][p]
+        principal_cash = self.by_date["principal"][p] + self.by_date["recoveries"][p]
+        performing = self.by_date["performing_balance"][p]
+        if self.terms.clean_up_call is not None:
+            # After a clean-up call the loans belong to the originator: their cash is not ours.
+            interest_cash = np.where(self.called, 0.0, interest_cash)
+            principal_cash = np.where(self.called, 0.0, principal_cash)
+            performing = np.where(self.called, 0.0, performing)
         call_now = np.zeros(self.paths, dtype=bool)
         if self.terms.clean_up_call is not None:
             threshold = self.terms.clean_up_call * self.terms.pool_balance
@@ -367,7 +388,7 @@ class _Run:
         if final:
             for a, account in enumerate(self.account):
                 principal_cash = principal_cash + account
-                self.ledger.draws[self.terms.accounts[a].name][:, p] += account
+                self.ledger.draws[self.terms.accounts[a].name][p] += account
                 self.account[a] = np.zeros(self.paths)
         notes = sum(self.balance)
         everything = final | self.accelerated | call_now | self.called
@@ -379,8 +400,9 @@ class _Run:
         self._record_due(p, np.where(everything, senior, scheduled))
         accelerated = self.accelerated.copy()
         carried_in = self.carry
-        self.ledger.available[:, p] = interest_cash + principal_cash + carried_in
+        self.ledger.available[p] = interest_cash + principal_cash + carried_in
         self.active = ~accelerated
+        self.everyone = not accelerated.any()
         paid: set[int] = set()
         if self.program.separate:
             pot = np.where(self.active, interest_cash + carried_in, 0.0)
@@ -390,28 +412,29 @@ class _Run:
         else:
             pot = np.where(self.active, interest_cash + principal_cash + carried_in, 0.0)
             self._run_steps(self.program.combined, pot, p, due_left, paid)
-        if accelerated.any():
+        if not self.everyone:
             self.active = accelerated
             fast = np.where(accelerated, interest_cash + principal_cash + carried_in, 0.0)
             self._run_steps(self.program.accelerated, fast, p, due_left, set())
             pot = pot + fast
         self.active = np.ones(self.paths, dtype=bool)
+        self.everyone = True
         # Cash no step took stays in the collection account for the next date; at the legal
         # final month it goes to the most junior holder with the residual.
         if final:
-            self.ledger.residual[:, p] += pot
+            self.ledger.residual[p] += pot
             pot = np.zeros(self.paths)
         self.carry = pot
-        self.ledger.carried[:, p] = pot
+        self.ledger.carried[p] = pot
         if final:
             self._final_guarantee(p)
         self.called = self.called | call_now
-        self.ledger.accelerated[:, p] = self.accelerated
-        self.ledger.called[:, p] = self.called
+        self.ledger.accelerated[p] = self.accelerated
+        self.ledger.called[p] = self.called
         for a, account in enumerate(self.account):
-            self.ledger.accounts[self.terms.accounts[a].name][:, p] = account
+            self.ledger.accounts[self.terms.accounts[a].name][p] = account
         for j, balance in enumerate(self.balance):
-            self.ledger.tranches[j].balance[:, p] = balance
+            self.ledger.tranches[j].balance[p] = balance
 
     def _record_due(self, p: int, principal_due: np.ndarray) -> None:
         """Amounts due for the coverage multiple (覆盖倍数): fees, every tranche's interest (with
@@ -421,14 +444,38 @@ class _Run:
         due += sum(self.guarantee_fee_due, np.zeros(self.paths))
         for j in range(len(self.terms.tranches)):
             due += self._interest_due(j, p, True)
-        self.ledger.due[:, p] = due
+        self.ledger.due[p] = due
 
     def _final_guarantee(self, p: int) -> None:
         for k, g in enumerate(self.terms.guarantees):
             paid = self._claim(self.balance[g.tranche], k, p)
-            self.ledger.tranches[g.tranche].guarantor_principal[:, p] += paid
+            self.ledger.tranches[g.tranche].guarantor_principal[p] += paid
 
     def finish(self) -> Ledger:
+        ledger_all = self.ledger
+        for name in ("available", "due", "residual", "accelerated", "called", "carried"):
+            setattr(ledger_all, name, getattr(ledger_all, name).T)
+        for table in (
+            ledger_all.fees_paid,
+            ledger_all.accounts,
+            ledger_all.deposits,
+            ledger_all.draws,
+            ledger_all.triggers,
+        ):
+            for name in table:
+                table[name] = table[name].T
+        for t in ledger_all.tranches:
+            for name in (
+                "interest_paid",
+                "principal_paid",
+                "guarantor_reimbursed",
+                "guarantor_interest",
+                "guarantor_principal",
+                "interest_due",
+                "balance",
+                "shortfall",
+            ):
+                setattr(t, name, getattr(t, name).T)
         for j, ledger in enumerate(self.ledger.tranches):
             ledger.unpaid_principal = self.balance[j]
             ledger.investor_arrears = self.arrears[j]
