@@ -112,6 +112,46 @@ def loss_tranche_rows(results: Results) -> list[dict[str, object]]:
     ]
 
 
+def stress_rows(results: Results) -> list[dict[str, object]]:
+    """One row per stress run: default rate, pool loss, each tranche's stand-alone loss, the
+    lowest coverage multiple, and the Monte Carlo figures of a correlation stress."""
+    names = [t.name for t in results.tranches]
+    rows = []
+    for stress in results.stresses:
+        monte_carlo = stress.get("monte_carlo")
+        rows.append(
+            {
+                "name": stress["name"],
+                "pool_default_rate": stress["pool_default_rate"],
+                "pool_loss": stress["pool_loss"],
+                "losses": [stress["tranches"][n]["standalone_loss"] for n in names],
+                "minimum_coverage": stress["minimum_coverage_multiple"],
+                "monte_carlo": None
+                if monte_carlo is None
+                else [Estimate(**monte_carlo[f"{n}.standalone.expected_loss"]) for n in names],
+            }
+        )
+    return rows
+
+
+def coverage_rows(results: Results) -> list[dict[str, object]]:
+    """Coverage multiple per payment date: Monte Carlo expectation (± SE) and each stress."""
+    frame = results.cash_flows
+    rows = []
+    for k, month in enumerate(frame["month"]):
+        rows.append(
+            {
+                "month": int(month),
+                "monte_carlo": Estimate(
+                    float(frame["coverage_multiple"].iloc[k]),
+                    float(frame["coverage_multiple.se"].iloc[k]),
+                ),
+                "stresses": [s["coverage_multiple"][k] for s in results.stresses],
+            }
+        )
+    return rows
+
+
 def reproduce_command(results: Results) -> str:
     """The command line that reruns this memo's simulation (shell-quoted)."""
     sim = results.simulation

@@ -80,5 +80,8 @@ def render_html(results: Results) -> str:
         "sampling_description": derive.sampling_description(results),
         "loss_tranches": derive.loss_tranche_rows(results),
         "validation": results.validation,
+        "stresses": derive.stress_rows(results),
+        "coverage": derive.coverage_rows(results),
+        "break_even": results.break_even,
     }
     return environment().get_template("memo.html.j2").render(context)
