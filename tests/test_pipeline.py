@@ -109,3 +109,15 @@ def test_pool_loss_mean_agrees_with_the_exact_expected_loss(pilot_run) -> None:
     exact = float((monthly * alive * exposure).sum() / pool.total_balance)
     estimate = pilot_run.results.pool_loss["expected_loss"]
     assert abs(estimate.value - exact) <= 4 * estimate.se
+
+
+def test_monte_carlo_agrees_with_the_exact_engine_on_the_pilot(pilot_run) -> None:
+    """Heterogeneous pool: quantiles and loss-tranche expected losses within 4 SE of exact."""
+    validation = pilot_run.results.validation
+    assert validation["applicable"]
+    assert validation["all_agree"], validation["figures"]
+    widths = {t.name: t.detachment - t.attachment for t in pilot_run.structure.loss_tranches}
+    rounding = validation["max_rounding_error"] * pilot_run.pool.size
+    for point in validation["loss_tranche_curves"]:
+        gap = abs(point["monte_carlo"] - point["exact"])
+        assert gap <= 4 * point["monte_carlo_se"] + rounding / widths[point["tranche"]]

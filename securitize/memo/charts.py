@@ -113,8 +113,9 @@ def stratification_chart(table: pd.DataFrame, key: str) -> str:
     return _data_uri(figure)
 
 
-def loss_tranche_chart(table: pd.DataFrame) -> str:
-    """Expected loss of each loss tranche by month (the expected-loss curve), % of its size."""
+def loss_tranche_chart(table: pd.DataFrame, exact: list[dict] | None = None) -> str:
+    """Expected loss of each loss tranche by month (the expected-loss curve), % of its size;
+    the exact engine's values as markers where the validation computed them."""
     figure = Figure(figsize=(6.5, 2.8), layout="constrained")
     ax = figure.subplots()
     for name, rows in table.groupby("tranche", sort=False):
@@ -124,6 +125,15 @@ def loss_tranche_chart(table: pd.DataFrame) -> str:
             100 * (rows["expected_loss"] - Z_95 * rows["se"]),
             100 * (rows["expected_loss"] + Z_95 * rows["se"]),
             alpha=0.25,
+        )
+    if exact:
+        points = pd.DataFrame(exact)
+        ax.plot(
+            points["month"],
+            100 * points["exact"],
+            "k.",
+            markersize=4,
+            label="exact (semi-analytic)",
         )
     ax.set_xlabel("month after closing")
     ax.set_ylabel("% of tranche size")

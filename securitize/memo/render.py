@@ -51,7 +51,9 @@ def _charts(results: Results) -> dict[str, str]:
         ),
     }
     if not results.loss_tranches.empty:
-        figures["loss_tranches"] = charts.loss_tranche_chart(results.loss_tranches)
+        figures["loss_tranches"] = charts.loss_tranche_chart(
+            results.loss_tranches, results.validation.get("loss_tranche_curves")
+        )
     if "industry" in results.stratification:
         figures["industry"] = charts.stratification_chart(
             results.stratification["industry"], "industry"
