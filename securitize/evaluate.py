@@ -55,14 +55,19 @@ def chunk_ledger(
 ) -> tuple[PeriodCollections, np.ndarray, Ledger]:
     """Collections, pool losses and the waterfall's ledger for one chunk."""
     collections, loss = chunk_collections(pool, structure, lag, chunk)
-    enhancer_months = enhancer_default_months(
+    months = guarantor_default_months(structure, chunk)
+    return collections, loss, run_waterfall(structure, collections, months)
+
+
+def guarantor_default_months(structure: Structure, chunk: DefaultChunk) -> np.ndarray:
+    """Paths × guarantors: each guarantor's default month on the chunk's paths."""
+    return enhancer_default_months(
         chunk,
         [g.name for g in structure.guarantees],
         np.array([g.annual_pd for g in structure.guarantees]),
         np.array([g.asset_correlation for g in structure.guarantees]),
         structure.horizon,
     )
-    return collections, loss, run_waterfall(structure, collections, enhancer_months)
 
 
 def _weighted_life(principal: np.ndarray, years: np.ndarray) -> np.ndarray:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from securitize.credit.counterparty import enhancer_default_months
 from securitize.credit.paths import DefaultChunk
 from securitize.errors import SecuritizeError
-from securitize.evaluate import chunk_collections
+from securitize.evaluate import chunk_collections, guarantor_default_months
 from securitize.run import Run
 from securitize.waterfall.engine import run_waterfall
 
@@ -54,13 +53,7 @@ def path_statement(run: Run, path: int | str = "worst") -> pd.DataFrame:
     structure = run.structure
     chunk_index, local = divmod(index, run.defaults.chunk_size)
     chunk = run.defaults.chunk(chunk_index)
-    months = enhancer_default_months(
-        chunk,
-        [g.name for g in structure.guarantees],
-        np.array([g.annual_pd for g in structure.guarantees]),
-        np.array([g.asset_correlation for g in structure.guarantees]),
-        structure.horizon,
-    )[[local]]
+    months = guarantor_default_months(structure, chunk)[[local]]
     one = _single(chunk, local)
     lag = run.loaded.scenario.credit.recovery_lag_months
     period, _ = chunk_collections(run.pool, structure, lag, one)
