@@ -407,7 +407,12 @@ def _one_line(error: dict[str, Any]) -> str:
     if not field:
         return message
     value = error.get("input")
-    shown = "" if isinstance(value, dict) else f": value {value!r}"
+    if isinstance(value, dict):
+        # A table: name the step or item by what identifies it, if anything does.
+        keys = [k for k in ("pay", "draw", "name") if k in value]
+        shown = "".join(f": {k} = {value[k]!r}" for k in keys[:1])
+    else:
+        shown = f": value {value!r}"
     return f"field '{field}'{shown}: {message}"
 
 

@@ -170,16 +170,6 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
         FeeStep(pay="fee", name=f.name, basis="pool_balance", rate_bp=f.rate_bp)
         for f in scenario.fees
     ]
-    try:
-        program = compile_program(
-            scenario.waterfall,
-            names,
-            [a.name for a in scenario.accounts],
-            [g.name for g in guarantees],
-            fee_steps,
-        )
-    except ScenarioError as exc:
-        raise ScenarioError(f"{where}: {exc}") from None
     for account in scenario.accounts:
         share_of = account.target.share_of
         if share_of not in (None, "pool", "notes") and share_of not in names:
@@ -187,6 +177,17 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
                 f"{where}: account '{account.name}': target share_of '{share_of}' is not "
                 f"'pool', 'notes' or a tranche ({', '.join(names)})"
             )
+    try:
+        program = compile_program(
+            scenario.waterfall,
+            names,
+            [a.name for a in scenario.accounts],
+            [g.name for g in guarantees],
+            fee_steps,
+            [t.coupon for t in tranches],
+        )
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
     return Structure(
         tranches=tranches,
         guarantees=guarantees,

@@ -117,6 +117,8 @@ class _Run:
         self.carry = np.zeros(paths)
         self.active = np.ones(paths, dtype=bool)
         self.everyone = True
+        self.deferred = program.deferred
+        self.final = False
         fee_names = [f.name for f in program.fees] + [g.name for g in terms.guarantees]
         self.ledger = Ledger(
             available=zeros(),
@@ -145,6 +147,9 @@ class _Run:
                 accrued = fee.annual_rate * months / 12.0 * self.balance[fee.tranche]
             else:
                 accrued = np.full(self.paths, fee.amount_per_year * months / 12.0)
+            if self.terms.clean_up_call is not None:
+                # A called deal has ended: nothing more accrues.
+                accrued = np.where(self.called, 0.0, accrued)
             self.fee_due[fee.name] = self.fee_due[fee.name] + accrued
         for k, g in enumerate(self.terms.guarantees):
             # Months of the period before the guarantor's default month earn the fee.
@@ -242,7 +247,7 @@ class _Run:
         group = [j for j in step.tranches if j not in paid_current]
         if not group:
             return
-        with_arrears = {j: j not in self.program.deferred for j in group}
+        with_arrears = {j: j not in self.deferred for j in group}
         due = [self._interest_due(j, p, with_arrears[j]) for j in group]
         total = sum(due)
         paid_total = _take(pot, total)
@@ -290,7 +295,8 @@ class _Run:
     def _reserve_fund(self, step: Step, pot: np.ndarray, p: int) -> None:
         a = step.account
         name = self.terms.accounts[a].name
-        target = self._target(self.terms.accounts[a].target, p)
+        # At the legal final month the account is released, not refunded.
+        target = 0.0 if self.final else self._target(self.terms.accounts[a].target, p)
         excess = self._on(np.maximum(self.account[a] - target, 0.0))
         pot += excess
         self.ledger.draws[name][p] += excess
@@ -305,7 +311,7 @@ class _Run:
             need = need + self._on(sum(self.fee_due.values(), np.zeros(self.paths)))
             need = need + self._on(sum(self.guarantee_fee_due, np.zeros(self.paths)))
         for j in step.tranches:
-            need = need + self._interest_due(j, p, j not in self.program.deferred)
+            need = need + self._interest_due(j, p, j not in self.deferred)
         draw = np.minimum(self._on(self.account[a]), np.maximum(need - pot, 0.0))
         self.account[a] = self.account[a] - draw
         pot += draw
@@ -385,9 +391,12 @@ class _Run:
             # The originator buys the remaining loans at par: their balance becomes cash.
             principal_cash = principal_cash + np.where(call_now, performing, 0.0)
             performing = np.where(call_now, 0.0, performing)
+        self.final = final
+        released = np.zeros(self.paths)
         if final:
+            # Reserve accounts are released into the pot (recorded as draws, not collections).
             for a, account in enumerate(self.account):
-                principal_cash = principal_cash + account
+                released = released + account
                 self.ledger.draws[self.terms.accounts[a].name][p] += account
                 self.account[a] = np.zeros(self.paths)
         notes = sum(self.balance)
@@ -401,8 +410,10 @@ class _Run:
         accelerated = self.accelerated.copy()
         carried_in = self.carry
         self.ledger.available[p] = interest_cash + principal_cash + carried_in
+        principal_cash = principal_cash + released
         self.active = ~accelerated
         self.everyone = not accelerated.any()
+        self.deferred = self.program.deferred
         paid: set[int] = set()
         if self.program.separate:
             pot = np.where(self.active, interest_cash + carried_in, 0.0)
@@ -414,6 +425,7 @@ class _Run:
             self._run_steps(self.program.combined, pot, p, due_left, paid)
         if not self.everyone:
             self.active = accelerated
+            self.deferred = self.program.deferred_accelerated
             fast = np.where(accelerated, interest_cash + principal_cash + carried_in, 0.0)
             self._run_steps(self.program.accelerated, fast, p, due_left, set())
             pot = pot + fast

@@ -49,6 +49,7 @@ class Program:
     accelerated: tuple[Step, ...]
     fees: tuple[Fee, ...]
     deferred: frozenset[int]
+    deferred_accelerated: frozenset[int]
 
     @property
     def separate(self) -> bool:
@@ -162,12 +163,27 @@ def _check_pays_every_tranche(steps: tuple[Step, ...], tranches: list[str], wher
             )
 
 
+def _check_interest_paid(
+    steps: tuple[Step, ...], tranches: list[str], coupons: list[float]
+) -> None:
+    paid = {
+        j for step in steps if step.kind in ("interest", "deferred_interest") for j in step.tranches
+    }
+    for j, (name, coupon) in enumerate(zip(tranches, coupons, strict=True)):
+        if coupon > 0 and j not in paid:
+            raise ScenarioError(
+                f"waterfall: tranche '{name}' bears interest ({coupon:.4%}) but no interest step "
+                "pays it"
+            )
+
+
 def compile_program(
     waterfall: s.Waterfall | None,
     tranches: list[str],
     accounts: list[str],
     enhancers: list[str],
     fees: list[s.FeeStep],
+    coupons: list[float] | None = None,
 ) -> Program:
     """Check and resolve the scenario's waterfall (or the plain default one)."""
     if waterfall is None:
@@ -178,6 +194,7 @@ def compile_program(
             "[[fees]] and [waterfall] both given: with a [waterfall], define each fee as a "
             "fee step inside it"
         )
+    coupons = coupons if coupons is not None else [0.0] * len(tranches)
     parts = {}
     for where in ("combined", "interest", "principal", "accelerated"):
         steps = getattr(waterfall, where)
@@ -191,21 +208,27 @@ def compile_program(
         parts["accelerated"] = _accelerated_from(main, tranches, enhancers)
     else:
         _check_pays_every_tranche(parts["accelerated"], tranches, "accelerated")
-    deferred = frozenset(
-        j
-        for steps in parts.values()
-        if steps
-        for step in steps
-        if step.kind == "deferred_interest"
-        for j in step.tranches
-    )
+
+    def deferred_in(*programs: tuple[Step, ...] | None) -> frozenset[int]:
+        """Tranches whose arrears only a deferred_interest step of these programs pays."""
+        return frozenset(
+            j
+            for steps in programs
+            if steps
+            for step in steps
+            if step.kind == "deferred_interest"
+            for j in step.tranches
+        )
+
+    _check_interest_paid(main, tranches, coupons)
     return Program(
         parts["combined"],
         parts["interest"],
         parts["principal"],
         parts["accelerated"],
         all_fees,
-        deferred,
+        deferred_in(parts["combined"], parts["interest"], parts["principal"]),
+        deferred_in(parts["accelerated"]),
     )
 
 

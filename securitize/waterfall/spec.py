@@ -8,9 +8,9 @@ notes. ``docs/waterfall.md`` lists every step and trigger with an example.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 
 class _Strict(BaseModel):
@@ -123,16 +123,46 @@ class ResidualStep(_Strict):
     tranche: str
 
 
+STEP_KINDS = {
+    "fee": FeeStep,
+    "guarantee_fee": GuaranteeFeeStep,
+    "interest": InterestStep,
+    "deferred_interest": DeferredInterestStep,
+    "reserve": ReserveFundStep,
+    "principal": PrincipalStep,
+    "residual": ResidualStep,
+}
+
+
+def _step_kind(value: Any) -> str | None:
+    """Which step a TOML table is: its ``pay`` value, or "draw" for a reserve draw."""
+    if isinstance(value, dict):
+        if "draw" in value:
+            return "draw"
+        return value.get("pay")
+    if isinstance(value, ReserveDrawStep):
+        return "draw"
+    return getattr(value, "pay", None)
+
+
 Step = Annotated[
-    FeeStep
-    | GuaranteeFeeStep
-    | InterestStep
-    | DeferredInterestStep
-    | ReserveFundStep
-    | ReserveDrawStep
-    | PrincipalStep
-    | ResidualStep,
-    Field(union_mode="left_to_right"),
+    Annotated[FeeStep, Tag("fee")]
+    | Annotated[GuaranteeFeeStep, Tag("guarantee_fee")]
+    | Annotated[InterestStep, Tag("interest")]
+    | Annotated[DeferredInterestStep, Tag("deferred_interest")]
+    | Annotated[ReserveFundStep, Tag("reserve")]
+    | Annotated[ReserveDrawStep, Tag("draw")]
+    | Annotated[PrincipalStep, Tag("principal")]
+    | Annotated[ResidualStep, Tag("residual")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="unknown_step",
+        custom_error_message=(
+            "a step needs pay = one of "
+            + ", ".join(f"'{k}'" for k in STEP_KINDS)
+            + ', or draw = "reserve"'
+        ),
+    ),
 ]
 
 
