@@ -134,8 +134,11 @@ def summarise(
     for name, state in ledger.triggers.items():
         per_period[f"trigger.{name}"] = state.astype(float)
     per_period["accelerated"] = ledger.accelerated.astype(float)
-    for terms, t in zip(structure.tranches, ledger.tranches, strict=True):
+    residual_holder = structure.program.residual_tranche
+    for j, (terms, t) in enumerate(zip(structure.tranches, ledger.tranches, strict=True)):
         key = f"tranche.{terms.name}"
+        # The holder of the residual earns it: it is part of that tranche's yield.
+        excess = ledger.residual if j == residual_holder else 0.0
         standalone_interest = t.interest_paid + t.guarantor_reimbursed
         wrapped_interest = t.interest_paid + t.guarantor_interest
         wrapped_principal = t.principal_paid + t.guarantor_principal
@@ -146,10 +149,10 @@ def summarise(
         per_path[f"{key}.standalone.wal"] = _weighted_life(t.principal_paid, years)
         per_path[f"{key}.wrapped.wal"] = _weighted_life(wrapped_principal, years)
         per_path[f"{key}.standalone.irr"] = internal_rate_of_return(
-            standalone_interest + t.principal_paid, years, terms.balance
+            standalone_interest + t.principal_paid + excess, years, terms.balance
         )
         per_path[f"{key}.wrapped.irr"] = internal_rate_of_return(
-            wrapped_interest + wrapped_principal, years, terms.balance
+            wrapped_interest + wrapped_principal + excess, years, terms.balance
         )
         per_path[f"{key}.interest_shortfall"] = t.shortfall.sum(axis=1)
         per_period[f"{key}.standalone.interest"] = standalone_interest

@@ -212,7 +212,8 @@ def loss_tranches(
         return tuple(LossTrancheTerms(t.name, t.attachment, t.detachment) for t in given)
     out, attachment = [], 0.0
     for tranche in reversed(tranches):
-        detachment = min(attachment + tranche.balance / total, 1.0)
+        # Rounded so shares read as written (0.15, not 0.15000000000000002).
+        detachment = min(round(attachment + tranche.balance / total, 12), 1.0)
         out.append(LossTrancheTerms(tranche.name, attachment, detachment))
         attachment = detachment
     return tuple(reversed(out))

@@ -387,7 +387,13 @@ class _Run:
         call_now = np.zeros(self.paths, dtype=bool)
         if self.terms.clean_up_call is not None:
             threshold = self.terms.clean_up_call * self.terms.pool_balance
-            call_now = ~self.called & (performing <= threshold) & (sum(self.balance) > CENT)
+            # A call buys performing loans; once none are left there is nothing to buy.
+            call_now = (
+                ~self.called
+                & (performing <= threshold)
+                & (performing > CENT)
+                & (sum(self.balance) > CENT)
+            )
             # The originator buys the remaining loans at par: their balance becomes cash.
             principal_cash = principal_cash + np.where(call_now, performing, 0.0)
             performing = np.where(call_now, 0.0, performing)

@@ -48,6 +48,7 @@ class Program:
     principal: tuple[Step, ...] | None
     accelerated: tuple[Step, ...]
     fees: tuple[Fee, ...]
+    residual_tranche: int
     deferred: frozenset[int]
     deferred_accelerated: frozenset[int]
 
@@ -203,7 +204,17 @@ def compile_program(
         )
     main = parts["combined"] or (parts["interest"] or ()) + (parts["principal"] or ())
     _check_pays_every_tranche(main, tranches, "combined" if parts["combined"] else "principal")
-    all_fees = tuple(step.fee for step in main if step.fee is not None)
+    fee_steps = [step.fee for step in main if step.fee is not None]
+    if parts["accelerated"] is not None:
+        # A fee the post-acceleration waterfall adds accrues like any other; one it shares
+        # with the main waterfall keeps the main waterfall's terms.
+        named = {fee.name for fee in fee_steps}
+        fee_steps += [
+            step.fee
+            for step in parts["accelerated"]
+            if step.fee is not None and step.fee.name not in named
+        ]
+    all_fees = tuple(fee_steps)
     if parts["accelerated"] is None:
         parts["accelerated"] = _accelerated_from(main, tranches, enhancers)
     else:
@@ -227,6 +238,10 @@ def compile_program(
         parts["principal"],
         parts["accelerated"],
         all_fees,
+        next(
+            (step.tranches[0] for step in reversed(main) if step.kind == "residual"),
+            len(tranches) - 1,
+        ),
         deferred_in(parts["combined"], parts["interest"], parts["principal"]),
         deferred_in(parts["accelerated"]),
     )
