@@ -75,6 +75,10 @@ def _run(args: argparse.Namespace) -> int:
         "memo.html": render_html(results).encode("utf-8"),
         "results.json": results_json(results.to_dict()),
     }
+    if run.selection is not None:
+        from securitize.selection.report import report_csv
+
+        files["selection_report.csv"] = report_csv(run.selection.report)
     written = write_outputs(folder, files, force=args.force)
     if not args.quiet:
         print(format_summary(results))
@@ -145,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
     statement.add_argument("--force", action="store_true", help="overwrite an existing file")
     statement.add_argument("--quiet", action="store_true", help="no progress bar")
     statement.set_defaults(handler=_statement)
+    from securitize.selection.commands import add_pool_commands
+
+    add_pool_commands(commands)
     return parser
 
 

@@ -121,15 +121,19 @@ def _credit_columns(tape: Tape, bands: ScoreBands, haircut: float) -> pd.DataFra
     return loans
 
 
-def build_pool(loaded: LoadedScenario) -> Pool:
-    """The pool a scenario describes, with schedules over the longest loan's life."""
+def build_pool(loaded: LoadedScenario, tape: Tape | None = None) -> Pool:
+    """The pool a scenario describes, with schedules over the longest loan's life.
+
+    ``tape`` replaces the loans of the scenario's tape file (the loans a ``[selection]`` cut
+    from it as candidates); provenance still names the file.
+    """
     spec = loaded.scenario.pool
     if spec.inline is not None:
         loans = _inline_loans(spec.inline)
         source, digest, notes, bands = "inline pool in scenario", None, (), None
     else:
         tape_path = loaded.resolve(spec.tape)
-        tape = load_tape(tape_path)
+        tape = tape if tape is not None else load_tape(tape_path)
         bands_path = loaded.resolve(spec.score_bands) if spec.score_bands else None
         bands = load_score_bands(bands_path)
         loans = _credit_columns(tape, bands, spec.recovery_haircut)

@@ -81,6 +81,7 @@ class Results:
     validation: dict[str, Any] = field(default_factory=dict)
     stresses: list[dict[str, Any]] = field(default_factory=list)
     break_even: dict[str, Any] = field(default_factory=dict)
+    selection: dict[str, Any] | None = None
     fees: list[dict[str, Any]] = field(default_factory=list)
 
     def tranche_table(self) -> pd.DataFrame:
@@ -146,6 +147,7 @@ class Results:
             "validation": self.validation,
             "stresses": self.stresses,
             "break_even": self.break_even,
+            "selection": self.selection,
         }
 
 

@@ -47,6 +47,7 @@ class Run:
     defaults: DefaultPaths
     results: Results
     outcomes: Outcomes
+    selection: Any = None  # securitize.selection.api.Selection when the scenario selects its pool
 
 
 def with_overrides(loaded: LoadedScenario, **simulation: Any) -> LoadedScenario:
@@ -110,7 +111,12 @@ def run_scenario(
     loaded = source if isinstance(source, LoadedScenario) else load_scenario(source)
     loaded = with_overrides(loaded, paths=paths, seed=seed, workers=workers)
     scenario = loaded.scenario
-    pool = build_pool(loaded)
+    selection = None
+    if scenario.selection is not None:
+        from securitize.selection.api import select_for_scenario
+
+        selection = select_for_scenario(loaded)
+    pool = build_pool(loaded, None if selection is None else selection.tape)
     structure = build_structure(loaded, pool)
     settings = scenario.simulation
     credit = scenario.credit
@@ -179,8 +185,9 @@ def run_scenario(
         validation=compare_with_exact(pool, structure, model, outcomes),
         stresses=stress_runs(loaded, pool, structure, model, progress),
         break_even=break_even_rates(pool, structure, credit.recovery_lag_months, model),
+        selection=None if selection is None else _selection_summary(selection),
     )
-    return Run(loaded, pool, structure, defaults, results, outcomes)
+    return Run(loaded, pool, structure, defaults, results, outcomes, selection)
 
 
 def stress_runs(
@@ -253,3 +260,9 @@ def break_even_rates(
             "multiple_of_expected": None if rate is None or expected == 0 else rate / expected,
         }
     return {"expected_default_rate": expected, "tranches": out}
+
+
+def _selection_summary(selection: Any) -> dict[str, Any]:
+    from securitize.selection.api import selection_summary
+
+    return selection_summary(selection)
