@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from securitize import __version__
 from securitize.errors import SecuritizeError
+from securitize.jsonsafe import json_safe
 
 DEFAULT_SCENARIO = Path("scenarios") / "wenzhou_pilot.toml"
 EXIT_USER_ERROR = 2
@@ -37,24 +36,9 @@ def default_scenario() -> Path:
     )
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe values: numpy scalars to Python, non-finite floats to null."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def results_json(document: dict[str, Any]) -> bytes:
     return (
-        json.dumps(_plain(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        json.dumps(json_safe(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     ).encode()
 
 

@@ -59,3 +59,26 @@ def choose(rows: list[dict[str, Any]], **fields: Any) -> Selection:
 
 def chosen_ids(selection: Selection) -> set[str]:
     return set(selection.loans["loan_id"])
+
+
+def write_candidate_deal(
+    folder: Path,
+    name: str,
+    tape_name: str,
+    tape: str,
+    sections: str,
+    senior_coupon: float | None = None,
+) -> Path:
+    """Write a candidate tape and ``<name>.toml``, a deal closing 2024-06-30 over it with
+    ``sections`` (selection, simulation, ...) and 90/10 senior/subordinated notes."""
+    (folder / tape_name).write_text(tape, encoding="utf-8")
+    coupon = "" if senior_coupon is None else f"coupon = {senior_coupon}\n"
+    text = (
+        f'[deal]\nname = "{name}"\nclosing_date = 2024-06-30\n\n'
+        f'[pool]\ntape = "{tape_name}"\n\n' + sections + "\n"
+        '[[tranches]]\nname = "senior"\nshare = 0.9\n' + coupon + "\n"
+        '[[tranches]]\nname = "subordinated"\nshare = 0.1\n'
+    )
+    path = folder / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

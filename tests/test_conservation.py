@@ -34,7 +34,7 @@ from securitize.pool import build_pool
 from securitize.scenario import LoadedScenario, parse_scenario
 from securitize.schedules import AMORTISATION_TYPES
 from securitize.structure import Structure, build_structure
-from securitize.waterfall.engine import Ledger, run_waterfall
+from securitize.waterfall.engine import TRANCHE_SERIES, TRANCHE_TOTALS, Ledger, run_waterfall
 
 SETTINGS = settings(
     max_examples=40,
@@ -484,19 +484,7 @@ def test_no_payment_balance_arrears_or_account_is_negative(spec: Spec) -> None:
         for name, values in getattr(ledger, kind).items():
             arrays[f"{kind}.{name}"] = values
     for j, t in enumerate(ledger.tranches):
-        for name in (
-            "interest_paid",
-            "principal_paid",
-            "guarantor_reimbursed",
-            "guarantor_interest",
-            "guarantor_principal",
-            "interest_due",
-            "balance",
-            "shortfall",
-            "unpaid_principal",
-            "investor_arrears",
-            "guarantor_arrears",
-        ):
+        for name in (*TRANCHE_SERIES, *TRANCHE_TOTALS):
             arrays[f"tranche{j}.{name}"] = getattr(t, name)
     for name, values in arrays.items():
         assert np.all(values >= floor), (name, values.min())

@@ -18,55 +18,23 @@ default. Each loan pays 1,000,000 × 6% / 12 = 5,000 interest a month while it p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from securitize.collections import collect
-from securitize.pool import build_pool
-from securitize.scenario import load_scenario
-from securitize.structure import build_structure
-from securitize.waterfall.engine import run_waterfall
+from securitize.collections import Collections
+from securitize.structure import Structure
+from securitize.waterfall.engine import Ledger
+from tests.waterfall_support import HAND_DEAL, HAND_TAPE, TRUSTEE_FEE, build_deal, run_one_path
 
 CENT = 0.005
 PAYMENT_MONTHS = [3, 6, 9, 12, 15]
 COLUMNS = [m - 1 for m in PAYMENT_MONTHS]
 
-TAPE = (
-    "loan_id,enterprise,industry,region,balance,coupon,tenor_months,amortisation,score,"
-    "ip_appraised_value,pd,recovery_rate\n"
-    "L1,Alpha Tech,Software,Lucheng,1000000,0.06,12,bullet,80,0,0.02,0.40\n"
-    "L2,Beta Tech,New materials,Ruian,1000000,0.06,12,bullet,80,0,0.02,0.40\n"
-)
-
-SCENARIO = """
-[deal]
-name = "hand_computed"
-closing_date = 2024-01-01
-payment_interval_months = 3
-legal_final_months = 15
-
-[pool]
-tape = "tape.csv"
-
-[credit]
-recovery_lag_months = 3
-
-[[tranches]]
-name = "senior"
-balance = 1800000
-coupon = 0.04
-
-[[tranches]]
-name = "subordinated"
-balance = 200000
-coupon = 0.0
-
-[[fees]]
-name = "trustee"
-rate_bp = 50
-"""
+# The scenario file: HAND_DEAL (tests/waterfall_support.py) with the trustee fee.
+SCENARIO = HAND_DEAL + TRUSTEE_FEE
 
 GUARANTEE = """
 [[enhancers]]
@@ -81,33 +49,25 @@ recovery_rate = 0.4
 """
 
 
-def build(tmp_path: Path, guaranteed: bool):
-    (tmp_path / "tape.csv").write_text(TAPE, encoding="utf-8")
-    scenario = tmp_path / "deal.toml"
-    scenario.write_text(SCENARIO + (GUARANTEE if guaranteed else ""), encoding="utf-8")
-    loaded = load_scenario(scenario)
-    pool = build_pool(loaded)
-    structure = build_structure(loaded, pool)
-    return loaded, pool, structure
+def scenario(guaranteed: bool) -> str:
+    """The deal, with the senior guaranteed or not."""
+    return SCENARIO + (GUARANTEE if guaranteed else "")
 
 
-def run(tmp_path: Path, guaranteed: bool, loan, month, guarantor_default_month=None):
-    loaded, pool, structure = build(tmp_path, guaranteed)
-    collections = collect(
-        pool.schedule,
-        pool.recovery_rate,
-        loaded.scenario.credit.recovery_lag_months,
-        structure.horizon,
-        paths=1,
-        path=np.zeros(len(loan), dtype=np.int64),
-        loan=np.array(loan),
-        month=np.array(month),
+def run(
+    tmp_path: Path,
+    guaranteed: bool,
+    defaults: Sequence[tuple[int, int]],
+    guarantor_default_month: int | None = None,
+) -> tuple[Structure, Collections, Ledger]:
+    """The deal on one path with defaults as (0-based loan, month)."""
+    return run_one_path(
+        tmp_path,
+        scenario(guaranteed),
+        defaults,
+        tape=HAND_TAPE,
+        guarantor_default_month=guarantor_default_month,
     )
-    if guarantor_default_month is None:
-        enhancer = np.zeros((1, 0), dtype=int)
-    else:
-        enhancer = np.array([[guarantor_default_month]])
-    return structure, collections, run_waterfall(structure, collections, enhancer)
 
 
 def on_dates(values: np.ndarray) -> np.ndarray:
@@ -158,7 +118,7 @@ PLAIN_RESIDUAL = [9_500.0, 0.0, 0.0, 0.0, 0.0]
 
 @pytest.fixture
 def plain(tmp_path: Path):
-    return run(tmp_path, guaranteed=False, loan=[1], month=[6])
+    return run(tmp_path, guaranteed=False, defaults=[(1, 6)])
 
 
 def test_scenario_resolves_to_the_deal_described(plain) -> None:
@@ -253,13 +213,13 @@ LATE_INTEREST = SENIOR_AFTER_Q3 * 0.01
 @pytest.fixture
 def guaranteed(tmp_path: Path):
     """The guarantor never defaults: its default month lies after the legal final month."""
-    return run(tmp_path, guaranteed=True, loan=[1, 0], month=[2, 5], guarantor_default_month=16)
+    return run(tmp_path, guaranteed=True, defaults=[(1, 2), (0, 5)], guarantor_default_month=16)
 
 
 @pytest.fixture
 def guarantor_in_default(tmp_path: Path):
     """The guarantor defaults in month 3, the first claim date: it pays 40% of each claim."""
-    return run(tmp_path, guaranteed=True, loan=[1, 0], month=[2, 5], guarantor_default_month=3)
+    return run(tmp_path, guaranteed=True, defaults=[(1, 2), (0, 5)], guarantor_default_month=3)
 
 
 # Guarantor in default from month 3: its fee accrues for months 1-2 only (2 × 1,500 = 3,000),
@@ -356,7 +316,7 @@ def test_fees_left_unpaid_at_the_legal_final_month_are_recorded(guaranteed) -> N
 def test_recoveries_after_the_legal_final_month_count_as_loss(tmp_path: Path) -> None:
     from securitize.collections import collect
 
-    _, pool, _ = build(tmp_path, guaranteed=False)
+    _, pool, _ = build_deal(tmp_path, scenario(guaranteed=False), HAND_TAPE)
     # Loan 2 defaults in month 12: its 400,000 recovery would land in month 15. With the
     # collections cut at month 14 it never reaches the deal: the whole 1,000,000 is lost.
     kept = collect(

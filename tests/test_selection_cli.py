@@ -13,6 +13,7 @@ from securitize.scenario import LoadedScenario, load_scenario
 from securitize.selection.api import select_for_scenario, selection_summary
 from securitize.tape import load_tape
 from tests.conftest import ROOT
+from tests.selection_support import write_candidate_deal
 
 BUNDLED = ROOT / "scenarios" / "wenzhou_programme_select.toml"
 HEADER = (
@@ -39,19 +40,12 @@ obligor_max = 0.45
 
 
 def write(tmp_path: Path, selection: str = SELECTION) -> Path:
-    (tmp_path / "candidates.csv").write_text(
-        "# illustrative\n" + "\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8"
+    """The candidate tape and ``cut.toml``, a deal that selects its pool from it."""
+    tape = "# illustrative\n" + "\n".join([HEADER, *ROWS]) + "\n"
+    simulation = "[simulation]\npaths = 2000\nchunk_size = 1000\n"
+    return write_candidate_deal(
+        tmp_path, "cut", "candidates.csv", tape, simulation + selection, senior_coupon=0.03
     )
-    text = (
-        '[deal]\nname = "cut"\nclosing_date = 2024-06-30\n\n'
-        '[pool]\ntape = "candidates.csv"\n\n'
-        "[simulation]\npaths = 2000\nchunk_size = 1000\n" + selection + "\n"
-        '[[tranches]]\nname = "senior"\nshare = 0.9\ncoupon = 0.03\n\n'
-        '[[tranches]]\nname = "subordinated"\nshare = 0.1\n'
-    )
-    path = tmp_path / "cut.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_pool_select_writes_tape_report_and_summary_and_refuses_to_overwrite(

@@ -9,6 +9,7 @@ import pytest
 from securitize.errors import ScenarioError
 from securitize.scenario import load_scenario
 from securitize.selection.programme import run_programme
+from tests.selection_support import write_candidate_deal
 
 HEADER = (
     "loan_id,enterprise,industry,region,balance,coupon,tenor_months,amortisation,score,"
@@ -28,16 +29,9 @@ ROWS = [
 
 
 def scenario(tmp_path: Path, selection: str, rows: list[str] = ROWS) -> Path:
-    (tmp_path / "pipeline.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-    text = (
-        '[deal]\nname = "programme"\nclosing_date = 2024-06-30\n\n'
-        '[pool]\ntape = "pipeline.csv"\n\n' + selection + "\n"
-        '[[tranches]]\nname = "senior"\nshare = 0.9\n\n'
-        '[[tranches]]\nname = "subordinated"\nshare = 0.1\n'
-    )
-    path = tmp_path / "programme.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    """The pipeline tape and ``programme.toml``, a deal that cuts its pools from it."""
+    tape = "\n".join([HEADER, *rows]) + "\n"
+    return write_candidate_deal(tmp_path, "programme", "pipeline.csv", tape, selection)
 
 
 SELECTION = """

@@ -11,17 +11,15 @@ the (loan, month) event arguments take 0-based loan indices.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from securitize.collections import collect
-from securitize.pool import build_pool
-from securitize.scenario import load_scenario
-from securitize.structure import build_structure
-from securitize.waterfall.engine import Ledger, run_waterfall
+from securitize.structure import Structure
+from securitize.waterfall.engine import Ledger
+from tests.waterfall_support import HAND_DEAL, HAND_TAPE, TRUSTEE_FEE, run_one_path, two_tranches
 
 CENT = 0.005
 
@@ -60,40 +58,11 @@ recovery_lag_months = 3
 """
 
 
-def run(
-    tmp_path: Path,
-    text: str,
-    defaults: Sequence[tuple[int, int]] = (),
-    prepayments: Sequence[tuple[int, int]] = (),
-    tape: str | None = None,
-):
-    """Run one path with defaults and prepayments given as (loan, month)."""
-    if tape is not None:
-        (tmp_path / "tape.csv").write_text(tape, encoding="utf-8")
-    scenario = tmp_path / "deal.toml"
-    scenario.write_text(text, encoding="utf-8")
-    loaded = load_scenario(scenario)
-    pool = build_pool(loaded)
-    structure = build_structure(loaded, pool)
-
-    def events(rows):
-        array = np.array(rows, dtype=np.int64).reshape(-1, 2)
-        return np.zeros(len(array), dtype=np.int64), array[:, 0], array[:, 1]
-
-    path, loan, month = events(defaults)
-    collections = collect(
-        pool.schedule,
-        pool.recovery_rate,
-        loaded.scenario.credit.recovery_lag_months,
-        structure.horizon,
-        1,
-        path,
-        loan,
-        month,
-        prepayments=events(prepayments),
-    )
-    guarantor = np.full((1, len(structure.guarantees)), structure.horizon + 1)
-    return structure, run_waterfall(structure, collections, guarantor)
+def run(tmp_path: Path, text: str, **events: Any) -> tuple[Structure, Ledger]:
+    """One path by ``run_one_path`` (``events``: defaults, prepayments, tape); these tests
+    check the structure and the ledger, not the collections."""
+    structure, _, ledger = run_one_path(tmp_path, text, **events)
+    return structure, ledger
 
 
 def dates(values: np.ndarray) -> np.ndarray:
@@ -127,6 +96,14 @@ name = "C"
 balance = 400000
 """
 
+PRO_RATA_ABC = """
+[waterfall]
+combined = [
+  { pay = "principal", tranches = ["A", "B", "C"], mode = "pro_rata" },
+  { pay = "residual", tranche = "C" },
+]
+"""
+
 
 # ---------------------------------------------------------------------------------------------
 # Pro rata principal
@@ -139,16 +116,7 @@ def test_pro_rata_principal_splits_by_balance(tmp_path: Path) -> None:
     # 2,000,000 − performing 1,000,000 = 1,000,000, split 60/30/10 by balance; 25,000 residual.
     # Q4: loan 2's 1,000,000 at the legal final month repays the rest, again 60/30/10.
     tranches = ZERO_COUPON_ABC.replace("1000000", "1200000").replace("400000", "200000")
-    text = deal(
-        tranches
-        + """
-[waterfall]
-combined = [
-  { pay = "principal", tranches = ["A", "B", "C"], mode = "pro_rata" },
-  { pay = "residual", tranche = "C" },
-]
-"""
-    )
+    text = deal(tranches + PRO_RATA_ABC)
     _, ledger = run(tmp_path, text, prepayments=[(0, 2)])
     assert_cents(principal(ledger, 0), [600_000, 0, 0, 600_000])
     assert_cents(principal(ledger, 1), [300_000, 0, 0, 300_000])
@@ -160,16 +128,7 @@ combined = [
 # Triggers
 # ---------------------------------------------------------------------------------------------
 
-CDR_DEAL = (
-    ZERO_COUPON_ABC
-    + """
-[waterfall]
-combined = [
-  { pay = "principal", tranches = ["A", "B", "C"], mode = "pro_rata" },
-  { pay = "residual", tranche = "C" },
-]
-"""
-)
+CDR_DEAL = ZERO_COUPON_ABC + PRO_RATA_ABC
 
 CDR_TRIGGER = """
 [[triggers]]
@@ -393,16 +352,9 @@ combined = [
 # Reserve account
 # ---------------------------------------------------------------------------------------------
 
-RESERVE_DEAL = """
-[[tranches]]
-name = "senior"
-balance = 1800000
-coupon = 0.04
-
-[[tranches]]
-name = "subordinated"
-balance = 200000
-
+RESERVE_DEAL = (
+    two_tranches()
+    + """
 [[accounts]]
 name = "reserve"
 target = { share_of = "senior", share = 0.01, floor = 5000 }
@@ -416,6 +368,7 @@ combined = [
   { pay = "residual", tranche = "subordinated" },
 ]
 """
+)
 
 
 def reserve_run(tmp_path: Path, **events):
@@ -480,21 +433,8 @@ def test_reserve_releases_its_whole_balance_at_the_legal_final_month(tmp_path: P
 # Separate interest and principal waterfalls
 # ---------------------------------------------------------------------------------------------
 
-SEPARATE = """
-[[tranches]]
-name = "senior"
-balance = 1800000
-coupon = {coupon}
-
-[[tranches]]
-name = "subordinated"
-balance = 200000
-
-[waterfall]
-{waterfall}
-"""
-
 SEPARATE_STEPS = """
+[waterfall]
 interest = [{ pay = "interest", tranches = ["senior"] }]
 principal = [
   { pay = "principal", tranches = ["senior", "subordinated"] },
@@ -503,6 +443,7 @@ principal = [
 """
 
 COMBINED_STEPS = """
+[waterfall]
 combined = [
   { pay = "interest", tranches = ["senior"] },
   { pay = "principal", tranches = ["senior", "subordinated"] },
@@ -517,7 +458,7 @@ def test_interest_collections_alone_pay_the_interest_waterfall(tmp_path: Path) -
     # Q2: interest collections 15,000 against 3,000 arrears + 18,000: 15,000 paid, 6,000 still
     #     owed — the 500,000 recovery is principal collections and goes to principal only.
     # Combined, the recovery would have paid all 21,000 of interest and 494,000 principal.
-    text = SEPARATE.format(coupon=0.04, waterfall=SEPARATE_STEPS)
+    text = two_tranches(senior_coupon=0.04) + SEPARATE_STEPS
     _, ledger = run(tmp_path, deal(text, recovery=0.5), defaults=[(1, 1)])
     assert_cents(interest(ledger, 0)[:2], [15_000, 15_000])
     assert_cents(dates(ledger.tranches[0].shortfall)[:2], [3_000, 6_000])
@@ -525,7 +466,7 @@ def test_interest_collections_alone_pay_the_interest_waterfall(tmp_path: Path) -
 
     combined = tmp_path / "combined"
     combined.mkdir()
-    text = SEPARATE.format(coupon=0.04, waterfall=COMBINED_STEPS)
+    text = two_tranches(senior_coupon=0.04) + COMBINED_STEPS
     _, ledger = run(combined, deal(text, recovery=0.5), defaults=[(1, 1)])
     assert_cents(interest(ledger, 0)[:2], [15_000, 21_000])
     assert_cents(principal(ledger, 0)[:2], [0, 494_000])
@@ -536,7 +477,7 @@ def test_interest_waterfall_leftover_flows_to_the_principal_waterfall(tmp_path: 
     # 9,000 of interest; the 6,000 left flows into the principal waterfall and pays senior
     # principal (due: notes 2,000,000 − performing 1,000,000), though no principal was
     # collected. Q2: 15,000 − 1,794,000 × 0.5% = 6,030 leftover + 500,000 recovery.
-    text = SEPARATE.format(coupon=0.02, waterfall=SEPARATE_STEPS)
+    text = two_tranches(senior_coupon=0.02) + SEPARATE_STEPS
     _, ledger = run(tmp_path, deal(text, recovery=0.5), defaults=[(1, 1)])
     assert_cents(interest(ledger, 0)[:2], [9_000, 8_970])
     assert_cents(principal(ledger, 0)[:2], [6_000, 506_030])
@@ -620,16 +561,8 @@ def test_fee_bases(tmp_path: Path) -> None:
     # fixed, 12,000 a year: 3,000 a quarter, 2,000 for the two-month Q5 — left unpaid, as Q5
     #   collects nothing.
     text = deal(
-        """
-[[tranches]]
-name = "senior"
-balance = 1800000
-coupon = 0.04
-
-[[tranches]]
-name = "subordinated"
-balance = 200000
-
+        two_tranches()
+        + """
 [waterfall]
 combined = [
   { pay = "fee", name = "trustee", rate_bp = 50 },
@@ -662,15 +595,8 @@ def test_principal_to_target_pays_a_tranche_down_to_its_target(tmp_path: Path) -
     # 2,000,000); 20,000 residual. Q2, Q3: at target: 30,000 residual. Q4 (legal final): notes
     # repaid, 40,000 residual.
     text = deal(
-        """
-[[tranches]]
-name = "senior"
-balance = 1800000
-
-[[tranches]]
-name = "subordinated"
-balance = 200000
-
+        two_tranches(senior_coupon=0.0)
+        + """
 [waterfall]
 combined = [
   { pay = "principal", tranches = ["senior"], amount = "to_target", target = { amount = 1790000 } },
@@ -689,23 +615,12 @@ combined = [
 # Clean-up call
 # ---------------------------------------------------------------------------------------------
 
-CALL_DEAL = """
-[[tranches]]
-name = "senior"
-balance = 1800000
-coupon = 0.04
-
-[[tranches]]
-name = "subordinated"
-balance = 200000
-"""
-
 
 def call_run(tmp_path: Path, extra: str = ""):
     # Twenty bullet loans of 100,000 at 6% (500 a month each); call at 10% (200,000). Loans
     # 1-17 prepay in month 2, loans 18-19 in month 5; loan 20 would pay to month 12.
     text = deal(
-        CALL_DEAL + extra,
+        two_tranches() + extra,
         count=20,
         balance=100_000,
         deal_extra="clean_up_call = 0.1",
@@ -775,39 +690,6 @@ balance = 50000
 # The default priority of payments, and the coverage multiple's amounts due
 # ---------------------------------------------------------------------------------------------
 
-HAND_TAPE = (
-    "loan_id,enterprise,industry,region,balance,coupon,tenor_months,amortisation,score,"
-    "ip_appraised_value,pd,recovery_rate\n"
-    "L1,Alpha Tech,Software,Lucheng,1000000,0.06,12,bullet,80,0,0.02,0.40\n"
-    "L2,Beta Tech,New materials,Ruian,1000000,0.06,12,bullet,80,0,0.02,0.40\n"
-)
-
-HAND_DEAL = """
-[deal]
-name = "hand_computed"
-closing_date = 2024-01-01
-payment_interval_months = 3
-legal_final_months = 15
-
-[pool]
-tape = "tape.csv"
-
-[credit]
-recovery_lag_months = 3
-
-[[tranches]]
-name = "senior"
-balance = 1800000
-coupon = 0.04
-
-[[tranches]]
-name = "subordinated"
-balance = 200000
-coupon = 0.0
-"""
-
-PLAIN_FEES = '\n[[fees]]\nname = "trustee"\nrate_bp = 50\n'
-
 EXPLICIT = """
 [waterfall]
 combined = [
@@ -841,7 +723,7 @@ def test_default_program_is_the_plain_priority_of_payments(tmp_path: Path) -> No
     default_dir, explicit_dir = tmp_path / "default", tmp_path / "explicit"
     default_dir.mkdir()
     explicit_dir.mkdir()
-    structure, plain = run(default_dir, HAND_DEAL + PLAIN_FEES, defaults=[(1, 6)], tape=HAND_TAPE)
+    structure, plain = run(default_dir, HAND_DEAL + TRUSTEE_FEE, defaults=[(1, 6)], tape=HAND_TAPE)
     _, written = run(explicit_dir, HAND_DEAL + EXPLICIT, defaults=[(1, 6)], tape=HAND_TAPE)
     kinds = [step.kind for step in structure.program.combined]
     assert kinds == ["fee", "interest", "interest", "principal", "residual"]
@@ -865,7 +747,7 @@ def test_coverage_amounts_due(tmp_path: Path) -> None:
     # Q1, Q2: 2,500 fee + 18,000 interest. Q3: 1,250 + 17,955.
     # Q4: 1,250 + 13,997.05 + min(senior 1,399,705, scheduled 2,000,000).
     # Q5: no fee; interest 399,952.05 × 1% = 3,999.5205; the whole senior 399,952.05.
-    _, ledger = run(tmp_path, HAND_DEAL + PLAIN_FEES, defaults=[(1, 6)], tape=HAND_TAPE)
+    _, ledger = run(tmp_path, HAND_DEAL + TRUSTEE_FEE, defaults=[(1, 6)], tape=HAND_TAPE)
     assert_cents(
         dates(ledger.due),
         [20_500, 20_500, 19_205, 1_250 + 13_997.05 + 1_399_705, 3_999.5205 + 399_952.05],

@@ -43,17 +43,18 @@ def _check(pd: float, rho: float, lgd: float) -> None:
         raise ValueError(f"large-pool loss given default must be positive, got {lgd}")
 
 
-def _scales(nu: float | None, panels: int, order: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes s = sqrt(V/ν) and weights; the single node s = 1 for the Gaussian copula."""
+def _mixture(
+    pd: float, nu: float | None, panels: int, order: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Scale nodes s = sqrt(V/ν), weights w and threshold c: every formula here is the Gaussian
+    one with threshold c s, averaged over s with weights w (the single node s = 1 and
+    c = Φ⁻¹(p) for the Gaussian copula)."""
     if nu is None:
-        return np.ones(1), np.ones(1)
+        return np.ones(1), np.ones(1), float(ndtri(pd))
     if not (math.isfinite(nu) and nu > 2):
         raise ValueError(f"t copula degrees of freedom nu must exceed 2, got {nu}")
-    return chi_scale_quadrature(nu, panels, order, DEFAULT_X_MAX)
-
-
-def _threshold(pd: float, nu: float | None) -> float:
-    return float(ndtri(pd)) if nu is None else float(stdtrit(nu, pd))
+    s, w = chi_scale_quadrature(nu, panels, order, DEFAULT_X_MAX)
+    return s, w, float(stdtrit(nu, pd))
 
 
 def _as_output(value: np.ndarray) -> float | np.ndarray:
@@ -73,8 +74,7 @@ def large_pool_loss_cdf(
     """P(L ≤ x) for the large-pool loss fraction L ∈ (0, lgd)."""
     _check(pd, rho, lgd)
     x = np.asarray(x, dtype=float)
-    s, w = _scales(nu, mixing_panels, mixing_order)
-    c = _threshold(pd, nu)
+    s, w, c = _mixture(pd, nu, mixing_panels, mixing_order)
     with np.errstate(divide="ignore"):
         g = ndtri(np.clip(x / lgd, 0.0, 1.0))
     conditional = ndtr((math.sqrt(1.0 - rho) * g[..., None] - c * s) / math.sqrt(rho))
@@ -99,8 +99,7 @@ def large_pool_loss_quantile(
     if nu is None:
         score = (math.sqrt(rho) * ndtri(level) + ndtri(pd)) / math.sqrt(1.0 - rho)
         return _as_output(lgd * ndtr(score))
-    s, w = _scales(nu, mixing_panels, mixing_order)
-    c = _threshold(pd, nu)
+    s, w, c = _mixture(pd, nu, mixing_panels, mixing_order)
     a, b = math.sqrt(rho), math.sqrt(1.0 - rho)
 
     def excess(g: float, q: float) -> float:
@@ -147,8 +146,7 @@ def large_pool_tranche_expected_loss(
     _check(pd, rho, lgd)
     if not (math.isfinite(attach) and math.isfinite(detach) and 0.0 <= attach < detach):
         raise ValueError(f"tranche needs 0 <= attach < detach, got [{attach}, {detach})")
-    s, w = _scales(nu, mixing_panels, mixing_order)
-    c = _threshold(pd, nu)
+    s, w, c = _mixture(pd, nu, mixing_panels, mixing_order)
     low = _expected_excess(attach, c, rho, lgd, pd, s, w)
     high = _expected_excess(detach, c, rho, lgd, pd, s, w)
     return (low - high) / (detach - attach)

@@ -22,6 +22,7 @@ import pandas as pd
 import scipy
 
 from securitize.errors import ScenarioError
+from securitize.jsonsafe import json_safe
 from securitize.scenario import LoadedScenario, Scenario
 from securitize.scoring import ScoreBands, load_score_bands
 from securitize.selection.candidates import Candidates, prepare_candidates
@@ -359,20 +360,6 @@ def tape_csv(selection: Selection) -> bytes:
     return (header + frame.to_csv(index=False, lineterminator="\n")).encode("utf-8")
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dt.date | pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
 def pool_figures(loans: pd.DataFrame) -> dict[str, Any]:
     """Totals and concentrations of a selected pool."""
     balance = loans["balance"].to_numpy(dtype=float)
@@ -410,7 +397,7 @@ def selection_summary(selection: Selection) -> dict[str, Any]:
         }
     status = selection.report["status"]
     mask = solution.selected
-    return _clean(
+    return json_safe(
         {
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,

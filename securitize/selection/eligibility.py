@@ -19,7 +19,7 @@ import pandas as pd
 
 from securitize.errors import ScenarioError
 from securitize.selection.candidates import FALSE_TEXT, TRUE_TEXT, Candidates
-from securitize.selection.spec import Rule, SelectionSpec
+from securitize.selection.spec import Rule, SelectionSpec, show_value
 
 
 @dataclass(frozen=True)
@@ -276,6 +276,34 @@ def _rule_error(source: Path, index: int, field: str, value: object, message: st
     )
 
 
+def _value_error(source: Path, index: int, rule: Rule, message: str) -> ScenarioError:
+    """The rule's value does not suit its column: the error names the value, not the column."""
+    return _rule_error(source, index, "value", rule.value, message)
+
+
+def _reject_unreadable(
+    bad: np.ndarray,
+    text: pd.Series,
+    rule: Rule,
+    index: int,
+    source: Path,
+    tape_path: object,
+    problem: str,
+    advice: str = "",
+) -> None:
+    """Stop at the first non-blank cell (``bad``) that is not of the rule's value type, quoting
+    its row so the tape can be fixed; ``problem`` says what is wrong with the column."""
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _value_error(
+            source,
+            index,
+            rule,
+            f"column '{rule.column}' of {tape_path} {problem} (row {row + 1}: "
+            f"{text.iloc[row]!r}){advice}",
+        )
+
+
 def _column_values(
     loans: pd.DataFrame, rule: Rule, index: int, source: Path, tape_path: object
 ) -> tuple[np.ndarray, np.ndarray, str]:
@@ -285,21 +313,19 @@ def _column_values(
     if isinstance(raw.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(raw):
         blank = raw.isna().to_numpy()
         if not isinstance(sample, dt.date):
-            raise _rule_error(
+            raise _value_error(
                 source,
                 index,
-                "value",
-                rule.value,
+                rule,
                 f"column '{rule.column}' holds dates; compare it with a date (e.g. 2024-06-30)",
             )
         return raw.dt.date.to_numpy(dtype=object), blank, "date"
     if raw.dtype == bool or pd.api.types.is_bool_dtype(raw):
         if not isinstance(sample, bool):
-            raise _rule_error(
+            raise _value_error(
                 source,
                 index,
-                "value",
-                rule.value,
+                rule,
                 f"column '{rule.column}' holds true/false; compare it with true or false",
             )
         return raw.to_numpy(dtype=bool), np.zeros(len(raw), dtype=bool), "bool"
@@ -308,30 +334,13 @@ def _column_values(
     if isinstance(sample, bool):
         lower = text.str.lower()
         bad = ~lower.isin(TRUE_TEXT + FALSE_TEXT) & ~blank
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise _rule_error(
-                source,
-                index,
-                "value",
-                rule.value,
-                f"column '{rule.column}' of {tape_path} is not true/false (row {row + 1}: "
-                f"{text.iloc[row]!r})",
-            )
+        _reject_unreadable(bad, text, rule, index, source, tape_path, "is not true/false")
         return lower.isin(TRUE_TEXT).to_numpy(), blank, "bool"
     if isinstance(sample, int | float):
         numbers = pd.to_numeric(raw.where(~blank, None), errors="coerce")
         bad = numbers.isna().to_numpy() & ~blank
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise _rule_error(
-                source,
-                index,
-                "value",
-                rule.value,
-                f"column '{rule.column}' of {tape_path} holds text (row {row + 1}: "
-                f"{text.iloc[row]!r}); compare it with text",
-            )
+        advice = "; compare it with text"
+        _reject_unreadable(bad, text, rule, index, source, tape_path, "holds text", advice)
         return numbers.to_numpy(dtype=float), blank, "number"
     if isinstance(sample, dt.date):
         parsed = pd.to_datetime(
@@ -340,24 +349,11 @@ def _column_values(
             errors="coerce",
         )
         bad = parsed.isna().to_numpy() & ~blank
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise _rule_error(
-                source,
-                index,
-                "value",
-                rule.value,
-                f"column '{rule.column}' of {tape_path} is not a date (row {row + 1}: "
-                f"{text.iloc[row]!r})",
-            )
+        _reject_unreadable(bad, text, rule, index, source, tape_path, "is not a date")
         return parsed.dt.date.to_numpy(dtype=object), blank, "date"
     if pd.api.types.is_numeric_dtype(raw):
-        raise _rule_error(
-            source,
-            index,
-            "value",
-            rule.value,
-            f"column '{rule.column}' holds numbers; compare it with a number",
+        raise _value_error(
+            source, index, rule, f"column '{rule.column}' holds numbers; compare it with a number"
         )
     return text.to_numpy(dtype=object), blank, "text"
 
@@ -400,22 +396,12 @@ def _rule_criterion(
     passed &= present
     shown = np.array(
         [
-            f"{rule.column} blank" if not p else f"{rule.column} {_value_text(v)}"
+            f"{rule.column} blank" if not p else f"{rule.column} {show_value(v)}"
             for v, p in zip(values, present, strict=True)
         ],
         dtype=object,
     )
     return Criterion(f"rules[{index}]", rule.label, passed, shown)
-
-
-def _value_text(value: object) -> str:
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return f"'{value}'" if isinstance(value, str) else str(value)
 
 
 def _unmatched(

@@ -156,9 +156,12 @@ class _Pool:
 
 
 def _share_cap(
-    pool: _Pool, layout: Layout, name: str, label: str, keys: np.ndarray, limit: float, what: str
+    pool: _Pool, layout: Layout, field: str, groups: str, column: str, limit: float, what: str
 ) -> Limit:
-    """Each group ``g`` (by ``keys``) at most ``limit`` of the pool: Σ_g s x − L·X ≤ 0."""
+    """``groups`` (each group ``g`` by ``column``, one ``what`` each) at most ``limit`` of the
+    pool: Σ_g s x − L·X ≤ 0. ``field`` is the spec's name for the limit under ``limits``."""
+    name, label = f"limits.{field}", f"{groups} at most {_pct(limit)} of the pool"
+    keys = pool.loans[column].to_numpy(dtype=object)
     codes, names = pd.factorize(pd.Series(keys, dtype=object), sort=True)
     k = len(names)
     rows = list(codes) + list(range(k))
@@ -251,14 +254,16 @@ def _top_n(pool: _Pool, layout: Layout, n: int, limit: float) -> Limit:
 def _weighted(
     pool: _Pool,
     layout: Layout,
-    name: str,
+    field: str,
     label: str,
-    values: np.ndarray,
+    column: str,
     threshold: float,
     sense: str,
     unit: str,
 ) -> Limit:
-    """Balance-weighted average of ``values`` against ``threshold``: Σ (v − thr) s x ≷ 0."""
+    """Balance-weighted average of ``column`` against ``threshold``: Σ (v − thr) s x ≷ 0.
+    ``field`` is the spec's name for the limit under ``limits``."""
+    name, values = f"limits.{field}", pool.loans[column].to_numpy(dtype=float)
     matrix = _total_row(layout, (values - threshold) * pool.s)
 
     def measure(mask: np.ndarray, base: float | None) -> tuple[float, str]:
@@ -379,91 +384,30 @@ def build_limits(
         out.append(_size(pool, layout, "deal_size_min", spec.deal_size_min, "min"))
     if spec.deal_size_max is not None:
         out.append(_size(pool, layout, "deal_size_max", spec.deal_size_max, "max"))
-    enterprise = loans["enterprise"].to_numpy(dtype=object)
+
+    def share_cap(field: str, groups: str, column: str, what: str) -> None:
+        """Cap each group's share of the pool (groups by ``column``) if the spec sets one."""
+        limit = getattr(limits_spec, field)
+        if limit is not None:
+            out.append(_share_cap(pool, layout, field, groups, column, limit, what))
+
     if limits_spec.loans_per_enterprise_max is not None:
+        enterprise = loans["enterprise"].to_numpy(dtype=object)
         out.append(_count_cap(pool, layout, enterprise, limits_spec.loans_per_enterprise_max))
-    if limits_spec.obligor_max is not None:
-        limit = limits_spec.obligor_max
-        out.append(
-            _share_cap(
-                pool,
-                layout,
-                "limits.obligor_max",
-                f"each obligor at most {_pct(limit)} of the pool",
-                enterprise,
-                limit,
-                "obligor",
-            )
-        )
-    if limits_spec.related_group_max is not None:
-        limit = limits_spec.related_group_max
-        out.append(
-            _share_cap(
-                pool,
-                layout,
-                "limits.related_group_max",
-                f"each obligor with its related parties at most {_pct(limit)} of the pool",
-                loans["related_key"].to_numpy(dtype=object),
-                limit,
-                "group",
-            )
-        )
+    share_cap("obligor_max", "each obligor", "enterprise", "obligor")
+    share_cap("related_group_max", "each obligor with its related parties", "related_key", "group")
     if limits_spec.top_n is not None:
         out.append(_top_n(pool, layout, limits_spec.top_n, limits_spec.top_n_max))
-    if limits_spec.industry_max is not None:
-        limit = limits_spec.industry_max
-        out.append(
-            _share_cap(
-                pool,
-                layout,
-                "limits.industry_max",
-                f"each industry at most {_pct(limit)} of the pool",
-                loans["industry"].to_numpy(dtype=object),
-                limit,
-                "industry",
-            )
-        )
-    if limits_spec.region_max is not None:
-        limit = limits_spec.region_max
-        out.append(
-            _share_cap(
-                pool,
-                layout,
-                "limits.region_max",
-                f"each region at most {_pct(limit)} of the pool",
-                loans["region"].to_numpy(dtype=object),
-                limit,
-                "region",
-            )
-        )
+    share_cap("industry_max", "each industry", "industry", "industry")
+    share_cap("region_max", "each region", "region", "region")
     if limits_spec.wa_pd_max is not None:
         limit = limits_spec.wa_pd_max
-        out.append(
-            _weighted(
-                pool,
-                layout,
-                "limits.wa_pd_max",
-                f"balance-weighted average annual PD at most {_pct(limit)}",
-                loans["annual_pd"].to_numpy(dtype=float),
-                limit,
-                "max",
-                "pd",
-            )
-        )
+        label = f"balance-weighted average annual PD at most {_pct(limit)}"
+        out.append(_weighted(pool, layout, "wa_pd_max", label, "annual_pd", limit, "max", "pd"))
     if limits_spec.wa_score_min is not None:
         limit = limits_spec.wa_score_min
-        out.append(
-            _weighted(
-                pool,
-                layout,
-                "limits.wa_score_min",
-                f"balance-weighted average 科创指数 score at least {limit:g}",
-                loans["score"].to_numpy(dtype=float),
-                limit,
-                "min",
-                "score",
-            )
-        )
+        label = f"balance-weighted average 科创指数 score at least {limit:g}"
+        out.append(_weighted(pool, layout, "wa_score_min", label, "score", limit, "min", "score"))
     if limits_spec.label_min is not None:
         out.append(
             _label_min(

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from securitize.errors import ScenarioError
+from securitize.jsonsafe import json_safe
 from securitize.scenario import LoadedScenario
 from securitize.selection.api import (
     Selection,
-    _clean,
     load_candidates,
     pool_figures,
     scenario_funding_cost,
@@ -130,7 +130,7 @@ class Programme:
     def summary(self) -> dict[str, Any]:
         deals = self.deals()
         used = deals["loans"].fillna(0).sum()
-        return _clean(
+        return json_safe(
             {
                 "schema": "securitize.programme",
                 "version": 1,

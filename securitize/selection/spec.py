@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
@@ -133,9 +134,9 @@ class Rule(_Strict):
     def label(self) -> str:
         value = self.value
         shown = (
-            "[" + ", ".join(_show(v) for v in value) + "]"
+            "[" + ", ".join(show_value(v) for v in value) + "]"
             if isinstance(value, list)
-            else _show(value)
+            else show_value(value)
         )
         text = f"{self.column} {self.operator} {shown}"
         return f"{self.name}: {text}" if self.name else text
@@ -151,8 +152,10 @@ def _kind(value: object) -> str:
     return "text"
 
 
-def _show(value: object) -> str:
-    if isinstance(value, bool):
+def show_value(value: object) -> str:
+    """A rule's value, or a loan's value in a rule's column, as the scenario file spells it:
+    the same spelling in rule labels and in the exclusion report's reasons."""
+    if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, str):
         return f"'{value}'"

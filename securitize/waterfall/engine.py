@@ -67,6 +67,25 @@ class Ledger:
     unpaid_fees: dict[str, np.ndarray]
 
 
+# The ledger's per-date arrays by name: series on the ledger itself, tables of series (by fee,
+# account or trigger name) and series on each tranche's ledger, all paths × dates; then each
+# tranche's end-of-deal amounts, one per path. ``finish`` transposes the per-date arrays, and
+# checks that walk a whole ledger take the names from here.
+LEDGER_SERIES = ("available", "due", "residual", "accelerated", "called", "carried")
+LEDGER_TABLES = ("fees_paid", "accounts", "deposits", "draws", "triggers")
+TRANCHE_SERIES = (
+    "interest_paid",
+    "principal_paid",
+    "guarantor_reimbursed",
+    "guarantor_interest",
+    "guarantor_principal",
+    "interest_due",
+    "balance",
+    "shortfall",
+)
+TRANCHE_TOTALS = ("unpaid_principal", "investor_arrears", "guarantor_arrears")
+
+
 def _take(pot: np.ndarray, due: np.ndarray) -> np.ndarray:
     """Pay as much of ``due`` as ``pot`` allows; reduces ``pot`` in place."""
     paid = np.minimum(pot, due)
@@ -124,7 +143,9 @@ class _Run:
             available=zeros(),
             due=zeros(),
             fees_paid={name: zeros() for name in fee_names},
-            tranches=[TrancheLedger(*(zeros() for _ in range(8))) for _ in terms.tranches],
+            tranches=[
+                TrancheLedger(**{name: zeros() for name in TRANCHE_SERIES}) for _ in terms.tranches
+            ],
             residual=zeros(),
             accounts={a.name: zeros() for a in terms.accounts},
             deposits={a.name: zeros() for a in terms.accounts},
@@ -471,28 +492,14 @@ class _Run:
 
     def finish(self) -> Ledger:
         ledger_all = self.ledger
-        for name in ("available", "due", "residual", "accelerated", "called", "carried"):
+        for name in LEDGER_SERIES:
             setattr(ledger_all, name, getattr(ledger_all, name).T)
-        for table in (
-            ledger_all.fees_paid,
-            ledger_all.accounts,
-            ledger_all.deposits,
-            ledger_all.draws,
-            ledger_all.triggers,
-        ):
+        for kind in LEDGER_TABLES:
+            table = getattr(ledger_all, kind)
             for name in table:
                 table[name] = table[name].T
         for t in ledger_all.tranches:
-            for name in (
-                "interest_paid",
-                "principal_paid",
-                "guarantor_reimbursed",
-                "guarantor_interest",
-                "guarantor_principal",
-                "interest_due",
-                "balance",
-                "shortfall",
-            ):
+            for name in TRANCHE_SERIES:
                 setattr(t, name, getattr(t, name).T)
         for j, ledger in enumerate(self.ledger.tranches):
             ledger.unpaid_principal = self.balance[j]
