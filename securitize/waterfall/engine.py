@@ -179,7 +179,9 @@ class _Run:
             self.guarantee_fee_due[k] = self.guarantee_fee_due[k] + accrued
 
     def _current_interest(self, j: int, p: int) -> np.ndarray:
-        return self.balance[j] * self.terms.tranches[j].coupon * float(self.col.months[p]) / 12.0
+        """This date's interest on tranche j: on its balance after the previous date, whatever
+        principal earlier steps pay today (computed once a date, in ``period``)."""
+        return self.current[j]
 
     def _target(self, target: Target, p: int) -> np.ndarray:
         if target.amount is not None:
@@ -394,6 +396,11 @@ class _Run:
 
     def period(self, p: int) -> None:
         final = p == self.periods - 1
+        year_fraction = float(self.col.months[p]) / 12.0
+        self.current = [
+            b * (t.coupon * year_fraction) if t.coupon else np.zeros(self.paths)
+            for b, t in zip(self.balance, self.terms.tranches, strict=True)
+        ]
         self._accrue(p)
         self._triggers(p)
         self.shortfall_event = np.zeros(self.paths, dtype=bool)
