@@ -100,6 +100,72 @@ def _statement(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table_bytes(frame: pd.DataFrame, out: Path) -> bytes:
+    if out.suffix.lower() == ".parquet":
+        import io
+
+        buffer = io.BytesIO()
+        try:
+            frame.to_parquet(buffer, index=False)
+        except ImportError:
+            raise SecuritizeError(
+                f"{out}: writing Parquet needs pyarrow (pip install 'securitize[parquet]')"
+            ) from None
+        return buffer.getvalue()
+    if out.suffix.lower() != ".csv":
+        raise SecuritizeError(f"--out {out}: must end in .csv or .parquet")
+    return frame.to_csv(index=False, lineterminator="\n").encode()
+
+
+def _write_table(frame: pd.DataFrame, out: str | None, force: bool) -> None:
+    from securitize.output import write_outputs
+
+    if out is None:
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(frame.to_string(index=False))
+        return
+    path = Path(out)
+    write_outputs(path.parent, {path.name: _table_bytes(frame, path)}, force=force)
+    print(f"wrote {path}")
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from securitize.designs import compare_scenarios
+
+    if len(args.scenarios) < 2:
+        raise SecuritizeError("compare: give at least two scenario files")
+    frame = compare_scenarios([Path(p) for p in args.scenarios], paths_count=args.paths)
+    _write_table(frame, args.out, args.force)
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from securitize.designs import parse_value, sweep
+    from securitize.run import with_overrides
+    from securitize.scenario import load_scenario
+
+    vary: dict[tuple[str, ...], list[tuple]] = {}
+    for item in args.vary:
+        fields, sep, values = item.partition("=")
+        if not sep or not fields or not values:
+            raise SecuritizeError(f"--vary {item!r}: write FIELD=VALUE1,VALUE2,...")
+        group = tuple(fields.split("+"))
+        settings = []
+        for setting in values.split(","):
+            parts = setting.split(":")
+            if len(parts) != len(group):
+                raise SecuritizeError(
+                    f"--vary {item!r}: value {setting!r} gives {len(parts)} value(s) for "
+                    f"{len(group)} field(s); link fields with '+' and their values with ':'"
+                )
+            settings.append(tuple(parse_value(v, f) for v, f in zip(parts, group, strict=True)))
+        vary[group] = settings
+    loaded = with_overrides(load_scenario(args.scenario), paths=args.paths, seed=args.seed)
+    frame = sweep(loaded, vary, workers=args.workers or 1)
+    _write_table(frame, args.out, args.force)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="securitize",
@@ -133,6 +199,33 @@ def _parser() -> argparse.ArgumentParser:
     statement.add_argument("--force", action="store_true", help="overwrite an existing file")
     statement.add_argument("--quiet", action="store_true", help="no progress bar")
     statement.set_defaults(handler=_statement)
+    compare = commands.add_parser(
+        "compare", help="side-by-side metrics of scenarios, differences with their errors"
+    )
+    compare.add_argument("scenarios", nargs="+", help="two or more scenario files")
+    compare.add_argument("--paths", type=int, help="Monte Carlo paths for every scenario")
+    compare.add_argument("--out", help="write the table (.csv or .parquet)")
+    compare.add_argument("--force", action="store_true", help="overwrite an existing file")
+    compare.set_defaults(handler=_compare)
+    sweep = commands.add_parser(
+        "sweep", help="evaluate every combination of varied fields on shared paths"
+    )
+    sweep.add_argument("scenario", help="scenario file")
+    sweep.add_argument(
+        "--vary",
+        action="append",
+        required=True,
+        help=(
+            "FIELD=V1,V2,... (dotted field, e.g. credit.asset_correlation=0.15,0.2); fields that "
+            "move together: F1+F2=A1:A2,B1:B2; repeatable (every combination is run)"
+        ),
+    )
+    sweep.add_argument("--paths", type=int, help="Monte Carlo paths (overrides the scenario)")
+    sweep.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
+    sweep.add_argument("--workers", type=int, help="worker processes")
+    sweep.add_argument("--out", help="write the tidy table (.csv or .parquet)")
+    sweep.add_argument("--force", action="store_true", help="overwrite an existing file")
+    sweep.set_defaults(handler=_sweep)
     from securitize.selection.commands import add_pool_commands
 
     add_pool_commands(commands)
