@@ -21,6 +21,10 @@ from securitize.jsonsafe import json_safe
 
 DEFAULT_SCENARIO = Path("scenarios") / "wenzhou_pilot.toml"
 EXIT_USER_ERROR = 2
+SCHEDULER_HELP = (
+    "run chunks on Dask: local, local:N (a local cluster of N workers) or tcp://host:port; "
+    "the same seed gives the same numbers"
+)
 EXIT_INTERRUPTED = 130
 
 
@@ -49,7 +53,12 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = Path(args.scenario) if args.scenario else default_scenario()
     run = run_scenario(
-        scenario, paths=args.paths, seed=args.seed, workers=args.workers, progress=not args.quiet
+        scenario,
+        paths=args.paths,
+        seed=args.seed,
+        workers=args.workers,
+        progress=not args.quiet,
+        scheduler=args.scheduler,
     )
     results = run.results
     folder = Path(args.out) if args.out else Path("reports") / results.deal["name"]
@@ -134,7 +143,9 @@ def _compare(args: argparse.Namespace) -> int:
 
     if len(args.scenarios) < 2:
         raise SecuritizeError("compare: give at least two scenario files")
-    frame = compare_scenarios([Path(p) for p in args.scenarios], paths_count=args.paths)
+    frame = compare_scenarios(
+        [Path(p) for p in args.scenarios], paths_count=args.paths, scheduler=args.scheduler
+    )
     _write_table(frame, args.out, args.force)
     return 0
 
@@ -161,7 +172,7 @@ def _sweep(args: argparse.Namespace) -> int:
             settings.append(tuple(parse_value(v, f) for v, f in zip(parts, group, strict=True)))
         vary[group] = settings
     loaded = with_overrides(load_scenario(args.scenario), paths=args.paths, seed=args.seed)
-    frame = sweep(loaded, vary, workers=args.workers or 1)
+    frame = sweep(loaded, vary, workers=args.workers or 1, scheduler=args.scheduler)
     _write_table(frame, args.out, args.force)
     return 0
 
@@ -187,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no progress bar or summary; print only the files written",
     )
+    run.add_argument("--scheduler", help=SCHEDULER_HELP)
     run.set_defaults(handler=_run)
     statement = commands.add_parser(
         "statement", help="per-date statement of one simulated path (the worst, or path N)"
@@ -206,6 +218,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--paths", type=int, help="Monte Carlo paths for every scenario")
     compare.add_argument("--out", help="write the table (.csv or .parquet)")
     compare.add_argument("--force", action="store_true", help="overwrite an existing file")
+    compare.add_argument("--scheduler", help=SCHEDULER_HELP)
     compare.set_defaults(handler=_compare)
     sweep = commands.add_parser(
         "sweep", help="evaluate every combination of varied fields on shared paths"
@@ -225,6 +238,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=int, help="worker processes")
     sweep.add_argument("--out", help="write the tidy table (.csv or .parquet)")
     sweep.add_argument("--force", action="store_true", help="overwrite an existing file")
+    sweep.add_argument("--scheduler", help=SCHEDULER_HELP)
     sweep.set_defaults(handler=_sweep)
     from securitize.selection.commands import add_pool_commands
 

@@ -100,7 +100,9 @@ class Design:
 
 
 def evaluate_designs(
-    designs: list[tuple[str, dict[str, Any], LoadedScenario]], workers: int = 1
+    designs: list[tuple[str, dict[str, Any], LoadedScenario]],
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> list[Design]:
     """Evaluate designs, simulating each distinct set of paths once."""
     cache: dict[str, tuple[Any, DefaultPaths]] = {}
@@ -115,12 +117,17 @@ def evaluate_designs(
             cache[key] = (
                 model,
                 simulate_defaults(
-                    model, settings.paths, settings.seed, settings.chunk_size, workers
+                    model,
+                    settings.paths,
+                    settings.seed,
+                    settings.chunk_size,
+                    workers,
+                    scheduler=scheduler,
                 ),
             )
         _, defaults = cache[key]
         lag = loaded.scenario.credit.recovery_lag_months
-        outcomes = evaluate(pool, structure, lag, defaults, workers)
+        outcomes = evaluate(pool, structure, lag, defaults, workers, scheduler=scheduler)
         out.append(Design(label, changes, structure, outcomes, key))
     return out
 
@@ -201,7 +208,9 @@ def comparison(designs: list[Design]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare_scenarios(paths: list[Path], *, paths_count: int | None = None) -> pd.DataFrame:
+def compare_scenarios(
+    paths: list[Path], *, paths_count: int | None = None, scheduler: str | None = None
+) -> pd.DataFrame:
     """Side-by-side metrics of scenario files, designs sharing paths where they can."""
     designs = []
     for path in paths:
@@ -212,11 +221,14 @@ def compare_scenarios(paths: list[Path], *, paths_count: int | None = None) -> p
     labels = [d[0] for d in designs]
     if len(set(labels)) != len(labels):
         raise ScenarioError("compare: give scenario files with different names")
-    return comparison(evaluate_designs(designs))
+    return comparison(evaluate_designs(designs, scheduler=scheduler))
 
 
 def sweep(
-    loaded: LoadedScenario, vary: dict[tuple[str, ...], list[tuple[Any, ...]]], workers: int = 1
+    loaded: LoadedScenario,
+    vary: dict[tuple[str, ...], list[tuple[Any, ...]]],
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
     """Every combination of the varied fields, evaluated on shared paths where possible.
 
@@ -232,4 +244,4 @@ def sweep(
                 changed = with_field(changed, field, value)
                 changes[field] = value
         designs.append((f"design_{k + 1}", changes, changed))
-    return design_table(evaluate_designs(designs, workers))
+    return design_table(evaluate_designs(designs, workers, scheduler))

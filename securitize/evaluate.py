@@ -205,11 +205,14 @@ def evaluate(
     defaults: DefaultPaths,
     workers: int = 1,
     progress: bool = False,
+    scheduler: str | None = None,
 ) -> Outcomes:
     """Run the structure over every chunk of ``defaults`` and combine in chunk order."""
     # Stored chunks travel to the workers one at a time; unstored ones are regenerated there.
     jobs = [(pool, structure, lag, _only_chunk(defaults, k), k) for k in range(len(defaults.sizes))]
-    outcomes = map_in_order(_evaluate_chunk, jobs, workers, "evaluating" if progress else None)
+    outcomes = map_in_order(
+        _evaluate_chunk, jobs, workers, "evaluating" if progress else None, scheduler
+    )
     per_path = {
         name: np.concatenate([o.per_path[name] for o in outcomes]) for name in outcomes[0].per_path
     }

@@ -7,6 +7,7 @@ whose schema ``docs/results.md`` documents; ``SCHEMA_VERSION`` changes whenever 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,7 +98,10 @@ class Results:
         return pd.DataFrame(rows).set_index(["tranche", "view"])
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``results.json`` document."""
+        """The ``results.json`` document (a copy: editing it leaves the results alone)."""
+        return copy.deepcopy(self._document())
+
+    def _document(self) -> dict[str, Any]:
 
         def estimates(metrics: dict[str, Estimate]) -> dict[str, Any]:
             return {k: v.to_dict() for k, v in metrics.items()}

@@ -106,8 +106,10 @@ def run_scenario(
     seed: int | None = None,
     workers: int | None = None,
     progress: bool = False,
+    scheduler: str | None = None,
 ) -> Run:
-    """Load (if needed), simulate and evaluate a scenario."""
+    """Load (if needed), simulate and evaluate a scenario (on ``scheduler``, a Dask cluster,
+    when given: the same numbers as locally)."""
     loaded = source if isinstance(source, LoadedScenario) else load_scenario(source)
     loaded = with_overrides(loaded, paths=paths, seed=seed, workers=workers)
     scenario = loaded.scenario
@@ -128,10 +130,20 @@ def run_scenario(
         settings.seed,
         settings.chunk_size,
         settings.workers,
+        # On a cluster each worker regenerates its chunks from their seeds rather than
+        # shipping simulated paths back and forth (the numbers are the same).
+        keep=scheduler is None,
         progress=progress,
+        scheduler=scheduler,
     )
     outcomes = evaluate(
-        pool, structure, credit.recovery_lag_months, defaults, settings.workers, progress
+        pool,
+        structure,
+        credit.recovery_lag_months,
+        defaults,
+        settings.workers,
+        progress,
+        scheduler,
     )
     elapsed = time.perf_counter() - started
     deal = scenario.deal
@@ -173,8 +185,9 @@ def run_scenario(
             "paths": defaults.paths,
             "seed": settings.seed,
             "chunk_size": settings.chunk_size,
-            "chunks": len(defaults.chunks),
+            "chunks": len(defaults.sizes),
             "workers": settings.workers,
+            "scheduler": scheduler,
             "importance_shift": None if model.shift is None else model.shift.tolist(),
             "seconds": elapsed,
         },
@@ -183,7 +196,7 @@ def run_scenario(
     results = replace(
         results,
         validation=compare_with_exact(pool, structure, model, outcomes),
-        stresses=stress_runs(loaded, pool, structure, model, progress),
+        stresses=stress_runs(loaded, pool, structure, model, progress, scheduler),
         break_even=break_even_rates(pool, structure, credit.recovery_lag_months, model),
         selection=None if selection is None else _selection_summary(selection),
     )
@@ -196,6 +209,7 @@ def stress_runs(
     structure: Structure,
     model: CreditModel,
     progress: bool = False,
+    scheduler: str | None = None,
 ) -> list[dict[str, Any]]:
     """The expected case and every stress of the scenario, deterministically; a correlation
     stress also reruns the Monte Carlo (same seed: common random numbers)."""
@@ -208,7 +222,7 @@ def stress_runs(
         result = deterministic_result(stress.name, pool, structure, lag, inputs)
         if stress.asset_correlation is not None:
             result["monte_carlo"] = correlation_stress(
-                loaded, pool, structure, model, stress.asset_correlation, progress
+                loaded, pool, structure, model, stress.asset_correlation, progress, scheduler
             )
         out.append(result)
     return out
@@ -221,6 +235,7 @@ def correlation_stress(
     model: CreditModel,
     correlation: float,
     progress: bool,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Tranche metrics (with standard errors) from a Monte Carlo rerun at another correlation."""
     if model.copula.factors != 1:
@@ -231,10 +246,16 @@ def correlation_stress(
     settings = loaded.scenario.simulation
     stressed = replace(model, copula=one_factor(correlation, pool.size, model.copula.nu))
     defaults = simulate_defaults(
-        stressed, settings.paths, settings.seed, settings.chunk_size, settings.workers, keep=False
+        stressed,
+        settings.paths,
+        settings.seed,
+        settings.chunk_size,
+        settings.workers,
+        keep=False,
+        scheduler=scheduler,
     )
     lag = loaded.scenario.credit.recovery_lag_months
-    outcomes = evaluate(pool, structure, lag, defaults, settings.workers, progress)
+    outcomes = evaluate(pool, structure, lag, defaults, settings.workers, progress, scheduler)
     weight = outcomes.per_path["weight"]
     metrics: dict[str, Any] = {"asset_correlation": correlation}
     for t in structure.tranches:

@@ -67,13 +67,14 @@ def simulate_pool_losses(
     seed: int,
     chunk_size: int,
     workers: int = 1,
+    scheduler: str | None = None,
 ) -> LossPaths:
     """Stream ``paths`` paths through the credit model; keep only losses and weights."""
     jobs = [
         (model, loss_given_default, seed, index, size)
         for index, size in enumerate(chunk_sizes(paths, chunk_size))
     ]
-    parts = map_in_order(_chunk_losses, jobs, workers)
+    parts = map_in_order(_chunk_losses, jobs, workers, scheduler=scheduler)
     return LossPaths(
         final=np.concatenate([p[0] for p in parts]),
         weight=np.concatenate([p[1] for p in parts]),

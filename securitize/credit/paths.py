@@ -146,6 +146,7 @@ def simulate_defaults(
     workers: int = 1,
     keep: bool = True,
     progress: bool = False,
+    scheduler: str | None = None,
 ) -> DefaultPaths:
     """Simulate ``paths`` paths in chunks on ``workers`` processes; ``keep`` holds them in
     memory for evaluating many designs (otherwise chunks are regenerated when needed)."""
@@ -154,5 +155,5 @@ def simulate_defaults(
     if keep:
         jobs = [(model, seed, index, size) for index, size in enumerate(sizes)]
         label = "simulating" if progress else None
-        stored = tuple(map_in_order(_simulate, jobs, workers, label))
+        stored = tuple(map_in_order(_simulate, jobs, workers, label, scheduler))
     return DefaultPaths(model, seed, chunk_size, sizes, stored)
