@@ -173,6 +173,15 @@ def _sweep(args: argparse.Namespace) -> int:
         vary[group] = settings
     loaded = with_overrides(load_scenario(args.scenario), paths=args.paths, seed=args.seed)
     frame = sweep(loaded, vary, workers=args.workers or 1, scheduler=args.scheduler)
+    if args.chart:
+        from securitize.designs import sweep_chart
+        from securitize.output import write_outputs
+
+        chart = Path(args.chart)
+        if chart.suffix.lower() != ".png":
+            raise SecuritizeError(f"--chart {chart}: must end in .png")
+        write_outputs(chart.parent, {chart.name: sweep_chart(frame)}, force=args.force)
+        print(f"wrote {chart}")
     _write_table(frame, args.out, args.force)
     return 0
 
@@ -239,6 +248,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", help="write the tidy table (.csv or .parquet)")
     sweep.add_argument("--force", action="store_true", help="overwrite an existing file")
     sweep.add_argument("--scheduler", help=SCHEDULER_HELP)
+    sweep.add_argument("--chart", help="also draw each expected loss by design (.png)")
     sweep.set_defaults(handler=_sweep)
     from securitize.selection.commands import add_pool_commands
 

@@ -10,6 +10,7 @@ paired one: the standard deviation of the per-path differences.
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import re
@@ -245,3 +246,25 @@ def sweep(
                 changes[field] = value
         designs.append((f"design_{k + 1}", changes, changed))
     return design_table(evaluate_designs(designs, workers, scheduler))
+
+
+def sweep_chart(table: pd.DataFrame, metrics: list[str] | None = None) -> bytes:
+    """PNG: each chosen metric for every design, with ±1.96 SE error bars."""
+    from matplotlib.figure import Figure
+
+    chosen = metrics or [m for m in table["metric"].unique() if m.endswith("expected_loss")]
+    # Designs by their number in the table (design_1, design_2, ...): the varied values of each
+    # are in the table's vary.* columns.
+    names = [d.removeprefix("design_") for d in table.drop_duplicates("design")["design"]]
+    figure = Figure(figsize=(max(6.0, 0.9 * len(names)), 2.4 * len(chosen)), layout="constrained")
+    axes = figure.subplots(len(chosen), 1, squeeze=False)[:, 0]
+    axes[-1].set_xlabel("design (numbered as in the table)")
+    for ax, metric in zip(axes, chosen, strict=True):
+        rows = table[table["metric"] == metric]
+        ax.bar(range(len(rows)), rows["value"], yerr=1.96 * rows["se"], capsize=3)
+        ax.set_title(metric, fontsize=9, loc="left")
+        ax.set_xticks(range(len(rows)), names if ax is axes[-1] else [""] * len(rows), fontsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    return buffer.getvalue()

@@ -5,14 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from securitize import designs, run_scenario
 from securitize.cli import main
 from securitize.scenario import load_scenario
 from tests.conftest import PILOT
-
-pytest.importorskip("distributed", reason="the Dask backend is tested where dask is installed")
 
 
 def comparable(run) -> dict:

@@ -111,3 +111,24 @@ def test_bad_vary_is_one_line_and_writes_nothing(
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and expected in err
     assert not out.exists()
+
+
+def test_sweep_chart_is_a_png(tmp_path: Path) -> None:
+    chart = tmp_path / "sweep.png"
+    code = main(
+        [
+            "sweep",
+            str(PILOT),
+            "--paths",
+            "2000",
+            "--vary",
+            "enhancers[0].fee_bp=80,90",
+            "--chart",
+            str(chart),
+            "--out",
+            str(tmp_path / "sweep.parquet"),
+        ]
+    )
+    assert code == 0
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    assert pd.read_parquet(tmp_path / "sweep.parquet")["design"].nunique() == 2
