@@ -132,3 +132,16 @@ def test_sweep_chart_is_a_png(tmp_path: Path) -> None:
     assert code == 0
     assert chart.read_bytes().startswith(b"\x89PNG")
     assert pd.read_parquet(tmp_path / "sweep.parquet")["design"].nunique() == 2
+
+
+def test_ctrl_c_stops_a_run_without_leaving_output(tmp_path: Path, monkeypatch, capsys) -> None:
+    import securitize.run as run_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "evaluate", interrupted)
+    out = tmp_path / "out"
+    assert main(["run", str(PILOT), "--paths", "1000", "--out", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not out.exists()
