@@ -46,9 +46,8 @@ def parse_value(text: str, field: str) -> Any:
         ) from None
 
 
-def with_field(loaded: LoadedScenario, field: str, value: Any) -> LoadedScenario:
-    """The scenario with one dotted field (``tranches[0].share``) set, revalidated."""
-    data = loaded.scenario.model_dump(exclude_unset=True)
+def _set(data: dict[str, Any], field: str, value: Any) -> None:
+    """Set dotted ``field`` (``tranches[0].share``) in a scenario mapping."""
     node: Any = data
     parts = field.split(".")
     for depth, part in enumerate(parts):
@@ -73,8 +72,22 @@ def with_field(loaded: LoadedScenario, field: str, value: Any) -> LoadedScenario
             items[int(index)] = value
         else:
             node = items[int(index)]
-    scenario = parse_scenario(data, Path(f"{loaded.path} (with {field} = {value!r})"))
+
+
+def with_fields(loaded: LoadedScenario, changes: dict[str, Any]) -> LoadedScenario:
+    """The scenario with several dotted fields set at once, then revalidated once (so fields
+    that must agree, like tranche shares, can move together)."""
+    data = loaded.scenario.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        _set(data, field, value)
+    described = ", ".join(f"{f} = {v!r}" for f, v in changes.items())
+    scenario = parse_scenario(data, Path(f"{loaded.path} (with {described})"))
     return LoadedScenario(scenario=scenario, path=loaded.path, raw=loaded.raw)
+
+
+def with_field(loaded: LoadedScenario, field: str, value: Any) -> LoadedScenario:
+    """The scenario with one dotted field (``tranches[0].share``) set, revalidated."""
+    return with_fields(loaded, {field: value})
 
 
 def paths_key(loaded: LoadedScenario) -> str:
@@ -148,6 +161,11 @@ def _metrics(design: Design) -> dict[str, tuple[np.ndarray, str]]:
         claims = per_path[f"enhancer.{g.name}.claims"]
         series[f"{g.name}.probability_of_claim"] = (claims > 0.01, "mean")
         series[f"{g.name}.expected_claim"] = (claims, "mean")
+        series[f"{g.name}.expected_net_claim"] = (
+            per_path[f"enhancer.{g.name}.net_claims"],
+            "mean",
+        )
+        series[f"{g.name}.expected_fee_income"] = (per_path[f"enhancer.{g.name}.fees"], "mean")
     return series
 
 
@@ -175,9 +193,25 @@ def comparison(designs: list[Design]) -> pd.DataFrame:
     standard error (paired when the two share paths) and whether it exceeds 3 SE."""
     base = designs[0]
     base_series = _metrics(base)
+    metrics = list(base_series)
+    for other in designs[1:]:
+        metrics += [m for m in _metrics(other) if m not in metrics]
     rows = []
-    for metric in base_series:
+    for metric in metrics:
         row: dict[str, Any] = {"metric": metric}
+        if metric not in base_series:
+            # A metric only a later design has (another tranche): shown, with no difference.
+            row[base.label] = math.nan
+            for other in designs[1:]:
+                series = _metrics(other)
+                if metric in series:
+                    value = mean_estimate(
+                        np.asarray(series[metric][0], dtype=float),
+                        other.outcomes.per_path["weight"],
+                    )
+                    row[other.label], row[f"{other.label}.se"] = value.value, value.se
+            rows.append(row)
+            continue
         base_values = np.asarray(base_series[metric][0], dtype=float)
         base_weight = base.outcomes.per_path["weight"]
         base_estimate = mean_estimate(base_values, base_weight)
@@ -239,12 +273,12 @@ def sweep(
     groups = list(vary)
     designs = []
     for k, combination in enumerate(itertools.product(*(vary[g] for g in groups))):
-        changed, changes = loaded, {}
-        for fields, values in zip(groups, combination, strict=True):
-            for field, value in zip(fields, values, strict=True):
-                changed = with_field(changed, field, value)
-                changes[field] = value
-        designs.append((f"design_{k + 1}", changes, changed))
+        changes = {
+            field: value
+            for fields, values in zip(groups, combination, strict=True)
+            for field, value in zip(fields, values, strict=True)
+        }
+        designs.append((f"design_{k + 1}", changes, with_fields(loaded, changes)))
     return design_table(evaluate_designs(designs, workers, scheduler))
 
 
