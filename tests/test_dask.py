@@ -33,21 +33,14 @@ def test_a_sweep_on_the_cluster_matches_the_local_sweep() -> None:
     assert local.equals(cluster)
 
 
+def run_on(scheduler: str, out: Path) -> int:
+    return main(["run", str(PILOT), "--paths", "1000", "--scheduler", scheduler, "--out", str(out)])
+
+
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     started = time.perf_counter()
-    code = main(
-        [
-            "run",
-            str(PILOT),
-            "--paths",
-            "1000",
-            "--scheduler",
-            "tcp://127.0.0.1:9",
-            "--out",
-            str(out),
-        ]
-    )
+    code = run_on("tcp://127.0.0.1:9", out)
     err = capsys.readouterr().err
     assert code == 2 and "cannot reach the Dask scheduler" in err and "tcp://127.0.0.1:9" in err
     assert err.count("\n") == 1
@@ -56,16 +49,5 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path, capsys) -> No
 
 
 def test_a_malformed_scheduler_is_named(tmp_path: Path, capsys) -> None:
-    code = main(
-        [
-            "run",
-            str(PILOT),
-            "--paths",
-            "1000",
-            "--scheduler",
-            "local:two",
-            "--out",
-            str(tmp_path / "o"),
-        ]
-    )
+    code = run_on("local:two", tmp_path / "o")
     assert code == 2 and "local:two" in capsys.readouterr().err
