@@ -23,6 +23,9 @@ from securitize.waterfall.engine import Ledger, run_waterfall
 
 # Amounts below one cent are rounding, not losses.
 CENT = 0.01
+# Yield solver: bisections to shrink the bracket, then Newton steps (quadratic near the root).
+_IRR_BISECTIONS = 6
+_IRR_NEWTON_STEPS = 6
 
 
 @dataclass(frozen=True)
@@ -78,17 +81,38 @@ def _weighted_life(principal: np.ndarray, years: np.ndarray) -> np.ndarray:
 
 
 def internal_rate_of_return(cash: np.ndarray, years: np.ndarray, price: float) -> np.ndarray:
-    """Per-path annual yield y with Σ cash_p (1 + y)^(−t_p) = price, by bisection on
-    [−100%, 100%] (vectorised over paths; −100% when nothing is ever paid)."""
-    low = np.full(cash.shape[0], -0.9999)
-    high = np.full(cash.shape[0], 1.0)
-    for _ in range(60):
+    """Per-path annual yield y with Σ cash_p (1 + y)^(−t_p) = price (−100% when nothing is ever
+    paid), vectorised over paths.
+
+    Solved for r = log(1 + y): the present value f(r) = Σ c_p e^(−r t_p) − price is convex and
+    decreasing, and with ρ = log(Σc / price) and t₁, t₂ the first and last payment times the root
+    lies between ρ/t₂ and ρ/t₁ (f ≥ 0 at the smaller, ≤ 0 at the larger). Bisection narrows that
+    bracket; Newton's method from its left end then climbs to the root without overshooting.
+    """
+    total = cash.sum(axis=1)
+    paid = total > CENT
+    ratio = np.log(np.where(paid, total, price) / price)
+    positive = cash > 0
+    first = years[np.argmax(positive, axis=1)]
+    last = years[cash.shape[1] - 1 - np.argmax(positive[:, ::-1], axis=1)]
+    low = np.minimum(ratio / first, ratio / last)
+    high = np.maximum(ratio / first, ratio / last)
+
+    def discounted(rate: np.ndarray) -> np.ndarray:
+        return cash * np.exp(-rate[:, None] * years[None, :])
+
+    for _ in range(_IRR_BISECTIONS):
         middle = 0.5 * (low + high)
-        value = (cash * (1.0 + middle[:, None]) ** (-years[None, :])).sum(axis=1)
-        too_low = value > price
-        low = np.where(too_low, middle, low)
-        high = np.where(too_low, high, middle)
-    return np.where(cash.sum(axis=1) > CENT, 0.5 * (low + high), -1.0)
+        above = discounted(middle).sum(axis=1) >= price
+        low = np.where(above, middle, low)
+        high = np.where(above, high, middle)
+    rate = low
+    for _ in range(_IRR_NEWTON_STEPS):
+        flows = discounted(rate)
+        value = flows.sum(axis=1) - price
+        slope = -(flows @ years)
+        rate = rate - np.divide(value, slope, out=np.zeros_like(value), where=slope < 0)
+    return np.where(paid, np.expm1(rate), -1.0)
 
 
 def summarise(
@@ -168,17 +192,20 @@ def summarise(
         per_path[f"{key}.net_claims"] = claims.sum(axis=1) - t.guarantor_reimbursed.sum(axis=1)
         per_path[f"{key}.fees"] = ledger.fees_paid[guarantee.name].sum(axis=1)
         per_period[f"{key}.claims"] = claims
-    weight = chunk.weight[:, None]
+    # Plain Monte Carlo weights are all one: skip multiplying by them.
+    weight = None if not chunk.log_weight.any() else chunk.weight[:, None]
 
     def sums(series: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        return {
-            name: ((weight * v).sum(axis=0), np.square(weight * v).sum(axis=0))
-            for name, v in series.items()
-        }
+        out = {}
+        for name, v in series.items():
+            weighted = v if weight is None else weight * v
+            out[name] = (weighted.sum(axis=0), np.einsum("ij,ij->j", weighted, weighted))
+        return out
 
     period_sums = sums(per_period)
     # The cross moment Σ (w a)(w d) gives the standard error of the coverage multiple E[a]/E[d].
-    cross = (weight * ledger.available * weight * ledger.due).sum(axis=0)
+    w = 1.0 if weight is None else weight
+    cross = (w * ledger.available * w * ledger.due).sum(axis=0)
     period_sums["coverage.cross"] = (cross, cross)
     return Outcomes(paths, per_path, sums(per_month), period_sums)
 

@@ -121,3 +121,26 @@ def test_monte_carlo_agrees_with_the_exact_engine_on_the_pilot(pilot_run) -> Non
     for point in validation["loss_tranche_curves"]:
         gap = abs(point["monte_carlo"] - point["exact"])
         assert gap <= 4 * point["monte_carlo_se"] + rounding / widths[point["tranche"]]
+
+
+def test_yield_solver_prices_every_path_back_to_par() -> None:
+    """Σ cash (1 + y)^(−t) = price for awkward cash flows: deep losses, one early payment,
+    nothing at all (−100%), and a windfall."""
+    from securitize.evaluate import internal_rate_of_return
+
+    rng = np.random.default_rng(3)
+    years = np.arange(1, 19) * 0.25
+    cash = rng.uniform(0, 2, (400, 18))
+    cash[:, -1] += 100 * rng.uniform(0, 1.2, 400)
+    cash[:5] = 0
+    cash[5:10] = 0
+    cash[5:10, 3] = 50
+    cash[10:20] = 0
+    cash[10:20, 0] = 300
+    cash[20:30] = rng.uniform(0, 1, (10, 18))
+    y = internal_rate_of_return(cash, years, 100.0)
+    assert np.all(y[:5] == -1.0)
+    paid = cash.sum(axis=1) > 0
+    value = (cash[paid] * (1 + y[paid, None]) ** (-years)).sum(axis=1)
+    np.testing.assert_allclose(value, 100.0, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(y[5], 0.5 ** (1 / 0.75) - 1, rtol=1e-12)
