@@ -143,4 +143,5 @@ def test_yield_solver_prices_every_path_back_to_par() -> None:
     paid = cash.sum(axis=1) > 0
     value = (cash[paid] * (1 + y[paid, None]) ** (-years)).sum(axis=1)
     np.testing.assert_allclose(value, 100.0, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(y[5], 0.5 ** (1 / 0.75) - 1, rtol=1e-12)
+    # 50 paid once, at year 1 (the fourth quarter): (1 + y) = 50 / 100.
+    np.testing.assert_allclose(y[5], -0.5, rtol=1e-12)
