@@ -272,6 +272,11 @@ class _Run:
             return
         with_arrears = {j: j not in self.deferred for j in group}
         due = [self._interest_due(j, p, with_arrears[j]) for j in group]
+        if len(group) == 1:
+            # One tranche: it takes what the pot can pay (no pro rata split to compute).
+            paid_current.add(group[0])
+            self._allocate_interest(group[0], _take(pot, due[0]), p, with_arrears[group[0]])
+            return
         total = sum(due)
         paid_total = _take(pot, total)
         share = np.divide(paid_total, total, out=np.zeros(self.paths), where=total > 0)
@@ -283,16 +288,21 @@ class _Run:
         ledger = self.ledger.tranches[j]
         current = self._on(self._current_interest(j, p))
         ledger.interest_due[p] += current
-        to_investor = np.zeros(self.paths)
-        to_guarantor = np.zeros(self.paths)
-        if with_arrears:
-            to_investor = np.minimum(paid, self._on(self.arrears[j]))
-            to_guarantor = np.minimum(paid - to_investor, self._on(self.guarantor_arrears[j]))
+        # Arrears first (to investors, then the guarantor), when there are any at all: most
+        # dates on most paths have none, and skipping saves half the step's work.
+        remaining = paid
+        if with_arrears and self.arrears[j].any():
+            to_investor = np.minimum(remaining, self._on(self.arrears[j]))
             self.arrears[j] = self.arrears[j] - to_investor
+            ledger.interest_paid[p] += to_investor
+            remaining = remaining - to_investor
+        if with_arrears and self.guarantor_arrears[j].any():
+            to_guarantor = np.minimum(remaining, self._on(self.guarantor_arrears[j]))
             self.guarantor_arrears[j] = self.guarantor_arrears[j] - to_guarantor
-        to_current = np.minimum(paid - to_investor - to_guarantor, current)
-        ledger.interest_paid[p] += to_investor + to_current
-        ledger.guarantor_reimbursed[p] += to_guarantor
+            ledger.guarantor_reimbursed[p] += to_guarantor
+            remaining = remaining - to_guarantor
+        to_current = np.minimum(remaining, current)
+        ledger.interest_paid[p] += to_current
         shortfall = current - to_current
         ledger.shortfall[p] += shortfall
         guarantee = self.terms.guarantee_of(j)
