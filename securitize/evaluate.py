@@ -26,6 +26,7 @@ CENT = 0.01
 # Yield solver: bisections to shrink the bracket, then Newton steps (quadratic near the root).
 _IRR_BISECTIONS = 6
 _IRR_NEWTON_STEPS = 6
+_RATE_LIMIT = 20.0
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,10 @@ def internal_rate_of_return(cash: np.ndarray, years: np.ndarray, price: float) -
     positive = cash > 0
     first = years[np.argmax(positive, axis=1)]
     last = years[cash.shape[1] - 1 - np.argmax(positive[:, ::-1], axis=1)]
-    low = np.minimum(ratio / first, ratio / last)
-    high = np.maximum(ratio / first, ratio / last)
+    # Continuous rates beyond ±20 (a yield within 2e-9 of −100%, or above e^20) are clipped:
+    # they only arise for cash of a fraction of a cent and would overflow the exponentials.
+    low = np.clip(np.minimum(ratio / first, ratio / last), -_RATE_LIMIT, _RATE_LIMIT)
+    high = np.clip(np.maximum(ratio / first, ratio / last), -_RATE_LIMIT, _RATE_LIMIT)
 
     def discounted(rate: np.ndarray) -> np.ndarray:
         return cash * np.exp(-rate[:, None] * years[None, :])
@@ -111,7 +114,8 @@ def internal_rate_of_return(cash: np.ndarray, years: np.ndarray, price: float) -
         flows = discounted(rate)
         value = flows.sum(axis=1) - price
         slope = -(flows @ years)
-        rate = rate - np.divide(value, slope, out=np.zeros_like(value), where=slope < 0)
+        step = np.divide(value, slope, out=np.zeros_like(value), where=slope < 0)
+        rate = np.clip(rate - step, -_RATE_LIMIT, _RATE_LIMIT)
     return np.where(paid, np.expm1(rate), -1.0)
 
 
