@@ -27,6 +27,7 @@ from securitize.stats import (
 )
 from securitize.stratification import largest_obligors, pool_totals, stratifications
 from securitize.structure import Structure
+from securitize.waterfall.describe import describe
 
 SCHEMA = "securitize.results"
 SCHEMA_VERSION = "1.0"
@@ -83,6 +84,7 @@ class Results:
     stresses: list[dict[str, Any]] = field(default_factory=list)
     break_even: dict[str, Any] = field(default_factory=dict)
     selection: dict[str, Any] | None = None
+    structure: dict[str, Any] = field(default_factory=dict)
     fees: list[dict[str, Any]] = field(default_factory=list)
 
     def tranche_table(self) -> pd.DataFrame:
@@ -152,6 +154,7 @@ class Results:
             "stresses": self.stresses,
             "break_even": self.break_even,
             "selection": self.selection,
+            "structure": self.structure,
         }
 
 
@@ -344,6 +347,7 @@ def build_results(
         cash_flows=_cash_flow_table(outcomes, structure.payment_months),
         loss_distribution=loss_histogram(pool_loss, weight),
         loss_tranches=_loss_tranche_table(structure, outcomes),
+        structure=describe(structure),
         fees=[
             {
                 "name": f.name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -146,3 +147,19 @@ def test_text_from_the_tape_is_escaped(results: Results) -> None:
     html = render_html(dataclasses.replace(results, largest_obligors=obligors))
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_memo_discloses_the_waterfall_the_engine_runs() -> None:
+    """The priority of payments in the memo is generated from the compiled program."""
+    scenario = PILOT.parent / "wenzhou_senior_mezz_reserve.toml"
+    run = run_scenario(scenario, paths=2000)
+    described = run.results.to_dict()["structure"]
+    program = run.structure.program
+    assert len(described["waterfalls"]["interest"]) == len(program.interest)
+    assert len(described["waterfalls"]["principal"]) == len(program.principal)
+    html = render_html(run.results)
+    for step in described["waterfalls"]["interest"] + described["waterfalls"]["principal"]:
+        assert escape(step) in html
+    for trigger in described["triggers"]:
+        assert trigger["name"] in html
+    assert "current interest to mezzanine (arrears are deferred)" in html
