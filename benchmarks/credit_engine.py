@@ -47,8 +47,8 @@ def pool(loans: int, shift: float | None = None) -> tuple[CreditModel, np.ndarra
         RecoveryModel(np.full(loans, RECOVERY)),
         shift=None if shift is None else np.array([shift]),
     )
-    loss_given_default = np.full((loans, MONTHS), 1.0 / loans)
-    return model, loss_given_default
+    exposure_at_default = np.full((loans, MONTHS), 1.0 / loans)
+    return model, exposure_at_default
 
 
 def reference_seconds(loans: int, paths: int) -> float:

@@ -18,11 +18,11 @@ from securitize.parallel import map_in_order
 
 
 def cumulative_loss_by_month(
-    chunk: DefaultChunk, loss_given_default: np.ndarray, months: int
+    chunk: DefaultChunk, exposure_at_default: np.ndarray, months: int
 ) -> np.ndarray:
-    """Paths × months cumulative loss of a chunk; ``loss_given_default`` is loans × months, the
-    loss (before recovery) if the loan defaults in that month, in whatever unit the caller uses."""
-    booked = loss_given_default[chunk.loan, chunk.month - 1] * (1.0 - chunk.recovery)
+    """Paths × months cumulative loss of a chunk; ``exposure_at_default`` is loans × months, the
+    balance lost (before recovery) if the loan defaults in that month, in any unit."""
+    booked = exposure_at_default[chunk.loan, chunk.month - 1] * (1.0 - chunk.recovery)
     flat = np.bincount(
         chunk.path * months + (chunk.month - 1), weights=booked, minlength=chunk.paths * months
     )
@@ -47,10 +47,10 @@ class LossPaths:
 def _chunk_losses(
     job: tuple[CreditModel, np.ndarray, int, int, int],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    model, loss_given_default, seed, index, size = job
+    model, exposure_at_default, seed, index, size = job
     chunk = simulate_chunk(model, seed, index, size)
-    months = loss_given_default.shape[1]
-    cumulative = cumulative_loss_by_month(chunk, loss_given_default, months)
+    months = exposure_at_default.shape[1]
+    cumulative = cumulative_loss_by_month(chunk, exposure_at_default, months)
     weighted = cumulative * chunk.weight[:, None]
     return (
         cumulative[:, -1].astype(np.float64),
@@ -62,7 +62,7 @@ def _chunk_losses(
 
 def simulate_pool_losses(
     model: CreditModel,
-    loss_given_default: np.ndarray,
+    exposure_at_default: np.ndarray,
     paths: int,
     seed: int,
     chunk_size: int,
@@ -71,7 +71,7 @@ def simulate_pool_losses(
 ) -> LossPaths:
     """Stream ``paths`` paths through the credit model; keep only losses and weights."""
     jobs = [
-        (model, loss_given_default, seed, index, size)
+        (model, exposure_at_default, seed, index, size)
         for index, size in enumerate(chunk_sizes(paths, chunk_size))
     ]
     parts = map_in_order(_chunk_losses, jobs, workers, scheduler=scheduler)
