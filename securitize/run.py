@@ -216,10 +216,19 @@ def stress_runs(
     scenario = loaded.scenario
     lag = scenario.credit.recovery_lag_months
     base = stressed_inputs(pool, model.cumulative_pd, None)
-    out = [deterministic_result("expected case", pool, structure, lag, base)]
+    out = [
+        {
+            **deterministic_result("expected case", pool, structure, lag, base),
+            "deterministic_change": False,
+        }
+    ]
     for stress in scenario.stresses:
         inputs = stressed_inputs(pool, model.cumulative_pd, stress)
         result = deterministic_result(stress.name, pool, structure, lag, inputs)
+        # Correlation changes only the Monte Carlo: its deterministic run is the expected case.
+        result["deterministic_change"] = bool(
+            stress.model_fields_set - {"name", "asset_correlation"}
+        )
         if stress.asset_correlation is not None:
             result["monte_carlo"] = correlation_stress(
                 loaded, pool, structure, model, stress.asset_correlation, progress, scheduler

@@ -121,7 +121,12 @@ def stress_rows(results: Results) -> list[dict[str, object]]:
         monte_carlo = stress.get("monte_carlo")
         rows.append(
             {
-                "name": stress["name"],
+                "name": stress["name"]
+                + (
+                    ""
+                    if stress.get("deterministic_change", True) or monte_carlo is None
+                    else " (Monte Carlo only; deterministic run as the expected case)"
+                ),
                 "pool_default_rate": stress["pool_default_rate"],
                 "pool_loss": stress["pool_loss"],
                 "losses": [stress["tranches"][n]["standalone_loss"] for n in names],
