@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import itertools
 import math
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +26,12 @@ from securitize.credit.build import build_credit_model
 from securitize.errors import ScenarioError
 from securitize.evaluate import Outcomes, evaluate
 from securitize.pool import build_pool
-from securitize.scenario import LoadedScenario, load_scenario, parse_scenario
+from securitize.scenario import LoadedScenario, load_scenario, with_fields
 from securitize.stats import Estimate, mean_estimate
 from securitize.structure import Structure, build_structure
 
 # Fields of these sections change the simulated paths; everything else is the structure.
 _PATH_SECTIONS = ("pool", "credit", "simulation", "selection")
-_STEP = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 
 
 def parse_value(text: str, field: str) -> Any:
@@ -44,45 +42,6 @@ def parse_value(text: str, field: str) -> Any:
         raise ScenarioError(
             f"--vary {field}: value {text!r} is not a TOML value (quote text: '\"name\"')"
         ) from None
-
-
-def _set(data: dict[str, Any], field: str, value: Any) -> None:
-    """Set dotted ``field`` (``tranches[0].share``) in a scenario mapping."""
-    node: Any = data
-    parts = field.split(".")
-    for depth, part in enumerate(parts):
-        match = _STEP.match(part)
-        if match is None:
-            raise ScenarioError(f"--vary: field '{field}' is not a dotted field name")
-        name, index = match.group(1), match.group(2)
-        last = depth == len(parts) - 1
-        if index is None:
-            if last:
-                node[name] = value
-            else:
-                node = node.setdefault(name, {})
-            continue
-        items = node.get(name)
-        if not isinstance(items, list) or int(index) >= len(items):
-            count = len(items) if isinstance(items, list) else 0
-            raise ScenarioError(
-                f"--vary: field '{field}': '{name}' has {count} entries, no [{index}]"
-            )
-        if last:
-            items[int(index)] = value
-        else:
-            node = items[int(index)]
-
-
-def with_fields(loaded: LoadedScenario, changes: dict[str, Any]) -> LoadedScenario:
-    """The scenario with several dotted fields set at once, then revalidated once (so fields
-    that must agree, like tranche shares, can move together)."""
-    data = loaded.scenario.model_dump(exclude_unset=True)
-    for field, value in changes.items():
-        _set(data, field, value)
-    described = ", ".join(f"{f} = {v!r}" for f, v in changes.items())
-    scenario = parse_scenario(data, Path(f"{loaded.path} (with {described})"))
-    return LoadedScenario(scenario=scenario, path=loaded.path, raw=loaded.raw)
 
 
 def with_field(loaded: LoadedScenario, field: str, value: Any) -> LoadedScenario:

@@ -1,8 +1,7 @@
-"""Pool collections per payment period straight from sparse events, for large runs.
+"""Pool collections from sparse default and prepayment events, per payment period (or per
+month, with every month its own period: ``collect``).
 
-``collections.collect`` builds month-by-month arrays from dense (event × month) rows, which is
-clear and fine for small pools; for a 100-loan pool and a million paths it is the slowest part
-of a run. Here every effect of an event on every payment period is tabulated once per loan and
+Every effect of an event on every period is tabulated once per loan and
 event month (loans × months rows, one column per period): a default in month m loses the loan's
 scheduled interest and principal from month m on, removes its balance from the performing pool,
 and books its balance at default; a prepayment in month k loses the cash after k and brings its
@@ -16,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from securitize.collections import PeriodCollections
+from securitize.collections import Collections, PeriodCollections
 from securitize.credit.paths import DefaultChunk
 from securitize.schedules import PoolSchedule
 
@@ -90,6 +89,9 @@ def event_tables(
     }
 
 
+_NO_EVENTS = np.zeros(0, dtype=np.int64)
+
+
 def period_collections(
     schedule: PoolSchedule,
     recovery_rate: np.ndarray,
@@ -101,48 +103,109 @@ def period_collections(
 ) -> tuple[PeriodCollections, np.ndarray]:
     """The chunk's collections per payment period, and each path's loss (CNY, recoveries
     landing after the legal final month counted as lost)."""
+    return events_to_periods(
+        schedule,
+        recovery_rate,
+        horizon,
+        period_ends,
+        lag,
+        chunk.paths,
+        (chunk.path, chunk.loan, chunk.month),
+        chunk.recovery,
+        (chunk.prepay_path, chunk.prepay_loan, chunk.prepay_month),
+        tables,
+    )
+
+
+def events_to_periods(
+    schedule: PoolSchedule,
+    recovery_rate: np.ndarray,
+    horizon: int,
+    period_ends: np.ndarray,
+    lag: int,
+    paths: int,
+    defaults: tuple[np.ndarray, np.ndarray, np.ndarray],
+    recovery: np.ndarray | None = None,
+    prepayments: tuple[np.ndarray, np.ndarray, np.ndarray] = (_NO_EVENTS,) * 3,
+    tables: dict[str, np.ndarray] | None = None,
+) -> tuple[PeriodCollections, np.ndarray]:
+    """Collections per period from default events (path, loan, month) with their recovery
+    rates (each loan's by default) and prepayment events, and each path's loss (CNY)."""
     tables = tables or event_tables(schedule, horizon, period_ends, lag)
     months = schedule.opening_balance.shape[1]
     periods = len(period_ends)
     padded = schedule.padded(horizon)
     period = _period_of(horizon, period_ends)
     width = schedule.opening_balance.size
+    path, loan, month = (np.asarray(a, dtype=np.int64) for a in defaults)
+    rate = recovery_rate[loan] if recovery is None else recovery
 
     def events(path: np.ndarray, loan: np.ndarray, month: np.ndarray, value=None):
         data = np.ones(path.size) if value is None else value
-        return sparse.csr_matrix(
-            (data, (path, loan * months + month - 1)), shape=(chunk.paths, width)
-        )
+        return sparse.csr_matrix((data, (path, loan * months + month - 1)), shape=(paths, width))
 
-    defaults = events(chunk.path, chunk.loan, chunk.month)
-    recovered = events(chunk.path, chunk.loan, chunk.month, chunk.recovery)
-    prepays = events(chunk.prepay_path, chunk.prepay_loan, chunk.prepay_month)
+    defaulted = events(path, loan, month)
+    recovered = events(path, loan, month, rate)
+    prepays = events(*(np.asarray(a, dtype=np.int64) for a in prepayments))
 
     def pool_total(per_month: np.ndarray) -> np.ndarray:
         return _by_period(per_month.sum(axis=0)[None, :], period, periods)
 
     def lost(name: str) -> np.ndarray:
-        return defaults @ tables[f"default.{name}"] + prepays @ tables[f"prepay.{name}"]
+        return defaulted @ tables[f"default.{name}"] + prepays @ tables[f"prepay.{name}"]
 
     opening = np.c_[padded.opening_balance[:, :1], padded.closing_balance[:, :-1]]
     performing_total = padded.closing_balance.sum(axis=0)[np.asarray(period_ends) - 1]
-    recoveries = recovered @ tables["default.recovery"]
-    booked = defaults @ tables["default.booked"]
-    at_default = schedule.opening_balance[chunk.loan, chunk.month - 1]
-    landed = chunk.month + lag <= horizon
+    at_default = schedule.opening_balance[loan, month - 1]
+    landed = month + lag <= horizon
     loss = np.bincount(
-        chunk.path,
-        weights=at_default * (1.0 - np.where(landed, chunk.recovery, 0.0)),
-        minlength=chunk.paths,
+        path, weights=at_default * (1.0 - np.where(landed, rate, 0.0)), minlength=paths
     )
+    # Each floor at zero removes float rounding (~1e-13) only: pool minus lost is never negative.
     collections = PeriodCollections(
         interest=np.maximum(pool_total(padded.interest) - lost("interest"), 0.0),
         principal=np.maximum(pool_total(padded.principal) - lost("principal"), 0.0),
-        recoveries=recoveries,
-        defaulted=booked,
+        recoveries=recovered @ tables["default.recovery"],
+        defaulted=defaulted @ tables["default.booked"],
         performing_balance=np.maximum(performing_total[None, :] - lost("performing"), 0.0),
         fee_base=np.maximum(pool_total(opening) - lost("fee_base"), 0.0),
         months=np.diff(np.r_[0, period_ends]),
         scheduled_principal=pool_total(padded.principal)[0],
     )
     return collections, loss
+
+
+def collect(
+    schedule: PoolSchedule,
+    recovery_rate: np.ndarray,
+    recovery_lag: int,
+    months: int,
+    paths: int,
+    path: np.ndarray,
+    loan: np.ndarray,
+    month: np.ndarray,
+    recovery: np.ndarray | None = None,
+    prepayments: tuple[np.ndarray, np.ndarray, np.ndarray] = (_NO_EVENTS,) * 3,
+) -> Collections:
+    """Month-by-month collections over ``months`` months (every month its own period): for
+    statements and hand-checked deals, where each month's cash is the thing to look at."""
+    periods, loss = events_to_periods(
+        schedule,
+        recovery_rate,
+        months,
+        np.arange(1, months + 1),
+        recovery_lag,
+        paths,
+        (path, loan, month),
+        recovery,
+        prepayments,
+    )
+    return Collections(
+        interest=periods.interest,
+        principal=periods.principal,
+        recoveries=periods.recoveries,
+        defaulted=periods.defaulted,
+        performing_balance=periods.performing_balance,
+        loss=loss,
+        scheduled_principal=periods.scheduled_principal,
+    )

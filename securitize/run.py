@@ -25,7 +25,7 @@ from securitize.errors import ScenarioError
 from securitize.evaluate import Outcomes, evaluate
 from securitize.pool import Pool, build_pool
 from securitize.results import Results, build_results
-from securitize.scenario import LoadedScenario, load_scenario, parse_scenario
+from securitize.scenario import LoadedScenario, load_scenario, with_fields
 from securitize.stats import mean_estimate, probability_estimate
 from securitize.stress import (
     break_even_default_rate,
@@ -52,15 +52,8 @@ class Run:
 
 def with_overrides(loaded: LoadedScenario, **simulation: Any) -> LoadedScenario:
     """The scenario with simulation settings replaced (``paths``, ``seed``, ...), revalidated."""
-    changes = {k: v for k, v in simulation.items() if v is not None}
-    if not changes:
-        return loaded
-    # Only what the file set goes back through validation, so defaults and "given or not"
-    # rules see the scenario exactly as written.
-    data = loaded.scenario.model_dump(exclude_unset=True)
-    data["simulation"] = {**data.get("simulation", {}), **changes}
-    scenario = parse_scenario(data, Path(f"{loaded.path} (with command-line overrides)"))
-    return LoadedScenario(scenario=scenario, path=loaded.path, raw=loaded.raw)
+    changes = {f"simulation.{k}": v for k, v in simulation.items() if v is not None}
+    return with_fields(loaded, changes) if changes else loaded
 
 
 def portable(path: str | Path) -> str:

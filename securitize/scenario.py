@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import tomllib
 from functools import cache
 from importlib import resources
@@ -458,3 +459,43 @@ class LoadedScenario(BaseModel):
         """A path named inside the scenario, relative to the scenario file's folder."""
         candidate = Path(relative)
         return candidate if candidate.is_absolute() else self.path.parent / candidate
+
+
+_FIELD_STEP = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
+
+
+def _set(data: dict[str, Any], field: str, value: Any) -> None:
+    """Set dotted ``field`` (``tranches[0].share``) in a scenario mapping."""
+    node: Any = data
+    parts = field.split(".")
+    for depth, part in enumerate(parts):
+        match = _FIELD_STEP.match(part)
+        if match is None:
+            raise ScenarioError(f"field '{field}' is not a dotted field name")
+        name, index = match.group(1), match.group(2)
+        last = depth == len(parts) - 1
+        if index is None:
+            if last:
+                node[name] = value
+            else:
+                node = node.setdefault(name, {})
+            continue
+        items = node.get(name)
+        if not isinstance(items, list) or int(index) >= len(items):
+            count = len(items) if isinstance(items, list) else 0
+            raise ScenarioError(f"field '{field}': '{name}' has {count} entries, no [{index}]")
+        if last:
+            items[int(index)] = value
+        else:
+            node = items[int(index)]
+
+
+def with_fields(loaded: LoadedScenario, changes: dict[str, Any]) -> LoadedScenario:
+    """The scenario with several dotted fields set at once, then revalidated once (so fields
+    that must agree, like tranche shares, can move together)."""
+    data = loaded.scenario.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        _set(data, field, value)
+    described = ", ".join(f"{f} = {v!r}" for f, v in changes.items())
+    scenario = parse_scenario(data, Path(f"{loaded.path} (with {described})"))
+    return LoadedScenario(scenario=scenario, path=loaded.path, raw=loaded.raw)

@@ -29,7 +29,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from securitize.collections import PeriodCollections, collect
+from securitize.collections import PeriodCollections
+from securitize.period_cash import collect
 from securitize.pool import build_pool
 from securitize.scenario import LoadedScenario, parse_scenario
 from securitize.schedules import AMORTISATION_TYPES

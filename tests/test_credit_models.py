@@ -23,13 +23,13 @@ import pytest
 from scipy import integrate, special, stats
 from scipy.optimize import minimize_scalar
 
-from securitize.collections import collect
 from securitize.credit import CreditModel, FactorCopula, RecoveryModel, one_factor
 from securitize.credit import simulate_defaults as _simulate_defaults
 from securitize.credit.build import build_credit_model, cumulative_pd_matrix
 from securitize.credit.paths import LOAN_STREAM, chunk_stream
 from securitize.credit.sampler import bernoulli_positions
 from securitize.credit.term_structure import flat_after_maturity, from_annual_pd, from_hazard_rate
+from securitize.period_cash import collect
 from securitize.pool import build_pool
 from securitize.scenario import load_scenario
 from securitize.schedules import pool_schedule

@@ -314,7 +314,7 @@ def test_fees_left_unpaid_at_the_legal_final_month_are_recorded(guaranteed) -> N
 
 
 def test_recoveries_after_the_legal_final_month_count_as_loss(tmp_path: Path) -> None:
-    from securitize.collections import collect
+    from securitize.period_cash import collect
 
     _, pool, _ = build_deal(tmp_path, scenario(guaranteed=False), HAND_TAPE)
     # Loan 2 defaults in month 12: its 400,000 recovery would land in month 15. With the

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from securitize.collections import Collections, collect
+from securitize.collections import Collections
+from securitize.period_cash import collect
 from securitize.pool import Pool, build_pool
 from securitize.scenario import LoadedScenario, load_scenario
 from securitize.structure import Structure, build_structure
