@@ -25,7 +25,7 @@ from securitize.stats import (
     quantile_estimate,
     ratio_estimate,
 )
-from securitize.stratification import largest_obligors, pool_totals, stratifications
+from securitize.stratification import largest_obligors, loan_table, pool_totals, stratifications
 from securitize.structure import Structure
 from securitize.waterfall.describe import describe
 
@@ -86,6 +86,7 @@ class Results:
     selection: dict[str, Any] | None = None
     structure: dict[str, Any] = field(default_factory=dict)
     fees: list[dict[str, Any]] = field(default_factory=list)
+    loans: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tranche_table(self) -> pd.DataFrame:
         """One row per tranche and view (standalone / wrapped); value and SE columns."""
@@ -121,6 +122,7 @@ class Results:
                     k: v.to_dict(orient="records") for k, v in self.stratification.items()
                 },
                 "largest_obligors": self.largest_obligors.to_dict(orient="records"),
+                "loans": self.loans.to_dict(orient="records"),
                 "loss": estimates(self.pool_loss),
                 "loss_distribution": self.loss_distribution.to_dict(orient="list"),
             },
@@ -341,6 +343,7 @@ def build_results(
         pool=pool_totals(pool),
         stratification=stratifications(pool),
         largest_obligors=largest_obligors(pool),
+        loans=loan_table(pool),
         pool_loss=loss_metrics,
         tranches=tranches,
         enhancers=enhancers,

@@ -58,6 +58,39 @@ def largest_obligors(pool: Pool, count: int = LARGEST_OBLIGORS) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+LOAN_COLUMNS = (
+    "loan_id",
+    "enterprise",
+    "related_group",
+    "industry",
+    "region",
+    "balance",
+    "coupon",
+    "tenor_months",
+    "amortisation",
+    "score",
+    "band",
+    "shadow_rating",
+    "annual_pd",
+    "patents",
+    "ip_appraised_value",
+    "ip_registration",
+    "ip_expiry",
+)
+
+
+def loan_table(pool: Pool) -> pd.DataFrame:
+    """Every loan with the fields the pool and IP-collateral disclosures list (基础资产明细),
+    its share of the pool and its loan-to-value against the appraised IP (NaN without IP)."""
+    loans = pool.loans
+    table = loans[[c for c in LOAN_COLUMNS if c in loans]].copy()
+    table["share"] = table["balance"] / pool.total_balance
+    if "ip_appraised_value" in loans:
+        value = loans["ip_appraised_value"].where(loans["ip_appraised_value"] > 0)
+        table["loan_to_value"] = loans["balance"] / value
+    return table.reset_index(drop=True)
+
+
 def stratifications(pool: Pool) -> dict[str, pd.DataFrame]:
     """Every distribution the pool section shows, keyed by the column it groups on."""
     keys = ["industry", "region", "band", "amortisation"]

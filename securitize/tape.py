@@ -19,6 +19,13 @@ from securitize.schedules import AMORTISATION_TYPES
 from securitize.tabular import read_table
 
 
+def _is_iso_date(values: pd.Series) -> pd.Series:
+    """Whether each text is a real calendar date written YYYY-MM-DD."""
+    shaped = values.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+    parsed = pd.to_datetime(values.where(shaped), format="%Y-%m-%d", errors="coerce")
+    return shaped & parsed.notna()
+
+
 @dataclass(frozen=True)
 class Column:
     """A tape column: its type and the rule its values must meet."""
@@ -79,6 +86,14 @@ COLUMNS: tuple[Column, ...] = (
         False,
     ),
     Column("related_group", str, "", None, False),
+    Column("ip_registration", str, "", None, False),
+    Column(
+        "ip_expiry",
+        str,
+        "must be a date written YYYY-MM-DD (end of the pledged IP's protection period)",
+        lambda v: _is_iso_date(v),
+        False,
+    ),
 )
 
 
