@@ -20,10 +20,12 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 @cache
-def environment() -> jinja2.Environment:
-    """The memo's jinja2 environment: package templates, autoescape, undefined names are errors."""
+def environment(templates: Path | None = None) -> jinja2.Environment:
+    """The memo's jinja2 environment: package templates (a file in ``templates``, a folder the
+    user named explicitly, takes the place of the package's), autoescape, undefined names are
+    errors."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(TEMPLATES if templates is None else [templates, TEMPLATES]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -61,7 +63,7 @@ def _charts(results: Results) -> dict[str, str]:
     return figures
 
 
-def render_html(results: Results) -> str:
+def render_html(results: Results, *, templates: Path | None = None) -> str:
     """The memo for ``results`` as an HTML string (inline CSS, charts as data URIs)."""
     context: dict[str, Any] = {
         "results": results,
@@ -86,4 +88,4 @@ def render_html(results: Results) -> str:
         "coverage": derive.coverage_rows(results),
         "break_even": results.break_even,
     }
-    return environment().get_template("memo.html.j2").render(context)
+    return environment(templates).get_template("memo.html.j2").render(context)
