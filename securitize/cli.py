@@ -52,6 +52,13 @@ def _run(args: argparse.Namespace) -> int:
     from securitize.summary import format_summary
 
     scenario = Path(args.scenario) if args.scenario else default_scenario()
+    templates = Path(args.templates) if args.templates else None
+    if templates is not None and not templates.is_dir():
+        raise SecuritizeError(f"--templates {templates}: not a folder")
+    if args.pdf:
+        from securitize.memo.pdf import load_weasyprint
+
+        load_weasyprint()  # fail before the simulation, not after it
     run = run_scenario(
         scenario,
         paths=args.paths,
@@ -62,12 +69,14 @@ def _run(args: argparse.Namespace) -> int:
     )
     results = run.results
     folder = Path(args.out) if args.out else Path("reports") / results.deal["name"]
-    from securitize.memo import render_html
+    from securitize.memo.seal import memo_html
 
-    files = {
-        "memo.html": render_html(results).encode("utf-8"),
-        "results.json": results_json(results.to_dict()),
-    }
+    html = memo_html(run, templates=templates)
+    files = {"memo.html": html.encode("utf-8"), "results.json": results_json(results.to_dict())}
+    if args.pdf:
+        from securitize.memo.pdf import html_to_pdf
+
+        files["memo.pdf"] = html_to_pdf(html)
     if run.selection is not None:
         from securitize.selection.report import report_csv
 
@@ -78,6 +87,16 @@ def _run(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Exit 0 when every figure and the text reproduce, 1 listing what differs."""
+    from securitize.verify import format_report, verify_memo
+
+    templates = Path(args.templates) if args.templates else None
+    report = verify_memo(Path(args.memo), workers=args.workers, templates=templates)
+    print(format_report(report))
+    return 0 if report.verified else 1
 
 
 def _statement(args: argparse.Namespace) -> int:
@@ -208,7 +227,21 @@ def _parser() -> argparse.ArgumentParser:
         help="no progress bar or summary; print only the files written",
     )
     run.add_argument("--scheduler", help=SCHEDULER_HELP)
+    run.add_argument(
+        "--pdf", action="store_true", help="also write memo.pdf (needs securitize[pdf])"
+    )
+    run.add_argument(
+        "--templates",
+        help="render the memo from templates in this folder (its files replace the package's)",
+    )
     run.set_defaults(handler=_run)
+    verify = commands.add_parser(
+        "verify", help="rerun a memo from its embedded manifest and report every difference"
+    )
+    verify.add_argument("memo", help="memo.html written by 'securitize run'")
+    verify.add_argument("--workers", type=int, help="worker processes for the rerun")
+    verify.add_argument("--templates", help="the template folder the memo was rendered with")
+    verify.set_defaults(handler=_verify)
     statement = commands.add_parser(
         "statement", help="per-date statement of one simulated path (the worst, or path N)"
     )

@@ -1,0 +1,257 @@
+"""``securitize verify MEMO``: rerun a memo from what it embeds and report every difference.
+
+A regulator holding only the memo can check three things: that its text and embedded figures are
+as rendered (the digest), that the scenario it embeds gives the same figures when rerun with the
+same seed and path count (every figure of the results document, compared exactly: the engine is
+deterministic), and that rendering those figures again gives the same memo text (so an edit is
+found even when the editor recomputed the digest). Software version differences are warnings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from securitize.errors import SecuritizeError
+from securitize.jsonsafe import json_safe
+from securitize.memo import seal
+
+# Fields of the results document that say where and how fast a run happened, not what it found:
+# not compared, and copied from the memo before re-rendering its text.
+PROVENANCE = {
+    ("simulation", "seconds"),
+    ("simulation", "workers"),
+    ("simulation", "scheduler"),
+    ("assumptions", "pool_source"),
+    ("assumptions", "score_band_source"),
+    ("manifest",),
+}
+# Manifest fields compared as results (the inputs' hashes); the rest are paths and versions.
+MANIFEST_HASHES = ("scenario_sha256", "tape_sha256", "score_bands_sha256")
+SHOWN_TEXT_DIFFERENCES = 5
+CONTEXT = 40
+
+
+@dataclass
+class Report:
+    """What a verification found: figures compared, differences (failures) and warnings."""
+
+    figures: int = 0
+    differences: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        return not self.differences
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _labels(items: list[Any]) -> list[str]:
+    """``[name]`` for lists of named records (tranches, enhancers, stresses), else ``[i]``."""
+    names = [i.get("name") if isinstance(i, dict) else None for i in items]
+    if all(isinstance(n, str) for n in names) and len(set(names)) == len(names):
+        return [f"[{n}]" for n in names]
+    return [f"[{i}]" for i in range(len(items))]
+
+
+def compare(memo: Any, rerun: Any, where: str, report: Report) -> None:
+    """Walk two results documents; count numeric figures and record each difference by a
+    path-like name (``tranches[senior].wrapped.expected_loss.value``)."""
+    if isinstance(memo, dict) and isinstance(rerun, dict):
+        for key in [*memo, *(k for k in rerun if k not in memo)]:
+            name = f"{where}.{key}" if where else key
+            if tuple(name.split(".")) in PROVENANCE:
+                continue
+            if key not in rerun:
+                report.differences.append(f"{name}: in the memo, not in the rerun")
+            elif key not in memo:
+                report.differences.append(f"{name}: in the rerun, not in the memo")
+            else:
+                compare(memo[key], rerun[key], name, report)
+        return
+    if isinstance(memo, list) and isinstance(rerun, list):
+        if len(memo) != len(rerun):
+            report.differences.append(f"{where}: memo {len(memo)} entries, rerun {len(rerun)}")
+            return
+        memo_labels, rerun_labels = _labels(memo), _labels(rerun)
+        if memo_labels != rerun_labels:
+            memo_labels = rerun_labels = [f"[{i}]" for i in range(len(memo))]
+        for label, a, b in zip(memo_labels, memo, rerun, strict=True):
+            compare(a, b, where + label, report)
+        return
+    if _is_number(memo) and _is_number(rerun):
+        report.figures += 1
+        if memo != rerun:
+            report.differences.append(f"{where}: memo {memo!r}, rerun {rerun!r}")
+        return
+    if memo != rerun or type(memo) is not type(rerun):
+        report.differences.append(f"{where}: memo {memo!r}, rerun {rerun!r}")
+
+
+def _software_warnings(memo: dict[str, Any], here: dict[str, Any], report: Report) -> None:
+    pairs = [
+        ("securitize", memo.get("package_version"), here.get("package_version")),
+        ("python", memo.get("python"), here.get("python")),
+        *(
+            (name, version, here.get("libraries", {}).get(name))
+            for name, version in memo.get("libraries", {}).items()
+        ),
+    ]
+    for name, then, now in pairs:
+        if then != now:
+            report.warnings.append(f"{name} {now} here, {then} when the memo was rendered")
+
+
+def _with_provenance(results: Any, memo: dict[str, Any]) -> Any:
+    """The rerun's results with the memo's provenance fields (run time, paths, versions), so
+    that rendering them gives the memo's text when the figures agree."""
+    changes: dict[str, Any] = {}
+    for path in PROVENANCE:
+        top = path[0]
+        if len(path) == 1:
+            changes[top] = memo[top]
+        else:
+            current = dict(changes.get(top, getattr(results, top)))
+            if path[1] in memo.get(top, {}):
+                current[path[1]] = memo[top][path[1]]
+            changes[top] = current
+    return dataclasses.replace(results, **changes)
+
+
+def _excerpt(line: str, at: int) -> str:
+    start = max(at - CONTEXT, 0)
+    text = line[start : at + CONTEXT]
+    return ("…" if start else "") + text + ("…" if at + CONTEXT < len(line) else "")
+
+
+def text_differences(memo: str, fresh: str) -> list[str]:
+    """Where the memo's text differs from a fresh rendering: line numbers and short excerpts."""
+    memo_lines, fresh_lines = memo.splitlines(), fresh.splitlines()
+    matcher = difflib.SequenceMatcher(None, memo_lines, fresh_lines, autojunk=False)
+    found = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        a = "\n".join(memo_lines[i1:i2])
+        b = "\n".join(fresh_lines[j1:j2])
+        at = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), 0)
+        found.append(
+            f"text: line {i1 + 1}: memo {_excerpt(a, at)!r}, fresh rendering {_excerpt(b, at)!r}"
+        )
+    if len(found) > SHOWN_TEXT_DIFFERENCES:
+        more = len(found) - SHOWN_TEXT_DIFFERENCES
+        found = [*found[:SHOWN_TEXT_DIFFERENCES], f"text: ... and {more} more changed passage(s)"]
+    return found
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise seal.MemoError(f"{path}: memo not found") from None
+    except OSError as exc:
+        raise seal.MemoError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise seal.MemoError(f"{path}: not a securitize memo (not UTF-8 text)") from None
+
+
+def _templates(manifest: dict[str, Any], given: Path | None, report: Report) -> Path | None:
+    """The template folder the memo was rendered with (``given`` or its recorded path)."""
+    recorded = manifest.get("templates")
+    if recorded is None:
+        return None
+    folder = given or Path(recorded["path"])
+    if not folder.is_dir():
+        report.differences.append(
+            f"templates: the memo was rendered from templates in {recorded['path']}, not found "
+            "here; pass --templates DIR to check its text"
+        )
+        return None
+    now = seal.template_hashes(folder)
+    for name, digest in recorded["files"].items():
+        if now.get(name) != digest:
+            report.differences.append(f"templates: {folder / name} differs from the memo's")
+    return folder
+
+
+def _rerun(manifest: dict[str, Any], folder: Path, source: str, workers: int | None) -> Any:
+    from securitize.run import run_scenario, with_overrides
+    from securitize.scenario import load_scenario, with_fields
+
+    inputs = manifest["inputs"]
+    loaded = load_scenario(seal.restore(inputs["scenario"], folder / "scenario", source))
+    changes = {
+        f"pool.{name}": str(seal.restore(inputs[name], folder / name, source).resolve())
+        for name in seal.INPUT_FIELDS
+        if name in inputs
+    }
+    if changes:
+        loaded = with_fields(loaded, changes)
+    loaded = with_overrides(
+        loaded, paths=manifest["paths"], seed=manifest["seed"], chunk_size=manifest["chunk_size"]
+    )
+    return run_scenario(loaded, workers=workers)
+
+
+def verify_memo(path: Path, *, workers: int | None = None, templates: Path | None = None) -> Report:
+    """Check the memo at ``path`` against a rerun of what it embeds."""
+    source = str(path)
+    document, before, after = seal.unseal(_read(path), source)
+    report = Report()
+    if not seal.digest_matches(document, before, after):
+        report.differences.append(
+            "digest: the memo's text or embedded figures changed after it was rendered"
+        )
+    manifest, figures = document["manifest"], document["results"]
+    folder_of_templates = _templates(manifest, templates, report)
+    with tempfile.TemporaryDirectory(prefix="securitize-verify-") as tmp:
+        try:
+            run = _rerun(manifest, Path(tmp), source, workers)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise seal.MemoError(
+                f"{source}: verification block: manifest is incomplete ({exc!r})"
+            ) from None
+    rerun = json.loads(json.dumps(json_safe(run.results.to_dict()), allow_nan=False))
+    compare(figures, rerun, "", report)
+    memo_manifest = figures.get("manifest", {})
+    for key in MANIFEST_HASHES:
+        if memo_manifest.get(key) != rerun["manifest"].get(key):
+            report.differences.append(
+                f"manifest.{key}: memo {memo_manifest.get(key)!r}, rerun {rerun['manifest'][key]!r}"
+            )
+    _software_warnings(memo_manifest, rerun["manifest"], report)
+    if manifest.get("templates") is None or folder_of_templates is not None:
+        from securitize.memo import render_html
+
+        results = _with_provenance(run.results, figures)
+        fresh = render_html(results, templates=folder_of_templates)
+        fresh_before, _, fresh_after = fresh.partition(seal.MARKER)
+        report.differences += text_differences(before + after, fresh_before + fresh_after)
+    return report
+
+
+def format_report(report: Report) -> str:
+    """The lines ``securitize verify`` prints."""
+    lines = [f"warning: {w}" for w in report.warnings]
+    if report.verified:
+        lines.append(f"verified: {report.figures} figures reproduced")
+    else:
+        lines += report.differences
+        lines.append(
+            f"not verified: {len(report.differences)} difference(s) "
+            f"({report.figures} figures compared)"
+        )
+    return "\n".join(lines)
+
+
+def check_workers(workers: int | None) -> None:
+    if workers is not None and workers < 1:
+        raise SecuritizeError(f"--workers: value {workers}: must be at least 1")

@@ -1,0 +1,217 @@
+"""``securitize verify``: a fresh memo verifies; an edited one, or one with changed figures, does
+not, and the report names what changed; unreadable input is a one-line error."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy
+import pytest
+
+from securitize import run_scenario
+from securitize.cli import main
+from securitize.jsonsafe import json_safe
+from securitize.memo import seal
+from securitize.verify import PROVENANCE
+from tests.conftest import PILOT, PILOT_TAPE
+
+PATHS = 3000
+
+
+@pytest.fixture(scope="module")
+def pilot_run():
+    return run_scenario(PILOT, paths=PATHS)
+
+
+@pytest.fixture(scope="module")
+def memo_text(pilot_run) -> str:
+    return seal.memo_html(pilot_run)
+
+
+@pytest.fixture
+def memo(tmp_path: Path, memo_text: str) -> Path:
+    path = tmp_path / "memo.html"
+    path.write_text(memo_text, encoding="utf-8")
+    return path
+
+
+def verify(path: Path, capsys, *extra: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["verify", str(path), *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def numbers(value, where: tuple[str, ...] = ()) -> int:
+    """Numeric leaves of a results document outside its provenance fields."""
+    if where in PROVENANCE:
+        return 0
+    if isinstance(value, dict):
+        return sum(numbers(v, (*where, k)) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(numbers(v, where) for v in value)
+    return int(isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def reseal(memo: Path, edit) -> None:
+    """Change the embedded document with ``edit`` and recompute the digest, as a forger would."""
+    document, before, after = seal.unseal(memo.read_text(encoding="utf-8"), str(memo))
+    document.pop("digest")
+    edit(document)
+    memo.write_text(seal.seal(before + seal.MARKER + after, document), encoding="utf-8")
+
+
+def test_a_fresh_memo_verifies_every_figure(memo: Path, pilot_run, capsys) -> None:
+    code, out, err = verify(memo, capsys)
+    expected = numbers(json_safe(pilot_run.results.to_dict()))
+    assert expected > 1000
+    assert (code, out.strip(), err) == (0, f"verified: {expected} figures reproduced", "")
+
+
+def test_rendering_is_deterministic(pilot_run, memo_text: str) -> None:
+    assert seal.memo_html(pilot_run) == memo_text
+
+
+def test_the_block_holds_the_manifest_and_the_results(memo_text: str, pilot_run) -> None:
+    document, _, _ = seal.unseal(memo_text, "memo")
+    manifest = document["manifest"]
+    assert (manifest["seed"], manifest["paths"]) == (pilot_run.results.simulation["seed"], PATHS)
+    assert manifest["language"] == "en"
+    assert manifest["software"]["libraries"]["numpy"]
+    tape = manifest["inputs"]["tape"]
+    assert tape["sha256"] == pilot_run.results.manifest["tape_sha256"]
+    assert tape["content"] is not None  # small: embedded, so the memo verifies on its own
+    assert document["results"]["tranches"][0]["name"] == "senior"
+
+
+def test_an_edited_figure_in_the_text_is_found(memo: Path, capsys) -> None:
+    text = memo.read_text(encoding="utf-8")
+    # The first Monte Carlo estimate shown in the body (value ± SE), changed by one digit.
+    start = text.index("±", text.index("<body"))
+    digit = next(i for i in range(start - 1, 0, -1) if text[i].isdigit())
+    edited = text[:digit] + str((int(text[digit]) + 1) % 10) + text[digit + 1 :]
+    memo.write_text(edited, encoding="utf-8")
+    code, out, _ = verify(memo, capsys)
+    assert code == 1
+    assert "digest: the memo's text or embedded figures changed" in out
+    assert "text: line" in out
+    assert out.strip().splitlines()[-1].startswith("not verified: 2 difference(s)")
+
+
+def test_a_text_edit_is_found_even_with_a_recomputed_digest(memo: Path, capsys) -> None:
+    text = memo.read_text(encoding="utf-8")
+    memo.write_text(text.replace("<h1>", "<h1>(approved) ", 1), encoding="utf-8")
+    reseal(memo, lambda document: None)
+    code, out, _ = verify(memo, capsys)
+    assert code == 1
+    assert "digest" not in out
+    assert "(approved)" in out and "text: line" in out
+
+
+def test_a_changed_embedded_figure_is_named(memo: Path, capsys, pilot_run) -> None:
+    true = pilot_run.results.tranches[0].wrapped["expected_loss"].value
+
+    def edit(document: dict) -> None:
+        document["results"]["tranches"][0]["wrapped"]["expected_loss"]["value"] = 0.5
+
+    reseal(memo, edit)
+    code, out, _ = verify(memo, capsys)
+    assert code == 1
+    assert f"tranches[senior].wrapped.expected_loss.value: memo 0.5, rerun {true!r}" in out
+
+
+def test_a_changed_seed_in_the_manifest_changes_the_figures(memo: Path, capsys) -> None:
+    reseal(memo, lambda document: document["manifest"].update(seed=1))
+    code, out, _ = verify(memo, capsys)
+    assert code == 1
+    assert "pool.loss.expected_loss.value: memo" in out
+    assert "simulation.seed: memo 20210115, rerun 1" in out
+
+
+def test_other_library_versions_are_warnings_not_failures(memo: Path, capsys, monkeypatch) -> None:
+    rendered_with = numpy.__version__
+    monkeypatch.setattr(numpy, "__version__", "0.0.1")  # verifying where numpy is another version
+    code, out, _ = verify(memo, capsys)
+    assert code == 0
+    assert out.splitlines()[0] == (
+        f"warning: numpy 0.0.1 here, {rendered_with} when the memo was rendered"
+    )
+    assert out.splitlines()[-1].startswith("verified: ")
+
+
+def test_a_memo_verifies_after_its_input_files_are_gone(tmp_path: Path, capsys) -> None:
+    deal = tmp_path / "deal"
+    (deal / "data").mkdir(parents=True)
+    shutil.copy(PILOT, deal / "pilot.toml")
+    shutil.copy(PILOT_TAPE, deal / "data" / PILOT_TAPE.name)
+    out = tmp_path / "out"
+    args = ["run", str(deal / "pilot.toml"), "--paths", "2000", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    shutil.rmtree(deal)
+    code, out_text, _ = verify(out / "memo.html", capsys, "--workers", "2")
+    assert (code, out_text.split(":")[0]) == (0, "verified")
+
+
+def test_a_large_input_is_found_by_its_path_and_hash(
+    tmp_path: Path, capsys, monkeypatch, pilot_run
+) -> None:
+    monkeypatch.setattr(seal, "EMBED_LIMIT", 0)
+    tape = tmp_path / "tape.csv"
+    shutil.copy(PILOT_TAPE, tape)
+    scenario = tmp_path / "pilot.toml"
+    text = PILOT.read_text(encoding="utf-8")
+    scenario.write_text(text.replace("data/wenzhou_pilot_tape.csv", "tape.csv"), "utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(scenario), "--paths", "2000", "--out", str(out), "--quiet"]) == 0
+    document, _, _ = seal.unseal((out / "memo.html").read_text("utf-8"), "memo")
+    assert document["manifest"]["inputs"]["tape"]["content"] is None
+    assert verify(out / "memo.html", capsys)[0] == 0
+    tape.write_bytes(tape.read_bytes() + b"# edited\n")
+    code, _, err = verify(out / "memo.html", capsys)
+    assert code == 2 and "differs from the memo's manifest" in err
+    tape.unlink()
+    code, _, err = verify(out / "memo.html", capsys)
+    assert code == 2
+    assert "not embedded in the memo" in err and "not found" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"<!DOCTYPE html><html><body>a memo?</body></html>", "not a securitize memo"),
+        (b"\xff\xfe\x00binary", "not UTF-8"),
+        (
+            b'<script type="application/json" id="securitize-verification">{"format": </script>',
+            "not valid JSON",
+        ),
+        (
+            b'<script type="application/json" id="securitize-verification">[]</script>',
+            "'format' must be",
+        ),
+    ],
+)
+def test_input_that_is_not_a_memo_is_a_one_line_error(
+    tmp_path: Path, capsys, content: bytes, message: str
+) -> None:
+    path = tmp_path / "page.html"
+    path.write_bytes(content)
+    code, out, err = verify(path, capsys)
+    assert (code, out) == (2, "")
+    assert message in err and str(path) in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_missing_memo_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    code, _, err = verify(tmp_path / "nowhere.html", capsys)
+    assert (
+        code == 2
+        and err.strip() == f"securitize: error: {tmp_path / 'nowhere.html'}: memo not found"
+    )
+
+
+def test_a_manifest_with_missing_fields_is_a_one_line_error(memo: Path, capsys) -> None:
+    reseal(memo, lambda document: document["manifest"].pop("inputs"))
+    code, _, err = verify(memo, capsys)
+    assert code == 2 and "manifest is incomplete" in err
+    assert len(err.strip().splitlines()) == 1
