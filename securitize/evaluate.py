@@ -15,6 +15,8 @@ from securitize.collections import PeriodCollections
 from securitize.credit.counterparty import enhancer_default_months
 from securitize.credit.losses import cumulative_loss_by_month
 from securitize.credit.paths import DefaultChunk, DefaultPaths
+from securitize.enhancers.metrics import enhancer_outcomes
+from securitize.enhancers.pool_cover import pool_cover_claims
 from securitize.parallel import map_in_order
 from securitize.period_cash import period_collections
 from securitize.pool import Pool
@@ -60,7 +62,8 @@ def chunk_ledger(
     """Collections, pool losses and the waterfall's ledger for one chunk."""
     collections, loss = chunk_collections(pool, structure, lag, chunk)
     months = guarantor_default_months(structure, chunk)
-    return collections, loss, run_waterfall(structure, collections, months)
+    covers = pool_cover_claims(pool, structure, chunk)
+    return collections, loss, run_waterfall(structure, collections, months, covers)
 
 
 def guarantor_default_months(structure: Structure, chunk: DefaultChunk) -> np.ndarray:
@@ -188,14 +191,11 @@ def summarise(
         per_period[f"{key}.wrapped.interest"] = wrapped_interest
         per_period[f"{key}.wrapped.principal"] = wrapped_principal
         per_period[f"{key}.balance"] = t.balance
-    for guarantee in structure.guarantees:
-        t = ledger.tranches[guarantee.tranche]
-        key = f"enhancer.{guarantee.name}"
-        claims = t.guarantor_interest + t.guarantor_principal
-        per_path[f"{key}.claims"] = claims.sum(axis=1)
-        per_path[f"{key}.net_claims"] = claims.sum(axis=1) - t.guarantor_reimbursed.sum(axis=1)
-        per_path[f"{key}.fees"] = ledger.fees_paid[guarantee.name].sum(axis=1)
-        per_period[f"{key}.claims"] = claims
+    enhancer_paths, enhancer_periods = enhancer_outcomes(structure, ledger)
+    per_path.update(enhancer_paths)
+    per_period.update(enhancer_periods)
+    if structure.pool_enhancers:
+        per_period["pool_cover_cash"] = ledger.cover_cash
     # Plain Monte Carlo weights are all one: skip multiplying by them.
     weight = None if not chunk.log_weight.any() else chunk.weight[:, None]
 

@@ -14,6 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from securitize.enhancers.metrics import (
+    annual_claims_ratio,
+    claim_metrics,
+    covered_amount,
+    limit_checks,
+)
 from securitize.evaluate import CENT, Outcomes
 from securitize.pool import Pool
 from securitize.stats import (
@@ -32,7 +38,6 @@ from securitize.waterfall.describe import describe
 SCHEMA = "securitize.results"
 SCHEMA_VERSION = "1.0"
 POOL_LOSS_QUANTILES = (0.95, 0.99, 0.999)
-CLAIM_QUANTILES = (0.99, 0.995, 0.999)
 LOSS_BINS = 40
 # Low yield quantiles: the bad tail of what an investor earns.
 YIELD_QUANTILES = (0.001, 0.01, 0.05)
@@ -61,6 +66,8 @@ class EnhancerResult:
     covers: str
     terms: dict[str, Any]
     metrics: dict[str, Estimate]
+    limits: dict[str, Any] = field(default_factory=dict)
+    claims_by_year: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,8 @@ class Results:
                     "covers": e.covers,
                     "terms": e.terms,
                     "metrics": estimates(e.metrics),
+                    "limits": e.limits,
+                    "claims_by_year": e.claims_by_year,
                 }
                 for e in self.enhancers
             ],
@@ -279,7 +288,11 @@ def build_results(
     )
     loss_metrics["expected_defaulted_share"] = mean_estimate(per_path["pool.defaulted"], weight)
 
-    guarantor_of = {g.tranche: g.name for g in structure.guarantees}
+    guarantor_of = {
+        j: " + ".join(structure.guarantees[k].name for k in structure.enhancers_of(j))
+        for j in range(len(structure.tranches))
+        if structure.enhancers_of(j)
+    }
     tranches = []
     for j, terms in enumerate(structure.tranches):
         key = f"tranche.{terms.name}"
@@ -304,34 +317,41 @@ def build_results(
             )
         )
 
+    period_means = {
+        name: total / outcomes.paths for name, (total, _) in outcomes.per_period.items()
+    }
     enhancers = []
     for g in structure.guarantees:
         key = f"enhancer.{g.name}"
-        claims = per_path[f"{key}.claims"]
-        metrics = {
-            "probability_of_claim": probability_estimate(claims > CENT, weight),
-            "expected_claim": mean_estimate(claims, weight),
-            "expected_net_claim": mean_estimate(per_path[f"{key}.net_claims"], weight),
-            "expected_fee_income": mean_estimate(per_path[f"{key}.fees"], weight),
-        }
-        for level in CLAIM_QUANTILES:
-            metrics[f"claim_quantile_{level:g}"] = quantile_estimate(claims, level, weight)
+        covered = covered_amount(pool, structure, g)
+        by_year = annual_claims_ratio(structure, period_means, key)
         spec = g.spec
+        terms = {
+            "rating": spec.rating,
+            "profile": spec.profile,
+            "fee_bp": spec.fee_bp,
+            "policy_discount_bp": spec.policy_discount_bp,
+            "net_fee_bp": spec.net_fee_bp,
+            "fee_paid_by": "borrowers" if g.pool_level else "trust",
+            "annual_pd": spec.annual_pd,
+            "asset_correlation": spec.asset_correlation,
+            "recovery_rate": spec.recovery_rate,
+            "share": g.share,
+            "cap": spec.cap,
+            "per_borrower_cap": spec.per_borrower_cap,
+            "discount_rate": spec.discount_rate,
+        }
+        if spec.risk_split is not None:
+            terms["risk_split"] = spec.risk_split.model_dump()
         enhancers.append(
             EnhancerResult(
                 name=g.name,
                 kind=spec.type,
-                covers=spec.covers,
-                terms={
-                    "rating": spec.rating,
-                    "fee_bp": spec.fee_bp,
-                    "policy_discount_bp": spec.policy_discount_bp,
-                    "net_fee_bp": spec.net_fee_bp,
-                    "annual_pd": spec.annual_pd,
-                    "asset_correlation": spec.asset_correlation,
-                    "recovery_rate": spec.recovery_rate,
-                },
-                metrics=metrics,
+                covers=spec.covers if spec.covers is not None else "pool",
+                terms=terms,
+                metrics=claim_metrics(per_path, key, weight, covered),
+                limits=limit_checks(pool, structure, g, by_year),
+                claims_by_year=by_year,
             )
         )
 

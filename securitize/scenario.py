@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from securitize.economics import EconomicsSpec
 from securitize.errors import ScenarioError
 from securitize.selection.spec import SelectionSpec
 from securitize.waterfall.spec import Account, Trigger, Waterfall
@@ -342,6 +343,7 @@ class Scenario(_Strict):
     waterfall: Waterfall | None = None
     stresses: list[Stress] = Field(default_factory=list)
     selection: SelectionSpec | None = None
+    economics: EconomicsSpec | None = None
 
     @model_validator(mode="after")
     def _names_and_references(self) -> Scenario:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from securitize.credit.paths import DefaultChunk
+from securitize.enhancers.pool_cover import pool_cover_claims
 from securitize.errors import SecuritizeError
 from securitize.evaluate import chunk_collections, guarantor_default_months
 from securitize.run import Run
@@ -57,7 +58,8 @@ def path_statement(run: Run, path: int | str = "worst") -> pd.DataFrame:
     one = _single(chunk, local)
     lag = run.loaded.scenario.credit.recovery_lag_months
     period, _ = chunk_collections(run.pool, structure, lag, one)
-    ledger = run_waterfall(structure, period, months)
+    covers = pool_cover_claims(run.pool, structure, one)
+    ledger = run_waterfall(structure, period, months, covers)
     table: dict[str, np.ndarray] = {
         "month": structure.payment_months,
         "pool.interest": period.interest[0],
@@ -83,6 +85,11 @@ def path_statement(run: Run, path: int | str = "worst") -> pd.DataFrame:
         table[f"account.{name}.deposit"] = ledger.deposits[name][0]
         table[f"account.{name}.draw"] = ledger.draws[name][0]
         table[f"account.{name}.balance"] = ledger.accounts[name][0]
+    for name in ledger.claims:
+        table[f"enhancer.{name}.claims"] = ledger.claims[name][0]
+        table[f"enhancer.{name}.reimbursed"] = ledger.reimbursed[name][0]
+    if structure.pool_enhancers:
+        table["pool_cover_cash"] = ledger.cover_cash[0]
     for name, state in ledger.triggers.items():
         table[f"trigger.{name}"] = state[0]
     table["accelerated"] = ledger.accelerated[0]

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from securitize.collections import Collections
+from securitize.enhancers.pool_cover import deterministic_cover_claims
 from securitize.pool import Pool
 from securitize.scenario import Stress
 from securitize.structure import Structure
@@ -52,13 +53,8 @@ def expected_collections(
     """One path of fractional defaults: the pool's cash if every loan defaulted by its curve."""
     months = structure.horizon
     schedule = pool.schedule.padded(months)
-    cumulative = np.zeros((pool.size, months))
-    width = min(inputs.cumulative_pd.shape[1], months)
-    cumulative[:, :width] = inputs.cumulative_pd[:, :width]
-    cumulative[:, width:] = inputs.cumulative_pd[:, [width - 1]]
+    cumulative, defaulted = _fractional_defaults(pool, months, inputs)
     survival = 1.0 - cumulative
-    defaulting = np.diff(np.c_[np.zeros(pool.size), cumulative], axis=1)
-    defaulted = schedule.opening_balance * defaulting
     recoveries = np.zeros(months)
     recovered = (defaulted * inputs.recovery_rate[:, None]).sum(axis=0)
     recoveries[lag:] = recovered[: months - lag] if lag < months else 0.0
@@ -74,6 +70,19 @@ def expected_collections(
         loss=np.array([lost + late]),
         scheduled_principal=schedule.principal.sum(axis=0),
     )
+
+
+def _fractional_defaults(
+    pool: Pool, months: int, inputs: StressInputs
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loans × months: cumulative default probability, and the balance defaulting each month."""
+    schedule = pool.schedule.padded(months)
+    cumulative = np.zeros((pool.size, months))
+    width = min(inputs.cumulative_pd.shape[1], months)
+    cumulative[:, :width] = inputs.cumulative_pd[:, :width]
+    cumulative[:, width:] = inputs.cumulative_pd[:, [width - 1]]
+    defaulting = np.diff(np.c_[np.zeros(pool.size), cumulative], axis=1)
+    return cumulative, schedule.opening_balance * defaulting
 
 
 def stressed_inputs(pool: Pool, base_cumulative: np.ndarray, stress: Stress | None) -> StressInputs:
@@ -117,7 +126,10 @@ def run_deterministic(
 ) -> tuple[Collections, Ledger]:
     collections = expected_collections(pool, structure, lag, inputs)
     standing = np.full((1, len(structure.guarantees)), structure.horizon + 1)
-    return collections, run_waterfall(structure, collections, standing)
+    _, defaulted = _fractional_defaults(pool, structure.horizon, inputs)
+    losses = defaulted * (1.0 - inputs.recovery_rate[:, None])
+    covers = deterministic_cover_claims(pool, structure, losses)
+    return collections, run_waterfall(structure, collections, standing, covers)
 
 
 def pool_default_rate(pool: Pool, cumulative: np.ndarray) -> float:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from securitize.enhancers.spec import TRANCHE_KINDS, Enhancer
 from securitize.errors import ScenarioError
 from securitize.pool import Pool
-from securitize.scenario import FullGuarantee, LoadedScenario
+from securitize.scenario import LoadedScenario
 from securitize.waterfall.program import Program, compile_program
 from securitize.waterfall.spec import Account, FeeStep, Trigger
 
@@ -37,7 +38,10 @@ class TrancheTerms:
 
 @dataclass(frozen=True)
 class GuaranteeTerms:
-    """Full guarantee (担保) of one tranche: timely interest and ultimate principal."""
+    """One credit enhancer as the waterfall sees it. A tranche enhancer (``tranche`` ≥ 0) takes
+    ``share`` of the tranche's shortfalls; a pool enhancer (``tranche`` = −1) pays its share of
+    each loss into the trust. Either way its claims stop at ``cap`` (CNY, in all) and, once it
+    has defaulted, it pays only ``recovery_rate`` of each claim."""
 
     name: str
     tranche: int
@@ -45,7 +49,15 @@ class GuaranteeTerms:
     annual_pd: float
     asset_correlation: float
     recovery_rate: float
-    spec: FullGuarantee
+    spec: Enhancer
+    kind: str = "full_guarantee"
+    share: float = 1.0
+    cap: float = math.inf
+    timely_interest: bool = True
+
+    @property
+    def pool_level(self) -> bool:
+        return self.tranche < 0
 
 
 @dataclass(frozen=True)
@@ -99,10 +111,21 @@ class Structure:
         return 1.0 - self.tranches[0].balance / self.pool_balance
 
     def guarantee_of(self, tranche: int) -> int | None:
-        for k, g in enumerate(self.guarantees):
-            if g.tranche == tranche:
-                return k
-        return None
+        """The first enhancer called on ``tranche``'s shortfalls, if any."""
+        called = self.enhancers_of(tranche)
+        return called[0] if called else None
+
+    def enhancers_of(self, tranche: int) -> tuple[int, ...]:
+        """Indices of the enhancers of ``tranche`` in the order they are called: the
+        originator's undertaking, then guarantees as listed, then a CRMW."""
+        order = {kind: rank for rank, kind in enumerate(TRANCHE_KINDS)}
+        order["partial_guarantee"] = order["full_guarantee"]
+        found = [k for k, g in enumerate(self.guarantees) if g.tranche == tranche]
+        return tuple(sorted(found, key=lambda k: order[self.guarantees[k].kind]))
+
+    @property
+    def pool_enhancers(self) -> tuple[int, ...]:
+        return tuple(k for k, g in enumerate(self.guarantees) if g.pool_level)
 
 
 def _balances(loaded: LoadedScenario, total: float) -> list[float]:
@@ -157,12 +180,16 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
     guarantees = tuple(
         GuaranteeTerms(
             g.name,
-            names.index(g.covers),
+            names.index(g.covers) if g.covers is not None else -1,
             g.net_fee_bp / 10_000,
             g.annual_pd,
             g.asset_correlation,
             g.recovery_rate,
             g,
+            g.type,
+            g.covered_share,
+            g.cap if g.cap is not None else math.inf,
+            g.type != "crmw",
         )
         for g in scenario.enhancers
     )
@@ -185,6 +212,7 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
             [g.name for g in guarantees],
             fee_steps,
             [t.coupon for t in tranches],
+            frozenset(g.name for g in guarantees if g.pool_level),
         )
     except ScenarioError as exc:
         raise ScenarioError(f"{where}: {exc}") from None

@@ -197,11 +197,59 @@ GUARANTEE = (
 )
 
 
-def test_two_guarantees_of_one_tranche_are_rejected(write_scenario, tmp_path: Path, capsys) -> None:
-    extra = GUARANTEE.format(name="g1") + GUARANTEE.format(name="g2")
+LOAN_GUARANTEE = (
+    '\n[[enhancers]]\nname = "city"\ntype = "loan_guarantee"\nfee_bp = 80\n'
+    "annual_pd = 0.001\nasset_correlation = 0.2\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            LOAN_GUARANTEE + "risk_split = { bank = 0.2, national = 0.3, city = 0.4 }\n",
+            ["enhancers[0].risk_split", "add up to 0.9", "must add up to 1"],
+        ),
+        (
+            GUARANTEE.format(name="g").replace("full_guarantee", "partial_guarantee")
+            + "cap = -5.0\n",
+            ["enhancers[0].cap", "-5.0", "greater than or equal to 0"],
+        ),
+        (
+            GUARANTEE.format(name="g").replace('covers = "senior"', 'covers = "seniour"'),
+            ["enhancers[0].covers", "'seniour' is not a tranche"],
+        ),
+        (
+            GUARANTEE.format(name="g").replace("annual_pd = 0.001", "annual_pd = 1.0"),
+            ["enhancers[0].annual_pd", "less than 1"],
+        ),
+        (
+            GUARANTEE.format(name="g") + "policy_discount_bp = 90\n",
+            ["enhancers[0]", "policy_discount_bp 90", "exceeds fee_bp 80"],
+        ),
+        (
+            GUARANTEE.format(name="g") + 'profile = "nowhere_guarantor"\n',
+            ["enhancers[0]", "'nowhere_guarantor' is not a known enhancer profile"],
+        ),
+        (
+            LOAN_GUARANTEE + 'covers = "senior"\nrisk_split = { bank = 0.2, city = 0.8 }\n',
+            ["enhancers[0]", "covers the pool's losses", "remove 'covers'"],
+        ),
+        (
+            GUARANTEE.format(name="g").replace("full_guarantee", "first_loss").replace(
+                'covers = "senior"\n', ""
+            ),
+            ["enhancers[0]", "first_loss needs a 'cap'"],
+        ),
+    ],
+)
+def test_enhancer_terms_that_break_a_rule_are_named(
+    write_scenario, tmp_path: Path, capsys, extra: str, expected: list[str]
+) -> None:
     scenario = write_scenario(tape_scenario(extra), tape_rows(GOOD_ROW, GOOD_ROW_2))
     err = error_of(["run", str(scenario), "--out", str(tmp_path / "o")], capsys)
-    assert "enhancers[0].covers" in err and "more than one full guarantee" in err
+    for fragment in expected:
+        assert fragment in err, err
 
 
 def test_fee_and_enhancer_names_must_differ(write_scenario, tmp_path: Path, capsys) -> None:

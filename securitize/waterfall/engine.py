@@ -11,7 +11,15 @@ in the period / 12. Fees on the pool accrue monthly on the opening performing ba
 fees and interest carry forward (interest arrears earn no interest). A full guarantee advances the
 covered tranche's current-interest shortfall on each date and its unpaid principal at the legal
 final month; a guarantor in default pays only its recovery rate on each claim, and earns no fee
-from the month of its default. Principal due is the amount that brings the notes back to the
+from the month of its default. Several enhancers of one tranche are called in turn, each on what
+the ones before it left unpaid: the originator's shortfall undertaking, then the guarantees (a
+partial one takes its share of each shortfall, up to its cap), then a CRMW, which pays only at
+the legal final month (unpaid principal and interest arrears). Advances are reimbursed from the
+waterfall's interest steps, to the enhancers in the order they were called. Pool enhancers pay
+their share of each defaulted loan's loss into the trust's available funds in the period of the
+default, up to their cap; their fees are paid by the borrowers, outside the trust.
+
+Principal due is the amount that brings the notes back to the
 performing pool balance (all notes at the legal final month, after acceleration or a clean-up
 call). Reserve accounts release their excess over target into available funds and their whole
 balance at the legal final month.
@@ -65,14 +73,27 @@ class Ledger:
     called: np.ndarray
     carried: np.ndarray
     unpaid_fees: dict[str, np.ndarray]
+    claims: dict[str, np.ndarray] = field(default_factory=dict)
+    reimbursed: dict[str, np.ndarray] = field(default_factory=dict)
+    cover_base: dict[str, np.ndarray] = field(default_factory=dict)
+    cover_cash: np.ndarray | None = None
 
 
 # The ledger's per-date arrays by name: series on the ledger itself, tables of series (by fee,
 # account or trigger name) and series on each tranche's ledger, all paths × dates; then each
 # tranche's end-of-deal amounts, one per path. ``finish`` transposes the per-date arrays, and
 # checks that walk a whole ledger take the names from here.
-LEDGER_SERIES = ("available", "due", "residual", "accelerated", "called", "carried")
-LEDGER_TABLES = ("fees_paid", "accounts", "deposits", "draws", "triggers")
+LEDGER_SERIES = ("available", "due", "residual", "accelerated", "called", "carried", "cover_cash")
+LEDGER_TABLES = (
+    "fees_paid",
+    "accounts",
+    "deposits",
+    "draws",
+    "triggers",
+    "claims",
+    "reimbursed",
+    "cover_base",
+)
 TRANCHE_SERIES = (
     "interest_paid",
     "principal_paid",
@@ -97,11 +118,16 @@ class _Run:
     """The mutable state of one waterfall run over a set of paths."""
 
     def __init__(
-        self, structure: Structure, collections: PeriodCollections, guarantor_default: np.ndarray
+        self,
+        structure: Structure,
+        collections: PeriodCollections,
+        guarantor_default: np.ndarray,
+        pool_claims: dict[int, np.ndarray] | None = None,
     ) -> None:
         self.program, self.terms, self.col = structure.program, structure, collections
         self.paths, self.periods = collections.interest.shape
         self.guarantor_default = guarantor_default
+        self.pool_claims = {k: np.ascontiguousarray(v.T) for k, v in (pool_claims or {}).items()}
         self.start_month = structure.period_start_months
         paths, terms, program = self.paths, structure, structure.program
 
@@ -127,6 +153,8 @@ class _Run:
         self.guarantor_arrears = [np.zeros(paths) for _ in terms.tranches]
         self.fee_due = {f.name: np.zeros(paths) for f in program.fees}
         self.guarantee_fee_due = [np.zeros(paths) for _ in terms.guarantees]
+        self.capacity = [np.full(paths, g.cap) for g in terms.guarantees]
+        self.enhancer_arrears = [np.zeros(paths) for _ in terms.guarantees]
         self.account = [np.full(paths, a.initial) for a in terms.accounts]
         self.trigger = [np.zeros(paths, dtype=bool) for _ in terms.triggers]
         self.accelerated = np.zeros(paths, dtype=bool)
@@ -155,6 +183,10 @@ class _Run:
             called=np.zeros((self.periods, paths), dtype=bool),
             carried=zeros(),
             unpaid_fees={},
+            claims={g.name: zeros() for g in terms.guarantees},
+            reimbursed={g.name: zeros() for g in terms.guarantees},
+            cover_base={g.name: zeros() for g in terms.guarantees},
+            cover_cash=zeros(),
         )
 
     # -- per-period quantities -------------------------------------------------------------
@@ -173,10 +205,26 @@ class _Run:
                 accrued = np.where(self.called, 0.0, accrued)
             self.fee_due[fee.name] = self.fee_due[fee.name] + accrued
         for k, g in enumerate(self.terms.guarantees):
-            # Months of the period before the guarantor's default month earn the fee.
+            # Months of the period before the guarantor's default month earn the fee, on the
+            # amount covered (CNY-years of cover, recorded for the break-even fee).
             standing = np.clip(self.guarantor_default[:, k] - self.start_month[p], 0, months)
-            accrued = g.net_fee_rate / 12.0 * standing * self.balance[g.tranche]
-            self.guarantee_fee_due[k] = self.guarantee_fee_due[k] + accrued
+            cover = self._covered(k, p) * (standing / 12.0)
+            self.ledger.cover_base[g.name][p] = cover
+            if not g.pool_level:
+                self.guarantee_fee_due[k] = self.guarantee_fee_due[k] + g.net_fee_rate * cover
+
+    def _covered(self, k: int, p: int) -> np.ndarray:
+        """The amount enhancer k covers during period p: its share of the tranche's balance or
+        of the performing pool (a first-loss cover: what is left of its cap), within its cap."""
+        g = self.terms.guarantees[k]
+        if g.kind == "first_loss":
+            return self.capacity[k]
+        if g.pool_level:
+            months = float(self.col.months[p])
+            base = g.share * self.by_date["fee_base"][p] / months
+        else:
+            base = g.share * self.balance[g.tranche]
+        return base if g.cap == np.inf else np.minimum(base, self.capacity[k])
 
     def _current_interest(self, j: int, p: int) -> np.ndarray:
         """This date's interest on tranche j: on its balance after the previous date, whatever
@@ -195,11 +243,28 @@ class _Run:
             base = self.balance[names.index(target.share_of)]
         return np.maximum(target.share * base, target.floor)
 
-    def _claim(self, claim: np.ndarray, k: int, p: int) -> np.ndarray:
-        """A claim paid in full while the guarantor stands, its recovery rate after default."""
+    def _claim(self, loss: np.ndarray, k: int, p: int, share: bool = True) -> np.ndarray:
+        """Enhancer k's payment on ``loss``: its share (unless already applied), within what is
+        left of its cap; in full while it stands, its recovery rate after its default."""
+        g = self.terms.guarantees[k]
+        claim = g.share * loss if share and g.share != 1.0 else loss
+        if g.cap != np.inf:
+            claim = np.minimum(claim, self.capacity[k])
+            self.capacity[k] = self.capacity[k] - claim
         month = self.start_month[p] + self.col.months[p] - 1
         standing = self.guarantor_default[:, k] > month
-        return np.where(standing, claim, claim * self.terms.guarantees[k].recovery_rate)
+        paid = np.where(standing, claim, claim * g.recovery_rate)
+        self.ledger.claims[g.name][p] += paid
+        return paid
+
+    def _reimburse(self, j: int, amount: np.ndarray, p: int) -> None:
+        """Split a reimbursement of tranche j's advances among its enhancers, in call order."""
+        left = amount
+        for k in self.terms.enhancers_of(j):
+            part = np.minimum(left, self.enhancer_arrears[k])
+            self.enhancer_arrears[k] = self.enhancer_arrears[k] - part
+            self.ledger.reimbursed[self.terms.guarantees[k].name][p] += part
+            left = left - part
 
     def _triggers(self, p: int) -> None:
         notes = sum(self.balance)
@@ -300,16 +365,19 @@ class _Run:
             to_guarantor = np.minimum(remaining, self._on(self.guarantor_arrears[j]))
             self.guarantor_arrears[j] = self.guarantor_arrears[j] - to_guarantor
             ledger.guarantor_reimbursed[p] += to_guarantor
+            self._reimburse(j, to_guarantor, p)
             remaining = remaining - to_guarantor
         to_current = np.minimum(remaining, current)
         ledger.interest_paid[p] += to_current
         shortfall = current - to_current
         ledger.shortfall[p] += shortfall
-        guarantee = self.terms.guarantee_of(j)
-        if guarantee is not None:
-            advanced = self._claim(shortfall, guarantee, p)
+        for k in self.terms.enhancers_of(j):
+            if not self.terms.guarantees[k].timely_interest:
+                continue
+            advanced = self._claim(shortfall, k, p)
             ledger.guarantor_interest[p] += advanced
             self.guarantor_arrears[j] = self.guarantor_arrears[j] + advanced
+            self.enhancer_arrears[k] = self.enhancer_arrears[k] + advanced
             shortfall = shortfall - advanced
         self.arrears[j] = self.arrears[j] + shortfall
         if not self.terms.tranches[j].deferrable:
@@ -324,6 +392,7 @@ class _Run:
             self.guarantor_arrears[j] = self.guarantor_arrears[j] - to_guarantor
             ledger.interest_paid[p] += to_investor
             ledger.guarantor_reimbursed[p] += to_guarantor
+            self._reimburse(j, to_guarantor, p)
 
     def _reserve_fund(self, step: Step, pot: np.ndarray, p: int) -> None:
         a = step.account
@@ -435,6 +504,16 @@ class _Run:
             # The originator buys the remaining loans at par: their balance becomes cash.
             principal_cash = principal_cash + np.where(call_now, performing, 0.0)
             performing = np.where(call_now, 0.0, performing)
+        for k, claim in self.pool_claims.items():
+            # A pool enhancer's payment on the period's losses joins the available funds.
+            loss = (
+                claim[p]
+                if self.terms.clean_up_call is None
+                else np.where(self.called, 0.0, claim[p])
+            )
+            paid = self._claim(loss, k, p, share=False)
+            self.ledger.cover_cash[p] += paid
+            principal_cash = principal_cash + paid
         self.final = final
         released = np.zeros(self.paths)
         if final:
@@ -503,9 +582,20 @@ class _Run:
         self.ledger.due[p] = due
 
     def _final_guarantee(self, p: int) -> None:
-        for k, g in enumerate(self.terms.guarantees):
-            paid = self._claim(self.balance[g.tranche], k, p)
-            self.ledger.tranches[g.tranche].guarantor_principal[p] += paid
+        """At the legal final month each tranche's enhancers pay its unpaid principal in turn;
+        a CRMW also pays the investors' interest arrears (it then holds that claim)."""
+        for j in range(len(self.terms.tranches)):
+            unpaid = self.balance[j]
+            for k in self.terms.enhancers_of(j):
+                paid = self._claim(unpaid, k, p)
+                self.ledger.tranches[j].guarantor_principal[p] += paid
+                unpaid = unpaid - paid
+                if not self.terms.guarantees[k].timely_interest:
+                    arrears = self._claim(self.arrears[j], k, p)
+                    self.arrears[j] = self.arrears[j] - arrears
+                    self.guarantor_arrears[j] = self.guarantor_arrears[j] + arrears
+                    self.enhancer_arrears[k] = self.enhancer_arrears[k] + arrears
+                    self.ledger.tranches[j].guarantor_interest[p] += arrears
 
     def finish(self) -> Ledger:
         ledger_all = self.ledger
@@ -530,12 +620,16 @@ class _Run:
 
 
 def run_program(
-    structure: Structure, collections: PeriodCollections, guarantor_default: np.ndarray
+    structure: Structure,
+    collections: PeriodCollections,
+    guarantor_default: np.ndarray,
+    pool_claims: dict[int, np.ndarray] | None = None,
 ) -> Ledger:
-    """Apply the structure's priority of payments to every path, period by period."""
+    """Apply the structure's priority of payments to every path, period by period.
+    ``pool_claims`` holds each pool enhancer's claims (paths × periods, its share applied)."""
     if collections.interest.shape[1] != len(structure.payment_months):
         raise ValueError("collections and structure disagree on the payment periods")
-    run = _Run(structure, collections, guarantor_default)
+    run = _Run(structure, collections, guarantor_default, pool_claims)
     for p in range(run.periods):
         run.period(p)
     return run.finish()
@@ -545,8 +639,9 @@ def run_waterfall(
     structure: Structure,
     collections: Collections | PeriodCollections,
     enhancer_default_month: np.ndarray,
+    pool_claims: dict[int, np.ndarray] | None = None,
 ) -> Ledger:
     """Run the structure's waterfall on monthly or per-period collections."""
     if isinstance(collections, Collections):
         collections = collections.by_period(structure.payment_months, structure.pool_balance)
-    return run_program(structure, collections, enhancer_default_month)
+    return run_program(structure, collections, enhancer_default_month, pool_claims)

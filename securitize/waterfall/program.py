@@ -63,7 +63,12 @@ def _label(step: s.Step, where: str, k: int) -> str:
 
 
 def _compile(
-    steps: list[s.Step], where: str, tranches: list[str], accounts: list[str], enhancers: list[str]
+    steps: list[s.Step],
+    where: str,
+    tranches: list[str],
+    accounts: list[str],
+    enhancers: list[str],
+    borrower_paid: frozenset[str] = frozenset(),
 ) -> tuple[Step, ...]:
     def tranche(name: str, label: str) -> int:
         if name not in tranches:
@@ -94,6 +99,11 @@ def _compile(
                 known = ", ".join(enhancers) or "none defined"
                 raise ScenarioError(
                     f"step {label}: enhancer '{step.enhancer}' is not an enhancer ({known})"
+                )
+            if step.enhancer in borrower_paid:
+                raise ScenarioError(
+                    f"step {label}: enhancer '{step.enhancer}' covers the pool's losses; its fee "
+                    "is paid by the borrowers, not from the trust"
                 )
             out.append(Step("guarantee_fee", label, enhancer=enhancers.index(step.enhancer)))
         elif isinstance(step, s.InterestStep | s.DeferredInterestStep):
@@ -185,10 +195,13 @@ def compile_program(
     enhancers: list[str],
     fees: list[s.FeeStep],
     coupons: list[float] | None = None,
+    borrower_paid: frozenset[str] = frozenset(),
 ) -> Program:
-    """Check and resolve the scenario's waterfall (or the plain default one)."""
+    """Check and resolve the scenario's waterfall (or the plain default one). Enhancers in
+    ``borrower_paid`` are paid their fees outside the trust: no step may pay them."""
     if waterfall is None:
-        steps = default_steps(tranches, fees, enhancers)
+        trust_paid = [e for e in enhancers if e not in borrower_paid]
+        steps = default_steps(tranches, fees, trust_paid)
         waterfall = s.Waterfall(combined=steps)
     elif fees:
         raise ScenarioError(
@@ -200,7 +213,9 @@ def compile_program(
     for where in ("combined", "interest", "principal", "accelerated"):
         steps = getattr(waterfall, where)
         parts[where] = (
-            None if steps is None else _compile(steps, where, tranches, accounts, enhancers)
+            None
+            if steps is None
+            else _compile(steps, where, tranches, accounts, enhancers, borrower_paid)
         )
     main = parts["combined"] or (parts["interest"] or ()) + (parts["principal"] or ())
     _check_pays_every_tranche(main, tranches, "combined" if parts["combined"] else "principal")
