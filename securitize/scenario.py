@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from securitize.economics import EconomicsSpec
+from securitize.enhancers.spec import Enhancer
 from securitize.errors import ScenarioError
 from securitize.selection.spec import SelectionSpec
 from securitize.waterfall.spec import Account, Trigger, Waterfall
@@ -299,34 +300,6 @@ class Fee(_Strict):
     basis: Literal["pool_balance"] = "pool_balance"
 
 
-class FullGuarantee(_Strict):
-    """An external guarantor of timely interest and ultimate principal on one tranche."""
-
-    name: Annotated[str, Field(min_length=1)]
-    type: Literal["full_guarantee"]
-    covers: str
-    rating: str = ""
-    fee_bp: Annotated[float, Field(ge=0.0, le=10_000)]
-    policy_discount_bp: Annotated[float, Field(ge=0.0, le=10_000)] = _default(
-        "enhancer", "policy_discount_bp"
-    )
-    annual_pd: Probability
-    asset_correlation: Annotated[float, Field(ge=0.0, lt=1.0)]
-    recovery_rate: Fraction = _default("enhancer", "recovery_rate")
-
-    @model_validator(mode="after")
-    def _discount_within_fee(self) -> FullGuarantee:
-        if self.policy_discount_bp > self.fee_bp:
-            raise ValueError(
-                f"policy_discount_bp {self.policy_discount_bp} exceeds fee_bp {self.fee_bp}"
-            )
-        return self
-
-    @property
-    def net_fee_bp(self) -> float:
-        return self.fee_bp - self.policy_discount_bp
-
-
 class Scenario(_Strict):
     """A whole deal: terms, pool, structure, enhancement, assumptions, simulation."""
 
@@ -336,7 +309,7 @@ class Scenario(_Strict):
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
     tranches: Annotated[list[Tranche], Field(min_length=1)]
     fees: list[Fee] = Field(default_factory=list)
-    enhancers: list[FullGuarantee] = Field(default_factory=list)
+    enhancers: list[Enhancer] = Field(default_factory=list)
     loss_tranches: list[LossTranche] = Field(default_factory=list)
     accounts: list[Account] = Field(default_factory=list)
     triggers: list[Trigger] = Field(default_factory=list)
@@ -375,14 +348,8 @@ class Scenario(_Strict):
             for name in set(seen):
                 if seen.count(name) > 1:
                     raise ValueError(f"{label} name '{name}' is used twice")
-        covered = [e.covers for e in self.enhancers]
         for i, enhancer in enumerate(self.enhancers):
-            if covered.count(enhancer.covers) > 1:
-                raise ValueError(
-                    f"enhancers[{i}].covers: tranche '{enhancer.covers}' has more than one "
-                    "full guarantee; this version supports one guarantor per tranche"
-                )
-            if enhancer.covers not in names:
+            if enhancer.covers is not None and enhancer.covers not in names:
                 raise ValueError(
                     f"enhancers[{i}].covers: '{enhancer.covers}' is not a tranche "
                     f"(tranches: {', '.join(names)})"
