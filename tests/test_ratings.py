@@ -186,3 +186,21 @@ def test_the_bundled_tables_cite_their_sources() -> None:
         assert "Moody's" in notes
     sf_notes = (DATA / "rating_scale_sf.csv").read_text("utf-8")
     assert "CONVENTION OF THIS PROJECT" in sf_notes
+
+
+def test_the_examples_of_docs_ratings_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import ROOT
+    from tests.test_api_docs import python_blocks
+
+    monkeypatch.chdir(ROOT)
+    page = ROOT / "docs" / "ratings.md"
+    namespace: dict[str, object] = {"__name__": "ratings_docs"}
+    blocks = python_blocks(page.read_text(encoding="utf-8"))
+    assert len(blocks) == 2
+    for line, code in blocks:
+        exec(compile("\n" * line + code, str(page), "exec"), namespace)
+    table = namespace["test"]
+    senior = table[table["tranche"] == "senior"]
+    # As the page says: the pilot's senior fails stand-alone and passes with its guarantee.
+    assert not senior["passes"].any() and senior["passes_with_enhancers"].all()
+    assert senior["loss"].iloc[0] == pytest.approx(22_950_000)
