@@ -53,8 +53,9 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = Path(args.scenario) if args.scenario else default_scenario()
     templates = Path(args.templates) if args.templates else None
-    if templates is not None and not templates.is_dir():
-        raise SecuritizeError(f"--templates {templates}: not a folder")
+    from securitize.memo.seal import check_templates, memo_html
+
+    check_templates(templates)
     if args.pdf:
         from securitize.memo.pdf import load_weasyprint
 
@@ -69,8 +70,6 @@ def _run(args: argparse.Namespace) -> int:
     )
     results = run.results
     folder = Path(args.out) if args.out else Path("reports") / results.deal["name"]
-    from securitize.memo.seal import memo_html
-
     html = memo_html(run, templates=templates)
     files = {"memo.html": html.encode("utf-8"), "results.json": results_json(results.to_dict())}
     if args.pdf:
@@ -286,6 +285,9 @@ def _parser() -> argparse.ArgumentParser:
     from securitize.selection.commands import add_pool_commands
 
     add_pool_commands(commands)
+    from securitize.enhancers.commands import add_enhancer_commands
+
+    add_enhancer_commands(commands)
     return parser
 
 

@@ -40,6 +40,7 @@ def _single(chunk: DefaultChunk, local: int) -> DefaultChunk:
         prepay_path=np.zeros(int(prepaid.sum()), dtype=np.int64),
         prepay_loan=chunk.prepay_loan[prepaid],
         prepay_month=chunk.prepay_month[prepaid],
+        common_seed=chunk.common_seed,
     )
 
 

@@ -28,7 +28,9 @@ def enhancer_default_months(
     """Paths × enhancers: the month each enhancer defaults, or ``horizon + 1`` if it does not."""
     months = np.full((chunk.paths, len(names)), horizon + 1, dtype=np.int64)
     for k, name in enumerate(names):
-        rng = chunk_stream(chunk.seed, chunk.index, COUNTERPARTY_STREAM, zlib.crc32(name.encode()))
+        rng = chunk_stream(
+            chunk.counterparty_seed, chunk.index, COUNTERPARTY_STREAM, zlib.crc32(name.encode())
+        )
         rho = float(asset_correlation[k])
         latent = np.sqrt(rho) * chunk.factor + np.sqrt(1 - rho) * rng.standard_normal(chunk.paths)
         u = ndtr(latent)

@@ -24,6 +24,7 @@ from securitize.parallel import map_in_order
 
 LOAN_STREAM = 0
 COUNTERPARTY_STREAM = 1
+FACTOR_STREAM = 2
 
 
 def chunk_stream(seed: int, chunk: int, *stream: int) -> np.random.Generator:
@@ -46,6 +47,10 @@ class CreditModel:
     recovery: RecoveryModel
     prepayment_rate: float = 0.0
     shift: np.ndarray | None = None
+    # Deals of one programme share the economy: with ``common_seed`` set, the systematic
+    # factors and the enhancers' own draws come from that seed's streams (the same on every deal
+    # of the programme), and only the loans' idiosyncratic draws from the deal's seed.
+    common_seed: int | None = None
 
     @property
     def loans(self) -> int:
@@ -69,6 +74,12 @@ class DefaultChunk:
     prepay_path: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     prepay_loan: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     prepay_month: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    common_seed: int | None = None
+
+    @property
+    def counterparty_seed(self) -> int:
+        """The seed of the enhancers' own draws: the programme's, if the chunk is of one."""
+        return self.seed if self.common_seed is None else self.common_seed
 
     @property
     def weight(self) -> np.ndarray:
@@ -79,7 +90,10 @@ class DefaultChunk:
 def simulate_chunk(model: CreditModel, seed: int, index: int, paths: int) -> DefaultChunk:
     """Chunk ``index`` of the simulation: the same arguments always give the same chunk."""
     rng = chunk_stream(seed, index, LOAN_STREAM)
-    systematic = model.copula.draw_systematic(rng, paths, model.shift)
+    factor_rng = (
+        rng if model.common_seed is None else chunk_stream(model.common_seed, index, FACTOR_STREAM)
+    )
+    systematic = model.copula.draw_systematic(factor_rng, paths, model.shift)
     events = sample_default_events(model.copula, systematic, model.cumulative_pd, model.tenor, rng)
     global_factor = systematic.factors[:, 0]
     recovery = model.recovery.draw(events.loan, global_factor[events.path], rng)
@@ -100,6 +114,7 @@ def simulate_chunk(model: CreditModel, seed: int, index: int, paths: int) -> Def
         prepay_path=prepay[0][keep_prepay],
         prepay_loan=prepay[1][keep_prepay],
         prepay_month=prepay[2][keep_prepay],
+        common_seed=model.common_seed,
     )
 
 

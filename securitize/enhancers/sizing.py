@@ -1,0 +1,430 @@
+"""Sizing solvers for the structurer and the enhancement agency, on common random numbers.
+
+Each solver simulates the scenario's default paths once and evaluates every candidate design on
+those same paths, so a design's metric moves smoothly with the sized quantity and bisection
+converges. Each answer comes with a Monte Carlo band: the same question solved with the metric
+moved by ±2 standard errors (``BAND_SIGMAS``).
+
+* minimum subordination for a target rating without a guarantee: the largest share of the
+  tranche whose stand-alone expected loss stays within the rating's ceiling at its WAL;
+* minimum guarantee coverage for a target rating: the smallest share of each shortfall the
+  tranche's guarantor must take for the wrapped expected loss to meet the ceiling;
+* break-even guarantee fee: the net fee at which the guarantor's expected net result earns the
+  target annual return on its 99.9% economic capital;
+* the largest pool the guarantor can support within its leverage and concentration limits.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import brentq
+
+from securitize.credit.build import build_credit_model
+from securitize.credit.paths import DefaultPaths, simulate_defaults
+from securitize.enhancers.metrics import CAPITAL_LEVEL, claim_metrics, covered_amount
+from securitize.errors import ScenarioError, SecuritizeError
+from securitize.evaluate import Outcomes, evaluate
+from securitize.pool import Pool, build_pool
+from securitize.ratings import expected_loss_ceiling, implied_rating
+from securitize.scenario import LoadedScenario, with_fields
+from securitize.stats import Estimate, mean_estimate, ratio_estimate
+from securitize.structure import Structure, build_structure
+
+BAND_SIGMAS = 2.0
+# Bisection stops when the bracket is this narrow (shares of the pool or of a shortfall).
+SHARE_TOLERANCE = 0.0025
+FEE_TOLERANCE_BP = 0.25
+_SMALLEST_SHARE = 1e-4
+
+
+@dataclass(frozen=True)
+class SizingAnswer:
+    """A solver's answer at the estimate, and at the estimate ±2 SE (``band``)."""
+
+    question: str
+    unit: str
+    answer: float | None
+    band: tuple[float | None, float | None]
+    detail: dict[str, Any] = field(default_factory=dict)
+    evaluations: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "unit": self.unit,
+            "answer": self.answer,
+            "band": list(self.band),
+            "band_sigmas": BAND_SIGMAS,
+            "detail": self.detail,
+            "evaluations": self.evaluations,
+            "seconds": self.seconds,
+        }
+
+
+class SharedPaths:
+    """A scenario's default paths, simulated once; designs are evaluated on them."""
+
+    def __init__(self, loaded: LoadedScenario, workers: int = 1) -> None:
+        self.loaded = loaded
+        self.workers = workers
+        self.pool: Pool = build_pool(loaded)
+        self.structure: Structure = build_structure(loaded, self.pool)
+        settings = loaded.scenario.simulation
+        model = build_credit_model(loaded, self.pool, self.structure.senior_attachment)
+        self.defaults: DefaultPaths = simulate_defaults(
+            model, settings.paths, settings.seed, settings.chunk_size, workers
+        )
+        self.evaluations = 0
+        self._cache: dict[tuple[tuple[str, Any], ...], tuple[Structure, Outcomes]] = {}
+
+    def design(self, changes: dict[str, Any]) -> tuple[Structure, Outcomes]:
+        """The scenario with ``changes`` (dotted fields) evaluated on the shared paths."""
+        key = tuple(sorted((k, repr(v)) for k, v in changes.items()))
+        if key not in self._cache:
+            loaded = with_fields(self.loaded, changes)
+            structure = build_structure(loaded, self.pool)
+            lag = loaded.scenario.credit.recovery_lag_months
+            outcomes = evaluate(self.pool, structure, lag, self.defaults, self.workers)
+            self._cache[key] = (structure, outcomes)
+            self.evaluations += 1
+        return self._cache[key]
+
+
+def _tranche_index(loaded: LoadedScenario, tranche: str | None) -> int:
+    names = [t.name for t in loaded.scenario.tranches]
+    if tranche is None:
+        return 0
+    if tranche not in names:
+        raise ScenarioError(f"--tranche {tranche!r}: not a tranche ({', '.join(names)})")
+    return names.index(tranche)
+
+
+def _loss_and_wal(outcomes: Outcomes, name: str, view: str) -> tuple[Estimate, float]:
+    per_path = outcomes.per_path
+    weight = per_path["weight"]
+    loss = mean_estimate(per_path[f"tranche.{name}.{view}.loss"], weight)
+    wal = per_path[f"tranche.{name}.{view}.wal"]
+    paid = np.isfinite(wal)
+    years = ratio_estimate(np.where(paid, wal, 0.0), paid, weight).value
+    return loss, years if math.isfinite(years) and years > 0 else 1.0
+
+
+def _bisect(
+    test: Callable[[float], bool], low: float, high: float, tolerance: float, passes_low: bool
+) -> float:
+    """The boundary in [low, high] where ``test`` changes value; ``test(low)`` is
+    ``passes_low``. Returns the last value that passes."""
+    while high - low > tolerance:
+        middle = 0.5 * (low + high)
+        if test(middle) == passes_low:
+            low = middle
+        else:
+            high = middle
+    return low if passes_low else high
+
+
+def _rating_test(
+    shared: SharedPaths,
+    changes: Callable[[float], dict[str, Any]],
+    name: str,
+    view: str,
+    target: str,
+    scale: str,
+    sigmas: float,
+) -> Callable[[float], bool]:
+    def meets(x: float) -> bool:
+        _, outcomes = shared.design(changes(x))
+        loss, wal = _loss_and_wal(outcomes, name, view)
+        return loss.value + sigmas * loss.se <= expected_loss_ceiling(target, wal, scale)
+
+    return meets
+
+
+def _solve_band(
+    shared: SharedPaths,
+    changes: Callable[[float], dict[str, Any]],
+    name: str,
+    view: str,
+    target: str,
+    scale: str,
+    bounds: tuple[float, float],
+    passes_low: bool,
+) -> tuple[float | None, tuple[float | None, float | None]]:
+    """Solve at the estimate and at ∓2 SE (the optimistic and the prudent answer)."""
+    answers = []
+    for sigmas in (0.0, -BAND_SIGMAS, BAND_SIGMAS):
+        test = _rating_test(shared, changes, name, view, target, scale, sigmas)
+        low, high = bounds
+        end = low if passes_low else high
+        if not test(end):
+            answers.append(None)
+            continue
+        other = high if passes_low else low
+        if test(other):
+            answers.append(other)
+            continue
+        answers.append(_bisect(test, low, high, SHARE_TOLERANCE, passes_low))
+    return answers[0], (answers[1], answers[2])
+
+
+def _without_enhancers_of(loaded: LoadedScenario, tranche: str) -> list[dict[str, Any]]:
+    return [
+        e.model_dump(exclude_unset=True) for e in loaded.scenario.enhancers if e.covers != tranche
+    ]
+
+
+def minimum_subordination(
+    shared: SharedPaths, target: str, tranche: str | None = None, scale: str = "sf"
+) -> SizingAnswer:
+    """The least subordination below ``tranche`` (most senior by default) for ``target`` on its
+    stand-alone expected loss, with no enhancer covering it. The tranche's share moves; the
+    most junior tranche takes up the difference."""
+    started = time.perf_counter()
+    loaded = shared.loaded
+    tranches = loaded.scenario.tranches
+    j = _tranche_index(loaded, tranche)
+    if tranches[0].share is None:
+        raise ScenarioError("sizing subordination needs tranches sized by 'share'")
+    if j == len(tranches) - 1:
+        raise ScenarioError("the most junior tranche has no subordination to size")
+    name = tranches[j].name
+    fixed = sum(t.share for k, t in enumerate(tranches) if k not in (j, len(tranches) - 1))
+    senior_of_j = sum(t.share for t in tranches[:j])
+    enhancers = _without_enhancers_of(loaded, name)
+
+    def changes(share: float) -> dict[str, Any]:
+        return {
+            f"tranches[{j}].share": share,
+            f"tranches[{len(tranches) - 1}].share": 1.0 - fixed - share,
+            "enhancers": enhancers,
+        }
+
+    room = 1.0 - fixed - _SMALLEST_SHARE
+    share, (optimistic, prudent) = _solve_band(
+        shared, changes, name, "standalone", target, scale, (_SMALLEST_SHARE, room), True
+    )
+
+    def subordination(s: float | None) -> float | None:
+        return None if s is None else 1.0 - senior_of_j - s
+
+    detail: dict[str, Any] = {"tranche": name, "target": target, "scale": scale}
+    if share is not None:
+        _, outcomes = shared.design(changes(share))
+        loss, wal = _loss_and_wal(outcomes, name, "standalone")
+        detail.update(
+            tranche_share=share,
+            expected_loss=loss.to_dict(),
+            wal_years=wal,
+            ceiling=float(expected_loss_ceiling(target, wal, scale)),
+        )
+    else:
+        detail["reason"] = "even the thinnest tranche misses the target"
+    return SizingAnswer(
+        "minimum subordination for the target rating, without a guarantee",
+        "share of the pool",
+        subordination(share),
+        (subordination(optimistic), subordination(prudent)),
+        detail,
+        shared.evaluations,
+        time.perf_counter() - started,
+    )
+
+
+def _guarantor_index(loaded: LoadedScenario, enhancer: str | None, tranche: str | None) -> int:
+    enhancers = loaded.scenario.enhancers
+    for k, e in enumerate(enhancers):
+        if enhancer is not None and e.name == enhancer:
+            if e.type not in ("full_guarantee", "partial_guarantee"):
+                raise ScenarioError(
+                    f"--enhancer {enhancer!r} is a {e.type}; coverage and fee sizing apply to "
+                    "a full or partial guarantee"
+                )
+            return k
+        guarantee = e.type in ("full_guarantee", "partial_guarantee")
+        if enhancer is None and guarantee and (tranche is None or e.covers == tranche):
+            return k
+    known = ", ".join(e.name for e in enhancers) or "none"
+    wanted = repr(enhancer) if enhancer else "a full or partial guarantee"
+    raise ScenarioError(f"the scenario has no enhancer {wanted} to size (enhancers: {known})")
+
+
+def minimum_coverage(
+    shared: SharedPaths, target: str, enhancer: str | None = None, scale: str = "sf"
+) -> SizingAnswer:
+    """The smallest share of each shortfall the guarantor must take for the covered tranche's
+    wrapped expected loss to meet ``target`` (its own default risk included)."""
+    started = time.perf_counter()
+    loaded = shared.loaded
+    k = _guarantor_index(loaded, enhancer, None)
+    spec = loaded.scenario.enhancers[k]
+    name = spec.covers or ""
+
+    def changes(share: float) -> dict[str, Any]:
+        if share >= 1.0:
+            return {f"enhancers[{k}].type": "full_guarantee", f"enhancers[{k}].share": 1.0}
+        return {f"enhancers[{k}].type": "partial_guarantee", f"enhancers[{k}].share": share}
+
+    share, (optimistic, prudent) = _solve_band(
+        shared, changes, name, "wrapped", target, scale, (_SMALLEST_SHARE, 1.0), False
+    )
+    balance = next(t for t in shared.structure.tranches if t.name == name).balance
+    detail: dict[str, Any] = {"enhancer": spec.name, "tranche": name, "target": target}
+    if share is not None:
+        _, outcomes = shared.design(changes(share))
+        loss, wal = _loss_and_wal(outcomes, name, "wrapped")
+        detail.update(
+            covered_amount=share * balance,
+            expected_loss=loss.to_dict(),
+            wal_years=wal,
+            ceiling=float(expected_loss_ceiling(target, wal, scale)),
+        )
+    else:
+        _, outcomes = shared.design(changes(1.0))
+        loss, _ = _loss_and_wal(outcomes, name, "wrapped")
+        _, wal = _loss_and_wal(outcomes, name, "wrapped")
+        detail["reason"] = (
+            f"even full cover leaves a wrapped expected loss of {loss.value:.3g} "
+            f"(implied {implied_rating(loss.value, wal, scale)}): the guarantor's own default "
+            "risk caps the rating"
+        )
+    return SizingAnswer(
+        "minimum guarantee coverage for the target rating",
+        "share of each shortfall",
+        share,
+        (optimistic, prudent),
+        detail,
+        shared.evaluations,
+        time.perf_counter() - started,
+    )
+
+
+def _guarantee_metrics(
+    shared: SharedPaths, changes: dict[str, Any], k: int
+) -> tuple[float, dict[str, Estimate]]:
+    structure, outcomes = shared.design(changes)
+    g = structure.guarantees[k]
+    covered = covered_amount(shared.pool, structure, g)
+    weight = outcomes.per_path["weight"]
+    return covered, claim_metrics(outcomes.per_path, f"enhancer.{g.name}", weight, covered)
+
+
+def break_even_fee(
+    shared: SharedPaths, target_return: float, enhancer: str | None = None
+) -> SizingAnswer:
+    """The net fee (bp a year on the covered amount) at which the guarantor's expected net
+    result is ``target_return`` a year on its 99.9% economic capital.
+
+    Two answers: the actuarial fee, from the current design's claims and capital (the fee does
+    not change the deal's cash), and the in-deal fee, solved with the fee paid from the trust
+    (a higher fee leaves less for the notes, so the guarantor pays more claims)."""
+    started = time.perf_counter()
+    loaded = shared.loaded
+    k = _guarantor_index(loaded, enhancer, None)
+    spec = loaded.scenario.enhancers[k]
+    covered, base = _guarantee_metrics(shared, {}, k)
+    capital = base[f"economic_capital_{CAPITAL_LEVEL:g}"].value
+    structure, outcomes = shared.design({})
+    name = f"enhancer.{structure.guarantees[k].name}"
+    weight = outcomes.per_path["weight"]
+    pv_cover = mean_estimate(outcomes.per_path[f"{name}.pv_cover"], weight).value
+    years = mean_estimate(outcomes.per_path[f"{name}.cover_years"], weight).value / covered
+    if capital <= 0 or pv_cover <= 0:
+        raise SecuritizeError(
+            f"enhancer '{spec.name}' needs no economic capital on these paths (its 99.9% claim "
+            "is its expected claim); there is no return on capital to solve for"
+        )
+    actuarial = (target_return * capital * years + base["pv_net_claims"].value) / pv_cover * 1e4
+
+    def annual_return(net_bp: float, sigmas: float) -> float:
+        change = {f"enhancers[{k}].fee_bp": net_bp + spec.policy_discount_bp}
+        _, metrics = _guarantee_metrics(shared, change, k)
+        roc = metrics.get(f"return_on_capital_{CAPITAL_LEVEL:g}_per_year")
+        if roc is None:
+            return -math.inf
+        return roc.value + sigmas * roc.se - target_return
+
+    ceiling_bp = 10_000.0 - spec.policy_discount_bp
+    answers: list[float | None] = []
+    for sigmas in (0.0, BAND_SIGMAS, -BAND_SIGMAS):
+        if annual_return(0.0, sigmas) >= 0:
+            answers.append(0.0)
+            continue
+        high = min(max(actuarial, 1.0), ceiling_bp)
+        while annual_return(high, sigmas) < 0 and high < ceiling_bp:
+            high = min(2.0 * high, ceiling_bp)
+        if annual_return(high, sigmas) < 0:
+            answers.append(None)
+            continue
+        answers.append(
+            float(brentq(annual_return, 0.0, high, args=(sigmas,), xtol=FEE_TOLERANCE_BP))
+        )
+    fee = answers[0]
+    detail: dict[str, Any] = {
+        "enhancer": spec.name,
+        "target_annual_return_on_capital": target_return,
+        "actuarial_net_fee_bp": actuarial,
+        "economic_capital_0.999": capital,
+        "policy_discount_bp": spec.policy_discount_bp,
+        "current_net_fee_bp": spec.net_fee_bp,
+        "break_even_net_fee_bp_zero_return": base["break_even_net_fee_bp"].to_dict(),
+    }
+    if fee is not None:
+        detail["gross_fee_bp"] = fee + spec.policy_discount_bp
+    else:
+        detail["reason"] = "no fee the trust can pay earns the target return"
+    return SizingAnswer(
+        "break-even guarantee fee for the target return on capital (fee paid from the trust)",
+        "bp a year, net of the policy discount",
+        fee,
+        (answers[1], answers[2]),
+        detail,
+        shared.evaluations,
+        time.perf_counter() - started,
+    )
+
+
+def largest_pool(shared: SharedPaths, enhancer: str | None = None) -> SizingAnswer:
+    """The largest pool (CNY) of this deal's shape the guarantor can cover within its leverage
+    and single-client limits (the trust counts as one client)."""
+    started = time.perf_counter()
+    structure = shared.structure
+    k = _guarantor_index(shared.loaded, enhancer, None)
+    g = structure.guarantees[k]
+    spec = g.spec
+    if spec.net_assets is None:
+        raise ScenarioError(
+            f"enhancer '{spec.name}': net_assets is not given (set it, or a profile that has "
+            "it): the limits are multiples of net assets"
+        )
+    covered = covered_amount(shared.pool, structure, g)
+    per_pool = covered / structure.pool_balance
+    bounds = {
+        "leverage": spec.limits.leverage_multiple * spec.net_assets - spec.existing_liability,
+        "single_client": spec.limits.single_client_share * spec.net_assets,
+        "related_client": spec.limits.related_client_share * spec.net_assets,
+    }
+    pools = {name: max(cover, 0.0) / per_pool for name, cover in bounds.items()}
+    binding = min(pools, key=pools.__getitem__)
+    return SizingAnswer(
+        "largest pool the guarantor can support within its limits",
+        "CNY of pool balance",
+        pools[binding],
+        (pools[binding], pools[binding]),
+        {
+            "enhancer": spec.name,
+            "binding_limit": binding,
+            "pool_by_limit": pools,
+            "cover_by_limit": bounds,
+            "covered_share_of_pool": per_pool,
+            "current_pool": structure.pool_balance,
+        },
+        0,
+        time.perf_counter() - started,
+    )
