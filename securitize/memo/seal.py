@@ -139,12 +139,28 @@ def verification_document(run: Any, language: str, templates: Path | None) -> di
 def memo_html(run: Any, *, language: str = "en", templates: Path | None = None) -> str:
     """The sealed memo of ``run``: rendered from the package templates (or ``templates``, a
     folder the user named), with its verification block."""
+    import jinja2
+
     from securitize.memo import render_html
 
+    check_templates(templates)
+    try:
+        html = render_html(run.results, templates=templates)
+    except jinja2.TemplateError as exc:
+        if templates is None:
+            raise  # the package's own templates: a bug, not a user error
+        where = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        name = getattr(exc, "name", None) or "template"
+        raise SecuritizeError(
+            f"--templates {templates}: {name}{where}: {str(exc).splitlines()[0]}"
+        ) from None
+    return seal(html, verification_document(run, language, templates))
+
+
+def check_templates(templates: Path | None) -> None:
+    """A template folder the user named must exist (else the package's would be used silently)."""
     if templates is not None and not templates.is_dir():
         raise SecuritizeError(f"--templates {templates}: not a folder")
-    html = render_html(run.results, templates=templates)
-    return seal(html, verification_document(run, language, templates))
 
 
 def unseal(html: str, source: str) -> tuple[dict[str, Any], str, str]:
