@@ -1,0 +1,122 @@
+"""Design evaluation on the compiled waterfall kernel (the optional ``fast`` extra: numba).
+
+Evaluating one more design on shared paths is the waterfall plus its reduction to outcomes. The
+numpy engine writes a full ledger (some forty paths × dates arrays) and ``evaluate.summarise``
+reads it back; the kernel runs the same priority of payments path by path and reduces each path
+as it goes, so nothing paths × dates is ever written. ``usable(structure)`` says whether it
+applies: numba is importable and the kernel implements everything the structure uses
+(``kernel_lower.supports``); otherwise the numpy engine runs. Same inputs give the same numbers
+either way (to rounding: ``tests/test_kernel.py`` compares every output with the numpy engine's).
+``SECURITIZE_KERNEL=0`` in the environment turns the kernel off.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from securitize.collections import PeriodCollections
+from securitize.structure import Structure
+from securitize.waterfall.kernel_lower import lower, path_series, period_series, supports
+
+
+def _ensure_cache_dir() -> None:
+    """Numba caches compiled code beside the source; where the package folder cannot be
+    written (a system-wide install), it goes to a folder under the temporary directory."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    beside = Path(__file__).parent / "__pycache__"
+    try:
+        beside.mkdir(exist_ok=True)
+        writable = os.access(beside, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "securitize-numba")
+
+
+@functools.cache
+def available() -> bool:
+    """Whether the compiled kernel can run here (numba installed, not turned off)."""
+    if os.environ.get("SECURITIZE_KERNEL", "1") == "0":
+        return False
+    _ensure_cache_dir()
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def usable(structure: Structure) -> bool:
+    """Whether design evaluation of ``structure`` runs on the kernel."""
+    return available() and supports(structure)
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
+def _discount_steps(payment_months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The months from one payment date to the next (from month 0 to the first), as an index
+    into their distinct values: the kernel discounts by powers of one monthly factor."""
+    steps = np.diff(np.r_[0, payment_months]).astype(np.int64)
+    gaps, index = np.unique(steps, return_inverse=True)
+    return index.astype(np.int64), gaps.astype(np.int64)
+
+
+def ledger_outcomes(
+    structure: Structure,
+    period: PeriodCollections,
+    guarantor_default: np.ndarray,
+    weight: np.ndarray | None,
+) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """What ``evaluate.summarise`` derives from the waterfall's ledger, computed by the kernel:
+    per-path outcomes, per-period (weighted sum, sum of squares), and the per-period cross
+    moment Σ (w·available)(w·due)."""
+    from securitize.enhancers.metrics import discount_factors
+    from securitize.evaluate import _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT
+    from securitize.waterfall.kernel_loop import run_kernel
+
+    paths, periods = period.interest.shape
+    if periods != len(structure.payment_months):
+        raise ValueError("collections and structure disagree on the payment periods")
+    lowered = lower(structure, _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT)
+    by_period = period_series(structure)
+    by_path = path_series(structure)
+    out_sum = np.zeros((periods, len(by_period)))
+    out_square = np.zeros((periods, len(by_period)))
+    out_cross = np.zeros(periods)
+    out_path = np.empty((len(by_path), paths))
+    run_kernel(
+        _floats(period.interest),
+        _floats(period.principal),
+        _floats(period.recoveries),
+        _floats(period.defaulted),
+        _floats(period.performing_balance),
+        _floats(period.fee_base),
+        _floats(period.months),
+        _floats(structure.period_start_months),
+        _floats(period.scheduled_principal),
+        _floats(structure.payment_months / 12.0),
+        *_discount_steps(structure.payment_months),
+        _floats(np.asarray(guarantor_default).reshape(paths, len(structure.guarantees))),
+        _floats(np.ones(paths) if weight is None else weight),
+        _floats(
+            np.array(
+                [discount_factors(structure, g.spec.discount_rate) for g in structure.guarantees]
+            ).reshape(len(structure.guarantees), periods)
+        ),
+        *lowered.arrays,
+        out_sum,
+        out_square,
+        out_cross,
+        out_path,
+    )
+    per_path = dict(zip(by_path, out_path, strict=True))
+    sums = {name: (out_sum[:, i], out_square[:, i]) for i, name in enumerate(by_period)}
+    return per_path, sums, out_cross

@@ -1,0 +1,24 @@
+"""Integer codes and layout constants shared by the kernel's lowering and its compiled loop.
+
+Kept apart from ``kernel_loop`` so that lowering a structure (and ``supports``) needs no numba.
+"""
+
+CENT = 0.01
+
+# Step kinds, step table columns, target kinds, trigger metrics (see kernel_lower.py).
+FEE, GUARANTEE_FEE, INTEREST, DEFERRED, FUND, DRAW, PRINCIPAL, RESIDUAL = range(8)
+KIND, ARG, MODE, AMOUNT, TARGET, COVER_FEES, FIRST, COUNT = range(8)
+DUE, ALL, TO_TARGET = range(3)
+AMOUNT_TARGET, POOL, NOTES, TRANCHE = range(4)
+DEFAULT_RATIO, OVERCOLLATERALISATION, SHORTFALL = range(3)
+POOL_FEE, TRANCHE_FEE, FIXED_FEE = range(3)
+# Integer settings: ints[...]
+N_SEPARATE, N_HAS_CALL, N_RESIDUAL, N_BISECTIONS, N_NEWTON = range(5)
+# Float settings: floats[...]
+F_POOL, F_CALL_THRESHOLD, F_RATE_LIMIT = range(3)
+# Per-tranche period series kept for the path: interest paid, guarantor reimbursed, guarantor
+# interest, principal paid, guarantor principal.
+IP, GR, GI, PP, GP = range(5)
+PERIOD_SERIES_PER_TRANCHE = 5
+PATH_SERIES_PER_TRANCHE = 7
+PATH_SERIES_PER_GUARANTEE = 7

@@ -1,0 +1,352 @@
+"""Lowering a structure to the flat numeric arrays the compiled kernel runs on.
+
+The kernel (``kernel_loop.py``) knows steps, targets, fees, guarantees and triggers only as
+integer codes and float arrays. This module builds them from a ``Structure`` and its compiled
+program, names the kernel's output rows, and decides which structures the kernel implements:
+``supports`` whitelists exactly the features written into the kernel, so a structure using
+anything else (a new enhancer kind, partial or capped guarantees, pool-level covers) runs on the
+numpy engine instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from securitize.structure import Structure
+from securitize.waterfall import kernel_codes as k
+from securitize.waterfall.program import Step
+from securitize.waterfall.spec import Target
+
+_STEP_KINDS = {
+    "fee": k.FEE,
+    "guarantee_fee": k.GUARANTEE_FEE,
+    "interest": k.INTEREST,
+    "deferred_interest": k.DEFERRED,
+    "reserve_fund": k.FUND,
+    "reserve_draw": k.DRAW,
+    "principal": k.PRINCIPAL,
+    "residual": k.RESIDUAL,
+}
+_AMOUNTS = {"principal_due": k.DUE, "all": k.ALL, "to_target": k.TO_TARGET}
+_MODES = {"sequential": 0, "pro_rata": 1}
+_METRICS = {
+    "cumulative_default_ratio": k.DEFAULT_RATIO,
+    "overcollateralisation": k.OVERCOLLATERALISATION,
+    "interest_shortfall": k.SHORTFALL,
+}
+_EFFECTS = ("sequential", "accelerate")
+_FEE_BASES = {"pool_balance": k.POOL_FEE, "tranche_balance": k.TRANCHE_FEE, "fixed": k.FIXED_FEE}
+
+# Fields the kernel implements, and for fields it does not, the value that leaves the engine's
+# behaviour unchanged (a field missing here, or set to anything else, sends the structure to the
+# numpy engine).
+_STRUCTURE_FIELDS = {
+    "tranches",
+    "guarantees",
+    "horizon",
+    "payment_interval",
+    "pool_balance",
+    "program",
+    "accounts",
+    "triggers",
+    "loss_tranches",
+    "clean_up_call",
+}
+_GUARANTEE_FIELDS = {
+    "name",
+    "tranche",
+    "net_fee_rate",
+    "annual_pd",
+    "asset_correlation",
+    "recovery_rate",
+    "spec",
+}
+_TRANCHE_FIELDS = {
+    "name",
+    "balance",
+    "coupon",
+    "holder",
+    "deferrable",
+    "expected_maturity_months",
+}
+_PROGRAM_FIELDS = {
+    "combined",
+    "interest",
+    "principal",
+    "accelerated",
+    "fees",
+    "residual_tranche",
+    "deferred",
+    "deferred_accelerated",
+}
+_STEP_FIELDS = {
+    "kind",
+    "label",
+    "tranches",
+    "account",
+    "enhancer",
+    "fee",
+    "mode",
+    "amount",
+    "target",
+    "cover_fees",
+}
+_FEE_FIELDS = {"name", "basis", "annual_rate", "amount_per_year", "tranche"}
+_NEUTRAL = {
+    "pool_covers": (),
+    "share": 1.0,
+    "cap": math.inf,
+    "timely_interest": True,
+    "kind": "full_guarantee",
+}
+
+
+def _plain(obj: object, known: set[str]) -> bool:
+    """Every field of the dataclass ``obj`` is one the kernel implements, or holds the value
+    under which it changes nothing."""
+    for f in fields(obj):
+        if f.name in known:
+            continue
+        if f.name not in _NEUTRAL:
+            return False
+        value, neutral = getattr(obj, f.name), _NEUTRAL[f.name]
+        if isinstance(neutral, tuple):
+            if len(value) != 0:
+                return False
+        elif value != neutral:
+            return False
+    return True
+
+
+def _steps(structure: Structure) -> tuple[Step, ...]:
+    program = structure.program
+    main = program.combined or (program.interest or ()) + (program.principal or ())
+    return main + program.accelerated
+
+
+def supports(structure: Structure) -> bool:
+    """Whether the kernel implements everything this structure uses."""
+    if not _plain(structure, _STRUCTURE_FIELDS) or not _plain(structure.program, _PROGRAM_FIELDS):
+        return False
+    if not structure.tranches or not all(_plain(t, _TRANCHE_FIELDS) for t in structure.tranches):
+        return False
+    covered = [g.tranche for g in structure.guarantees]
+    if len(set(covered)) != len(covered):
+        return False
+    for g in structure.guarantees:
+        if not _plain(g, _GUARANTEE_FIELDS) or g.tranche < 0:
+            return False
+        if getattr(g.spec, "type", "full_guarantee") != "full_guarantee":
+            return False
+    for fee in structure.program.fees:
+        if not _plain(fee, _FEE_FIELDS) or fee.basis not in _FEE_BASES:
+            return False
+    for trigger in structure.triggers:
+        if trigger.metric not in _METRICS or trigger.effect not in _EFFECTS:
+            return False
+    for step in _steps(structure):
+        if not _plain(step, _STEP_FIELDS) or step.kind not in _STEP_KINDS:
+            return False
+        if step.mode not in _MODES or step.amount not in _AMOUNTS:
+            return False
+        if len(set(step.tranches)) != len(step.tranches):
+            return False
+        if step.kind == "fee" and step.fee.name not in {f.name for f in structure.program.fees}:
+            return False
+    return True
+
+
+def period_series(structure: Structure) -> list[str]:
+    """Names of the kernel's per-period rows, in ``evaluate.summarise``'s order."""
+    names = ["available", "due", "residual"]
+    names += [f"fee.{f.name}" for f in structure.program.fees]
+    names += [f"fee.{g.name}" for g in structure.guarantees]
+    names += [f"account.{a.name}" for a in structure.accounts]
+    names += [f"trigger.{t.name}" for t in structure.triggers]
+    names.append("accelerated")
+    for t in structure.tranches:
+        key = f"tranche.{t.name}"
+        names += [
+            f"{key}.standalone.interest",
+            f"{key}.standalone.principal",
+            f"{key}.wrapped.interest",
+            f"{key}.wrapped.principal",
+            f"{key}.balance",
+        ]
+    for g in structure.guarantees:
+        names += [f"enhancer.{g.name}.claims", f"enhancer.{g.name}.cover"]
+    return names
+
+
+def path_series(structure: Structure) -> list[str]:
+    """Names of the kernel's per-path rows, in ``evaluate.summarise``'s order."""
+    names = []
+    for t in structure.tranches:
+        key = f"tranche.{t.name}"
+        names += [
+            f"{key}.standalone.loss",
+            f"{key}.wrapped.loss",
+            f"{key}.standalone.wal",
+            f"{key}.wrapped.wal",
+            f"{key}.standalone.irr",
+            f"{key}.wrapped.irr",
+            f"{key}.interest_shortfall",
+        ]
+    for g in structure.guarantees:
+        key = f"enhancer.{g.name}"
+        names += [
+            f"{key}.claims",
+            f"{key}.net_claims",
+            f"{key}.pv_net_claims",
+            f"{key}.fees",
+            f"{key}.pv_fees",
+            f"{key}.pv_cover",
+            f"{key}.cover_years",
+        ]
+    return names
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """The structure as the kernel's positional arguments (after the collections)."""
+
+    arrays: tuple[np.ndarray, ...]
+
+
+def _ints(values: list[int]) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+def _floats(values: list[float]) -> np.ndarray:
+    return np.array(values, dtype=np.float64)
+
+
+class _Targets:
+    """Targets of accounts and principal steps, gathered into one table."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.kind: list[int] = []
+        self.value: list[float] = []
+        self.share: list[float] = []
+        self.floor: list[float] = []
+        self.tranche: list[int] = []
+
+    def add(self, target: Target) -> int:
+        if target.amount is not None:
+            self.kind.append(k.AMOUNT_TARGET)
+            self.tranche.append(0)
+        elif target.share_of == "pool":
+            self.kind.append(k.POOL)
+            self.tranche.append(0)
+        elif target.share_of == "notes":
+            self.kind.append(k.NOTES)
+            self.tranche.append(0)
+        else:
+            self.kind.append(k.TRANCHE)
+            self.tranche.append(self.names.index(target.share_of))
+        self.value.append(target.amount if target.amount is not None else 0.0)
+        self.share.append(target.share if target.share is not None else 0.0)
+        self.floor.append(target.floor)
+        return len(self.kind) - 1
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        return (
+            _ints(self.kind),
+            _floats(self.value),
+            _floats(self.share),
+            _floats(self.floor),
+            _ints(self.tranche),
+        )
+
+
+def lower(structure: Structure, bisections: int, newton: int, rate_limit: float) -> Lowered:
+    """The structure's flat arrays (``supports(structure)`` must hold)."""
+    program = structure.program
+    names = [t.name for t in structure.tranches]
+    fee_index = {f.name: i for i, f in enumerate(program.fees)}
+    targets = _Targets(names)
+    account_target = [targets.add(a.target) for a in structure.accounts]
+
+    rows: list[list[int]] = []
+    flat: list[int] = []
+
+    def add(steps: tuple[Step, ...]) -> list[int]:
+        start = len(rows)
+        for step in steps:
+            arg = 0
+            if step.kind == "fee":
+                arg = fee_index[step.fee.name]
+            elif step.kind == "guarantee_fee":
+                arg = step.enhancer
+            elif step.kind in ("reserve_fund", "reserve_draw"):
+                arg = step.account
+            target = targets.add(step.target) if step.target is not None else -1
+            rows.append(
+                [
+                    _STEP_KINDS[step.kind],
+                    arg,
+                    _MODES[step.mode],
+                    _AMOUNTS[step.amount],
+                    target,
+                    int(step.cover_fees),
+                    len(flat),
+                    len(step.tranches),
+                ]
+            )
+            flat.extend(step.tranches)
+        return [start, len(rows)]
+
+    if program.separate:
+        programs = [add(program.interest), add(program.principal)]
+    else:
+        programs = [add(program.combined), [0, 0]]
+    programs.append(add(program.accelerated))
+
+    guarantee_of = [-1] * len(names)
+    for i, g in enumerate(structure.guarantees):
+        guarantee_of[g.tranche] = i
+    call = structure.clean_up_call
+    triggers = structure.triggers
+    arrays = (
+        _floats([t.balance for t in structure.tranches]),
+        _floats([t.coupon for t in structure.tranches]),
+        _ints([int(t.deferrable) for t in structure.tranches]),
+        _ints(guarantee_of),
+        _ints([_FEE_BASES[f.basis] for f in program.fees]),
+        _floats([f.annual_rate for f in program.fees]),
+        _floats([f.amount_per_year for f in program.fees]),
+        _ints([f.tranche if f.tranche is not None else 0 for f in program.fees]),
+        _ints([g.tranche for g in structure.guarantees]),
+        _floats([g.net_fee_rate for g in structure.guarantees]),
+        _floats([g.recovery_rate for g in structure.guarantees]),
+        _floats([a.initial for a in structure.accounts]),
+        _ints(account_target),
+        *targets.arrays(),
+        _ints([_METRICS[t.metric] for t in triggers]),
+        _ints([int(t.above is not None) for t in triggers]),
+        _floats([t.above if t.above is not None else (t.below or 0.0) for t in triggers]),
+        _ints([int(t.effect == "accelerate") for t in triggers]),
+        _ints([int(t.curable) for t in triggers]),
+        np.array(rows, dtype=np.int64).reshape(-1, 8),
+        _ints(flat),
+        np.array(programs, dtype=np.int64),
+        _ints([int(j in program.deferred) for j in range(len(names))]),
+        _ints([int(j in program.deferred_accelerated) for j in range(len(names))]),
+        _ints(
+            [
+                int(program.separate),
+                int(call is not None),
+                program.residual_tranche,
+                bisections,
+                newton,
+            ]
+        ),
+        _floats(
+            [structure.pool_balance, call * structure.pool_balance if call else 0.0, rate_limit]
+        ),
+    )
+    return Lowered(arrays)
