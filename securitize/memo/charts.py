@@ -3,59 +3,136 @@
 Figures are built with matplotlib's object-oriented ``Figure`` rather than pyplot: rendering is
 headless (Agg) without switching the process-wide backend, so rendering a memo from a notebook
 does not break the notebook's own plots, and no figure is left in pyplot's global registry.
+
+Labels come from the reader's catalogue (``t``). Chinese labels need a CJK font: ``cjk_font``
+looks for one among the installed fonts; without one the caller draws English labels and says so
+in the memo (never boxes in place of characters). PNGs carry no date or software metadata, so the
+same results give the same bytes (``securitize verify`` re-renders and compares).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
 
+import matplotlib
+import numpy as np
 import pandas as pd
+from matplotlib import font_manager
 from matplotlib.figure import Figure
+from PIL import Image
 
-from securitize.results import POOL_LOSS_QUANTILES
+from securitize.results import POOL_LOSS_QUANTILES, Results
 from securitize.stats import Estimate
 
-DPI = 120
+DPI = 100
+PALETTE = 64
 INTEREST, PRINCIPAL, RESIDUAL, BARS = "#3b6ea5", "#9cc3e6", "#8c8c8c", "#3b6ea5"
+WRAPPED, STRESS = "#b03a2e", "#d98c2b"
 # Error bars span a 95% confidence interval: 1.96 standard errors either side.
 Z_95 = 1.96
+# CJK fonts looked for, best first (Debian: fonts-noto-cjk, fonts-wqy-microhei, fonts-wqy-zenhei).
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+)
+
+Words = Callable[..., str]
+
+
+# File names of those fonts, for a font installed after matplotlib built its font cache.
+CJK_FILES = (
+    "notosanscjk",
+    "notosanssc",
+    "sourcehansans",
+    "wqy-microhei",
+    "wqy-zenhei",
+    "droidsansfallback",
+    "uming",
+)
+
+
+def _installed() -> set[str]:
+    return {entry.name for entry in font_manager.fontManager.ttflist}
+
+
+@cache
+def cjk_font() -> str | None:
+    """The first installed font of ``CJK_FONTS`` that matplotlib can use, or None. Fonts
+    installed since matplotlib cached its font list are found by file name and added."""
+    if not any(name in _installed() for name in CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            if Path(path).name.lower().startswith(CJK_FILES):
+                with contextlib.suppress(OSError, RuntimeError, ValueError):
+                    font_manager.fontManager.addfont(path)
+    installed = _installed()
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+@contextmanager
+def _style(font: str | None) -> Iterator[None]:
+    # The CJK font also backs up English labels (a tape may name enterprises in Chinese).
+    backup = cjk_font()
+    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans", *([backup] if backup else [])]
+    settings = {
+        "font.family": families,
+        "axes.unicode_minus": False,
+        "svg.hashsalt": "securitize",
+        "path.simplify": True,
+    }
+    with matplotlib.rc_context(settings):
+        yield
 
 
 def _data_uri(figure: Figure) -> str:
-    """PNG bytes as a data URI; no software/date metadata so equal inputs give equal bytes."""
+    """PNG bytes as a data URI, reduced to a fixed palette (a quarter of the size: charts are
+    flat colours) and without software/date metadata, so equal inputs give equal bytes."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    small = image.quantize(
+        colors=PALETTE, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
+    out = io.BytesIO()
+    small.save(out, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
-def pool_loss_chart(pool_loss: dict[str, Estimate], distribution: pd.DataFrame) -> str:
+def _plain(ax: object) -> None:
+    ax.spines[["top", "right"]].set_visible(False)  # type: ignore[attr-defined]
+
+
+def pool_loss_chart(pool_loss: dict[str, Estimate], distribution: pd.DataFrame, t: Words) -> str:
     """Pool loss distribution (% of pool balance) with the mean and tail quantiles marked."""
     figure = Figure(figsize=(6.5, 3.0), layout="constrained")
     ax = figure.subplots()
     lossy = distribution.iloc[1:]
-    width = 100 * (lossy["upper"] - lossy["lower"])
     ax.bar(
         100 * lossy["lower"],
         100 * lossy["probability"],
-        width=width,
+        width=100 * (lossy["upper"] - lossy["lower"]),
         align="edge",
         color=BARS,
         yerr=Z_95 * 100 * lossy["se"],
         error_kw={"elinewidth": 0.6},
-        label="loss > 0",
     )
     zero = distribution.iloc[0]
-    ax.set_title(
-        f"Pool loss distribution; P(loss = 0) = {100 * zero['probability']:.2f}%"
-        " (error bars ±1.96 SE)",
-        fontsize=10,
-    )
+    ax.set_title(t("chart.pool_loss_title", zero=f"{100 * zero['probability']:.2f}"), fontsize=10)
     keys = ["expected_loss", *(f"quantile_{q:g}" for q in POOL_LOSS_QUANTILES)]
-    labels = ["mean", *(f"{100 * q:g}%" for q in POOL_LOSS_QUANTILES)]
+    labels = [t("chart.mean"), *(f"{100 * q:g}%" for q in POOL_LOSS_QUANTILES)]
     for key, label, style in zip(keys, labels, ["-", "--", "-.", ":"], strict=True):
         value = 100 * pool_loss[key].value
-        ax.axvline(value, color="#b03a2e", linestyle=style, linewidth=1)
+        ax.axvline(value, color=WRAPPED, linestyle=style, linewidth=1)
         ax.annotate(
             f"{label} {value:.1f}%",
             (value, 1),
@@ -64,41 +141,139 @@ def pool_loss_chart(pool_loss: dict[str, Estimate], distribution: pd.DataFrame) 
             va="top",
             ha="right",
             fontsize=7,
-            color="#b03a2e",
+            color=WRAPPED,
         )
-    ax.set_xlabel("pool loss, % of pool balance")
-    ax.set_ylabel("probability, %")
-    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_xlabel(t("chart.pool_loss_x"))
+    ax.set_ylabel(t("chart.probability_pct"))
+    _plain(ax)
     return _data_uri(figure)
 
 
-def cash_flow_chart(cash_flows: pd.DataFrame, tranches: list[str], months: list[int]) -> str:
+def loss_probability_chart(results: Results, t: Words) -> str:
+    """Each tranche's probability of loss and expected loss, stand-alone and wrapped (± 1.96 SE)."""
+    names = [tr.name for tr in results.tranches]
+    x = np.arange(len(names))
+    figure = Figure(figsize=(6.5, 2.8), layout="constrained")
+    axes = figure.subplots(1, 2)
+    for ax, key, title in zip(
+        axes,
+        ("probability_of_loss", "expected_loss"),
+        (t("chart.probability_of_loss"), t("chart.expected_loss")),
+        strict=True,
+    ):
+        for offset, view, color, label in (
+            (-0.2, "standalone", BARS, t("chart.standalone")),
+            (0.2, "wrapped", WRAPPED, t("chart.wrapped")),
+        ):
+            values = [getattr(tr, view)[key] for tr in results.tranches]
+            ax.bar(
+                x + offset,
+                [100 * v.value for v in values],
+                0.4,
+                yerr=[Z_95 * 100 * v.se for v in values],
+                color=color,
+                label=label,
+                error_kw={"elinewidth": 0.6},
+            )
+        ax.set_xticks(x, names)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("%")
+        _plain(ax)
+    axes[0].legend(fontsize=8, frameon=False)
+    return _data_uri(figure)
+
+
+def cash_flow_chart(results: Results, t: Words) -> str:
     """Expected interest and principal (wrapped) on each payment month, a panel per tranche,
     and the residual released to the subordinated holder."""
-    frame = cash_flows.set_index("month").loc[months]
+    months = list(results.deal["payment_months"])
+    tranches = [tr.name for tr in results.tranches]
+    frame = results.cash_flows.set_index("month").loc[months]
     width = 0.7 * (months[1] - months[0]) if len(months) > 1 else 0.7
-    figure = Figure(figsize=(7.0, 1.9 * (len(tranches) + 1)), layout="constrained")
+    figure = Figure(figsize=(7.0, 1.7 * (len(tranches) + 1)), layout="constrained")
     axes = figure.subplots(len(tranches) + 1, 1, sharex=True, squeeze=False)[:, 0]
     for ax, name in zip(axes, tranches, strict=False):
         interest = frame[f"tranche.{name}.wrapped.interest"] / 1e6
         principal = frame[f"tranche.{name}.wrapped.principal"] / 1e6
-        ax.bar(months, interest, width, color=INTEREST, label="interest")
-        ax.bar(months, principal, width, bottom=interest, color=PRINCIPAL, label="principal")
-        ax.set_title(f"{name} (wrapped)", fontsize=9, loc="left")
+        ax.bar(months, interest, width, color=INTEREST, label=t("chart.interest"))
+        ax.bar(
+            months, principal, width, bottom=interest, color=PRINCIPAL, label=t("chart.principal")
+        )
+        ax.set_title(t("chart.tranche_wrapped", name=name), fontsize=9, loc="left")
     axes[0].legend(fontsize=8, frameon=False)
     axes[-1].bar(months, frame["residual"] / 1e6, width, color=RESIDUAL)
-    axes[-1].set_title("residual to the subordinated holder", fontsize=9, loc="left")
-    axes[-1].set_xlabel("month after closing")
+    axes[-1].set_title(t("chart.residual"), fontsize=9, loc="left")
+    axes[-1].set_xlabel(t("chart.month"))
     for ax in axes:
-        ax.set_ylabel("CNY m")
-        ax.spines[["top", "right"]].set_visible(False)
-    figure.suptitle("Expected payments by month", fontsize=10)
+        ax.set_ylabel(t("chart.cny_millions"))
+        _plain(ax)
+    figure.suptitle(t("chart.cash_flows_title"), fontsize=10)
     return _data_uri(figure)
 
 
-def stratification_chart(table: pd.DataFrame, key: str) -> str:
+def coverage_chart(results: Results, t: Words) -> str:
+    """Coverage multiple by payment date: Monte Carlo (± 1.96 SE band) and each stress run."""
+    frame = results.cash_flows
+    figure = Figure(figsize=(6.5, 3.0), layout="constrained")
+    ax = figure.subplots()
+    months = frame["month"].to_numpy()
+    mean = frame["coverage_multiple"].to_numpy(dtype=float)
+    se = frame["coverage_multiple.se"].to_numpy(dtype=float)
+    ax.plot(months, mean, color=BARS, linewidth=2, label=t("chart.monte_carlo"))
+    ax.fill_between(months, mean - Z_95 * se, mean + Z_95 * se, color=BARS, alpha=0.2)
+    styles = ["--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1))]
+    for k, stress in enumerate(results.stresses):
+        values = np.array([np.nan if v is None else v for v in stress["coverage_multiple"]])
+        ax.plot(
+            months,
+            values,
+            linestyle=styles[k % len(styles)],
+            linewidth=1,
+            label=stress["name"],
+        )
+    ax.axhline(1.0, color="black", linewidth=0.6)
+    ax.set_xlabel(t("chart.month"))
+    ax.set_ylabel(t("chart.coverage_y"))
+    ax.set_title(t("chart.coverage_title"), fontsize=10)
+    ax.legend(fontsize=7, frameon=False, ncol=2)
+    _plain(ax)
+    return _data_uri(figure)
+
+
+def stress_chart(results: Results, t: Words) -> str:
+    """Pool loss and each tranche's stand-alone loss under each deterministic run."""
+    stresses = results.stresses
+    names = [tr.name for tr in results.tranches]
+    y = np.arange(len(stresses))
+    height = 0.8 / (len(names) + 1)
+    figure = Figure(figsize=(6.5, 0.45 * len(stresses) + 1.2), layout="constrained")
+    ax = figure.subplots()
+    ax.barh(
+        y - 0.4 + height / 2,
+        [100 * s["pool_loss"] for s in stresses],
+        height,
+        color=RESIDUAL,
+        label=t("chart.pool_loss"),
+    )
+    for k, name in enumerate(names):
+        ax.barh(
+            y - 0.4 + height * (k + 1.5),
+            [100 * s["tranches"][name]["standalone_loss"] for s in stresses],
+            height,
+            label=t("chart.tranche_loss", name=name),
+        )
+    ax.set_yticks(y, [s["name"] for s in stresses])
+    ax.invert_yaxis()
+    ax.set_xlabel(t("chart.stress_x"))
+    ax.set_title(t("chart.stress_title"), fontsize=10)
+    ax.legend(fontsize=7, frameon=False)
+    _plain(ax)
+    return _data_uri(figure)
+
+
+def stratification_chart(table: pd.DataFrame, key: str, title: str, t: Words) -> str:
     """Share of pool balance by ``key`` (largest at the top)."""
-    figure = Figure(figsize=(6.5, 0.35 * len(table) + 1.0), layout="constrained")
+    figure = Figure(figsize=(6.5, 0.3 * len(table) + 1.0), layout="constrained")
     ax = figure.subplots()
     shares = 100 * table["share"]
     ax.barh(table[key].astype(str), shares, color=BARS)
@@ -107,13 +282,13 @@ def stratification_chart(table: pd.DataFrame, key: str) -> str:
         ax.annotate(
             f"{share:.1f}%", (share, y), xytext=(3, 0), textcoords="offset points", va="center"
         )
-    ax.set_xlabel("% of pool balance")
-    ax.set_title(f"Pool balance by {key}", fontsize=10)
-    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_xlabel(t("chart.share_x"))
+    ax.set_title(title, fontsize=10)
+    _plain(ax)
     return _data_uri(figure)
 
 
-def loss_tranche_chart(table: pd.DataFrame, exact: list[dict] | None = None) -> str:
+def loss_tranche_chart(table: pd.DataFrame, exact: list[dict] | None, t: Words) -> str:
     """Expected loss of each loss tranche by month (the expected-loss curve), % of its size;
     the exact engine's values as markers where the validation computed them."""
     figure = Figure(figsize=(6.5, 2.8), layout="constrained")
@@ -128,16 +303,57 @@ def loss_tranche_chart(table: pd.DataFrame, exact: list[dict] | None = None) -> 
         )
     if exact:
         points = pd.DataFrame(exact)
-        ax.plot(
-            points["month"],
-            100 * points["exact"],
-            "k.",
-            markersize=4,
-            label="exact (semi-analytic)",
-        )
-    ax.set_xlabel("month after closing")
-    ax.set_ylabel("% of tranche size")
-    ax.set_title("Expected loss of each loss tranche by month (bands ±1.96 SE)", fontsize=10)
+        ax.plot(points["month"], 100 * points["exact"], "k.", markersize=4, label=t("chart.exact"))
+    ax.set_xlabel(t("chart.month"))
+    ax.set_ylabel(t("chart.pct_of_tranche"))
+    ax.set_title(t("chart.loss_tranches_title"), fontsize=10)
     ax.legend(fontsize=8, frameon=False)
-    ax.spines[["top", "right"]].set_visible(False)
+    _plain(ax)
     return _data_uri(figure)
+
+
+def claim_distribution_chart(distribution: pd.DataFrame, name: str, t: Words) -> str:
+    """An enhancer's claim distribution (probability of each claim range, CNY m)."""
+    figure = Figure(figsize=(6.5, 2.6), layout="constrained")
+    ax = figure.subplots()
+    paid = distribution.iloc[1:] if float(distribution["upper"].iloc[0]) == 0 else distribution
+    ax.bar(
+        paid["lower"] / 1e6,
+        100 * paid["probability"],
+        width=(paid["upper"] - paid["lower"]) / 1e6,
+        align="edge",
+        color=WRAPPED,
+    )
+    ax.set_xlabel(t("chart.claims_x"))
+    ax.set_ylabel(t("chart.probability_pct"))
+    ax.set_title(t("chart.claims_title", name=name), fontsize=10)
+    _plain(ax)
+    return _data_uri(figure)
+
+
+def memo_charts(results: Results, t: Words, font: str | None) -> dict[str, str]:
+    """Every chart the memo shows, keyed by name; ``font`` is the CJK font for Chinese words."""
+    with _style(font):
+        figures = {
+            "pool_loss": pool_loss_chart(results.pool_loss, results.loss_distribution, t),
+            "loss_probability": loss_probability_chart(results, t),
+            "cash_flows": cash_flow_chart(results, t),
+            "coverage": coverage_chart(results, t),
+        }
+        if results.stresses:
+            figures["stress"] = stress_chart(results, t)
+        if not results.loss_tranches.empty:
+            figures["loss_tranches"] = loss_tranche_chart(
+                results.loss_tranches, results.validation.get("loss_tranche_curves"), t
+            )
+        for key in ("industry", "region", "band"):
+            if key in results.stratification:
+                title = t("chart.strat_title", by=t(f"chart.by_{key}"))
+                figures[f"strat_{key}"] = stratification_chart(
+                    results.stratification[key], key, title, t
+                )
+        for e in results.enhancers:
+            distribution = getattr(e, "claim_distribution", None)
+            if isinstance(distribution, pd.DataFrame) and not distribution.empty:
+                figures[f"claims_{e.name}"] = claim_distribution_chart(distribution, e.name, t)
+    return figures

@@ -6,11 +6,15 @@ a selection of rows, a running sum of shares, a command line), each a pure funct
 
 from __future__ import annotations
 
+import math
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from securitize.results import Results
 from securitize.stats import Estimate
+
+Words = Callable[..., str]
 
 
 @dataclass(frozen=True)
@@ -30,19 +34,21 @@ def subordination(results: Results) -> dict[str, float]:
     return {t.name: cushion[t.name] for t in results.tranches}
 
 
-def payment_schedule(results: Results) -> PaymentSchedule:
+def payment_schedule(results: Results, t: Words) -> PaymentSchedule:
     """Each tranche's wrapped interest and principal, claims and residual, per payment month.
 
     Only payment months are shown: notes, guarantors and the residual are paid on no other month.
     """
     series = []
-    for t in results.tranches:
+    for tr in results.tranches:
         series += [
-            (f"tranche.{t.name}.wrapped.interest", f"{t.name} interest"),
-            (f"tranche.{t.name}.wrapped.principal", f"{t.name} principal"),
+            (f"tranche.{tr.name}.wrapped.interest", t("schedule.interest", name=tr.name)),
+            (f"tranche.{tr.name}.wrapped.principal", t("schedule.principal", name=tr.name)),
         ]
-    series += [(f"enhancer.{e.name}.claims", f"{e.name} claims") for e in results.enhancers]
-    series.append(("residual", "residual"))
+    series += [
+        (f"enhancer.{e.name}.claims", t("schedule.claims", name=e.name)) for e in results.enhancers
+    ]
+    series.append(("residual", t("schedule.residual")))
     frame = results.cash_flows.set_index("month").loc[results.deal["payment_months"]]
     rows = [
         (int(month), [Estimate(float(row[c]), float(row[f"{c}.se"])) for c, _ in series])
@@ -51,49 +57,58 @@ def payment_schedule(results: Results) -> PaymentSchedule:
     return PaymentSchedule([name for _, name in series], rows)
 
 
-def model_description(results: Results) -> str:
+def model_description(results: Results, t: Words) -> str:
     """One sentence naming the dependence model and its parameters, recoveries, prepayment."""
     a = results.assumptions
     if a["model"] == "gaussian_multi_factor" or a.get("factors"):
         f = a["factors"]
-        model = (
-            f"multi-factor Gaussian copula (global loading {f['global_loading']:.2f}, industry "
-            f"{f['industry_loading']:.2f}, region {f['region_loading']:.2f}; "
-            f"{len(a['factor_names'])} factors)"
+        copula = (
+            t("model.student_t_name", nu=f"{a['degrees_of_freedom']:g}")
+            if a.get("degrees_of_freedom")
+            else t("model.gaussian_name")
         )
-        if a.get("degrees_of_freedom"):
-            model = model.replace("Gaussian", f"Student-t (ν = {a['degrees_of_freedom']:g})")
+        model = t(
+            "model.multi_factor",
+            copula=copula,
+            glob=f"{f['global_loading']:.2f}",
+            industry=f"{f['industry_loading']:.2f}",
+            region=f"{f['region_loading']:.2f}",
+            factors=len(a["factor_names"]),
+        )
     elif a["model"] == "student_t":
-        model = (
-            f"one-factor Student-t copula, ν = {a['degrees_of_freedom']:g}, "
-            f"asset correlation {a['asset_correlation']:.2f}"
+        model = t(
+            "model.student_t",
+            nu=f"{a['degrees_of_freedom']:g}",
+            rho=f"{a['asset_correlation']:.2f}",
         )
     else:
-        model = f"one-factor Gaussian copula, asset correlation {a['asset_correlation']:.2f}"
+        model = t("model.gaussian", rho=f"{a['asset_correlation']:.2f}")
     recovery = a["recovery_distribution"]
     if recovery["distribution"] == "beta":
-        model += (
-            f"; Beta recoveries (standard deviation {recovery['dispersion']:.2f}, factor "
-            f"loading {recovery['factor_loading']:.2f})"
+        model += t(
+            "model.beta_recovery",
+            sd=f"{recovery['dispersion']:.2f}",
+            loading=f"{recovery['factor_loading']:.2f}",
         )
     else:
-        model += "; fixed recoveries"
-    model += f", received {a['recovery_lag_months']} months after default"
+        model += t("model.fixed_recovery")
+    model += t("model.lag", months=a["recovery_lag_months"])
     if a["prepayment_annual_rate"]:
-        model += f"; prepayment {100 * a['prepayment_annual_rate']:.1f}% a year"
+        model += t("model.prepayment", rate=f"{100 * a['prepayment_annual_rate']:.1f}")
     return model
 
 
-def sampling_description(results: Results) -> str:
+def sampling_description(results: Results, t: Words) -> str:
     """How the paths were drawn: plain Monte Carlo or importance sampling, with its ESS."""
     sim = results.simulation
     shift = sim.get("importance_shift")
     if not shift:
-        return f"plain Monte Carlo, {sim['paths']:,} paths"
-    return (
-        f"importance sampling, global factor shifted by {shift[0]:.3f} "
-        f"(Glasserman–Li), {sim['paths']:,} paths, effective sample size "
-        f"{sim['effective_sample_size']:,.0f}; every estimate is weighted by its likelihood ratio"
+        return t("model.plain", paths=f"{sim['paths']:,}")
+    return t(
+        "model.importance",
+        shift=f"{shift[0]:.3f}",
+        paths=f"{sim['paths']:,}",
+        ess=f"{sim['effective_sample_size']:,.0f}",
     )
 
 
@@ -121,12 +136,9 @@ def stress_rows(results: Results) -> list[dict[str, object]]:
         monte_carlo = stress.get("monte_carlo")
         rows.append(
             {
-                "name": stress["name"]
-                + (
-                    ""
-                    if stress.get("deterministic_change", True) or monte_carlo is None
-                    else " (Monte Carlo only; deterministic run as the expected case)"
-                ),
+                "name": stress["name"],
+                "monte_carlo_only": not stress.get("deterministic_change", True)
+                and monte_carlo is not None,
                 "pool_default_rate": stress["pool_default_rate"],
                 "pool_loss": stress["pool_loss"],
                 "losses": [stress["tranches"][n]["standalone_loss"] for n in names],
@@ -157,17 +169,47 @@ def coverage_rows(results: Results) -> list[dict[str, object]]:
     return rows
 
 
-def reproduce_command(results: Results) -> str:
+def reproduce_command(results: Results, lang: str = "en") -> str:
     """The command line that reruns this memo's simulation (shell-quoted)."""
     sim = results.simulation
-    return shlex.join(
-        [
-            "securitize",
-            "run",
-            str(results.manifest["scenario_path"]),
-            "--seed",
-            str(sim["seed"]),
-            "--paths",
-            str(sim["paths"]),
-        ]
-    )
+    words = [
+        "securitize",
+        "run",
+        str(results.manifest["scenario_path"]),
+        "--seed",
+        str(sim["seed"]),
+        "--paths",
+        str(sim["paths"]),
+    ]
+    return shlex.join(words + (["--lang", lang] if lang != "en" else []))
+
+
+def convergence(results: Results, t: Words) -> list[dict[str, object]]:
+    """Relative standard error of the headline estimates, and the paths that would bring each
+    to 1% (SE falls as 1/√paths): how far the run is from converged, figure by figure."""
+    paths = results.simulation["paths"]
+    figures = [(t("convergence.pool_el"), results.pool_loss["expected_loss"])]
+    for tr in results.tranches:
+        for view in ("standalone", "wrapped"):
+            metrics = getattr(tr, view)
+            for key in ("expected_loss", "probability_of_loss"):
+                figures.append(
+                    (
+                        t(f"convergence.{view}_{key}", name=tr.name),
+                        metrics[key],
+                    )
+                )
+    rows = []
+    for label, value in figures:
+        relative = value.se / value.value if value.value > 0 else math.nan
+        rows.append(
+            {
+                "label": label,
+                "estimate": value,
+                "relative_se": relative,
+                "paths_for_one_percent": math.ceil(paths * (relative / 0.01) ** 2)
+                if math.isfinite(relative)
+                else math.nan,
+            }
+        )
+    return rows

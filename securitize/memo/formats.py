@@ -1,19 +1,38 @@
-"""How the memo writes numbers: CNY with thousands separators, rates in %, estimates as value ± SE.
+"""How the memo writes numbers, in the reader's language.
 
 One set of rules, registered as jinja2 filters, so every figure of a kind looks the same and the
 tests can format a figure exactly as the memo does. A Monte Carlo figure's decimals follow its
 standard error (two significant digits of the SE), so the memo neither hides nor invents precision.
+English writes ``CNY 190,000,000`` and ``15 January 2021``; Chinese writes amounts in 万元 / 亿元
+(``1.9000亿元``, ``2,000.00万元``: always to the yuan) and dates as ``2021年1月15日``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from numbers import Integral, Real
 from typing import Any
 
+from securitize.memo.i18n import has, message
 from securitize.stats import Estimate
 
 NOT_AVAILABLE = "n/a"
+WAN, YI = 1e4, 1e8
+MONTHS_EN = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 # How each field of the results is written; keys not listed fall back on their Python type.
 KIND = {
@@ -27,6 +46,9 @@ KIND = {
             "expected_net_claim",
             "expected_fee_income",
             "expected_interest_shortfall",
+            "amount_per_year",
+            "cap",
+            "per_borrower_cap",
         ],
         "cny",
     ),
@@ -48,64 +70,17 @@ KIND = {
             "expected_defaulted_share",
             "expected_yield",
             "probability_of_interest_shortfall",
+            "loan_to_value",
+            "discount_rate",
         ],
         "pct",
     ),
     **dict.fromkeys(["loans", "obligors", "patents", "paths", "chunk_size"], "count"),
-    **dict.fromkeys(["score_min", "score_max"], "score"),
+    **dict.fromkeys(["score_min", "score_max", "score"], "score"),
     "wal_years": "years",
-    "weighted_average_tenor_months": "months",
+    **dict.fromkeys(["weighted_average_tenor_months", "tenor_months"], "months"),
     "asset_correlation": "correlation",
     "seconds": "seconds",
-}
-
-LABEL = {
-    "loan_id": "Loan",
-    "enterprise": "Enterprise",
-    "industry": "Industry",
-    "region": "Region",
-    "band": "Score band",
-    "amortisation": "Amortisation",
-    "loans": "Loans",
-    "obligors": "Obligors",
-    "balance": "Balance",
-    "share": "Share of pool",
-    "annual_pd": "Annual PD",
-    "average_balance": "Average loan balance",
-    "largest_balance": "Largest loan balance",
-    "weighted_average_coupon": "Weighted average coupon",
-    "weighted_average_tenor_months": "Weighted average tenor",
-    "weighted_average_annual_pd": "Weighted average annual PD",
-    "weighted_average_recovery_rate": "Weighted average recovery rate",
-    "patents": "Pledged patents",
-    "ip_appraised_value": "Appraised value of pledged IP",
-    "expected_loss": "Expected loss",
-    "probability_of_loss": "Probability of loss",
-    "wal_years": "Weighted average life",
-    "expected_yield": "Expected yield (IRR)",
-    "probability_of_interest_shortfall": "Probability of an interest shortfall",
-    "expected_interest_shortfall": "Expected interest shortfall (before guarantee)",
-    "probability_of_any_default": "Probability of at least one default",
-    "expected_defaulted_share": "Expected defaulted balance (share of pool)",
-    "probability_of_claim": "Probability of a claim",
-    "expected_claim": "Expected claims paid",
-    "expected_net_claim": "Expected claims net of reimbursement",
-    "expected_fee_income": "Expected guarantee fee income",
-    "rating": "Rating",
-    "fee_bp": "Guarantee fee",
-    "policy_discount_bp": "Policy discount",
-    "net_fee_bp": "Net guarantee fee",
-    "recovery_rate": "Recovery on claims if the enhancer defaults",
-    "asset_correlation": "Asset correlation",
-    "score_min": "Score from",
-    "score_max": "Score below",
-    "shadow_rating": "Shadow rating",
-    "model": "Default model",
-    "recovery_lag_months": "Recovery lag",
-    "recovery_haircut": "Haircut on appraised IP value",
-    "pool_source": "Loan tape",
-    "pd_sources": "PD sources",
-    "recovery_sources": "Recovery sources",
 }
 
 
@@ -113,19 +88,51 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, Real) and math.isnan(value))
 
 
-def cny(value: float) -> str:
-    """``CNY 190,000,000``: whole yuan, thousands separators."""
-    return NOT_AVAILABLE if _is_missing(value) else f"CNY {value:,.0f}"
+def not_available(lang: str = "en") -> str:
+    """What a missing figure is written as."""
+    return message(lang, "common.not_available")
 
 
-def pct(value: float, digits: int = 2) -> str:
+def _yuan_unit(value: float) -> tuple[float, str, int]:
+    """Scale, unit and decimals for a Chinese amount: 亿元 from 1亿, 万元 from 1万, else 元."""
+    size = abs(value)
+    if size >= YI:
+        return YI, "亿元", 4
+    if size >= WAN:
+        return WAN, "万元", 2
+    return 1.0, "元", 0
+
+
+def cny(value: float, lang: str = "en") -> str:
+    """An amount: ``CNY 190,000,000`` (en), ``1.9000亿元`` / ``2,000.00万元`` (zh); to the yuan."""
+    if _is_missing(value):
+        return not_available(lang)
+    if lang == "zh":
+        scale, unit, digits = _yuan_unit(value)
+        return f"{value / scale:,.{digits}f}{unit}"
+    return f"CNY {value:,.0f}"
+
+
+def pct(value: float, digits: int = 2, lang: str = "en") -> str:
     """A fraction as a percentage: 0.0237 → ``2.37%``."""
-    return NOT_AVAILABLE if _is_missing(value) else f"{100 * value:.{digits}f}%"
+    return not_available(lang) if _is_missing(value) else f"{100 * value:.{digits}f}%"
 
 
-def bp(value: float) -> str:
+def bp(value: float, lang: str = "en") -> str:
     """A rate in basis points as % a year with the bp figure: 90 → ``0.90% a year (90 bp)``."""
-    return NOT_AVAILABLE if _is_missing(value) else f"{value / 100:.2f}% a year ({value:g} bp)"
+    if _is_missing(value):
+        return not_available(lang)
+    return message(lang, "unit.bp", rate=f"{value / 100:.2f}", bp=f"{value:g}")
+
+
+def date(value: str | dt.date, lang: str = "en") -> str:
+    """A date: ``15 January 2021`` (en) or ``2021年1月15日`` (zh)."""
+    if _is_missing(value) or value == "":
+        return not_available(lang)
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    if lang == "zh":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
 
 
 def _decimals(se: float, lowest: int, highest: int) -> int:
@@ -135,20 +142,25 @@ def _decimals(se: float, lowest: int, highest: int) -> int:
     return min(highest, max(lowest, 1 - math.floor(math.log10(se))))
 
 
-def estimate(value: Estimate, kind: str) -> str:
+def estimate(value: Estimate, kind: str, lang: str = "en") -> str:
     """A Monte Carlo figure as ``value ± standard error`` in the units of ``kind``."""
     if _is_missing(value.value):
-        return NOT_AVAILABLE
+        return not_available(lang)
     se_known = math.isfinite(value.se)
     if kind == "cny":
-        se = f"{value.se:,.0f}" if se_known else NOT_AVAILABLE
+        if lang == "zh":
+            scale, unit, digits = _yuan_unit(value.value)
+            digits = max(digits, _decimals(value.se / scale, 0, 6)) if se_known else digits
+            figure = f"{value.value / scale:,.{digits}f}{unit}"
+            se = f"{value.se / scale:,.{digits}f}{unit}" if se_known else not_available(lang)
+            return f"{figure} ± {se}"
+        se = f"{value.se:,.0f}" if se_known else not_available(lang)
         return f"{cny(value.value)} ± {se}"
     # A percentage carries its sign on both figures; years are named once, after the SE.
-    scale, unit, suffix = {"pct": (100.0, "%", ""), "years": (1.0, "", " years")}.get(
-        kind, (1.0, "", "")
-    )
+    scale, unit = (100.0, "%") if kind == "pct" else (1.0, "")
+    suffix = message(lang, "unit.years_suffix") if kind == "years" else ""
     digits = _decimals(scale * value.se, 2, 4)
-    se = f"{scale * value.se:.{digits}f}{unit}" if se_known else NOT_AVAILABLE
+    se = f"{scale * value.se:.{digits}f}{unit}" if se_known else not_available(lang)
     return f"{scale * value.value:.{digits}f}{unit} ± {se}{suffix}"
 
 
@@ -158,33 +170,37 @@ def kind_of(key: str) -> str:
         return KIND[key]
     if key.endswith("_bp"):
         return "bp"
-    if key.startswith("claim_quantile_"):
+    if key.startswith("claim_quantile_") or key.endswith(("_cny", "_amount")):
         return "cny"
-    if key.startswith(("quantile_", "yield_quantile_")):
+    if key.startswith(("quantile_", "yield_quantile_")) or key.endswith(("_ratio", "_share")):
         return "pct"
     return "text"
 
 
-def cell(value: Any, key: str) -> str:
+def cell(value: Any, key: str, lang: str = "en") -> str:
     """A value of field ``key`` (exact or Monte Carlo) written in that field's units."""
     kind = kind_of(key)
     if isinstance(value, Estimate):
-        return estimate(value, kind)
+        return estimate(value, kind, lang)
+    if isinstance(value, dict) and set(value) == {"value", "se"}:
+        return estimate(Estimate(value["value"], value["se"]), kind, lang)
     if isinstance(value, list | tuple):
         return "; ".join(str(v) for v in value)
     if _is_missing(value):
-        return NOT_AVAILABLE
-    if kind == "text" and isinstance(value, Real) and not isinstance(value, bool):
+        return not_available(lang)
+    if isinstance(value, bool):
+        return message(lang, "common.yes" if value else "common.no")
+    if kind == "text" and isinstance(value, Real):
         kind = "count" if isinstance(value, Integral) else "number"
     writers = {
-        "cny": cny,
-        "pct": pct,
-        "bp": bp,
+        "cny": lambda v: cny(v, lang),
+        "pct": lambda v: pct(v, lang=lang),
+        "bp": lambda v: bp(v, lang),
         "count": lambda v: f"{int(v):,}",
         "score": lambda v: f"{v:g}",
-        "years": lambda v: f"{v:.2f} years",
-        "months": lambda v: f"{v:.1f} months",
-        "seconds": lambda v: f"{v:.2f} seconds",
+        "years": lambda v: message(lang, "unit.years", value=f"{v:.2f}"),
+        "months": lambda v: message(lang, "unit.months", value=f"{v:.1f}"),
+        "seconds": lambda v: message(lang, "unit.seconds", value=f"{v:.2f}"),
         "correlation": lambda v: f"{v:.2f}",
         "number": lambda v: f"{v:,.4g}",
     }
@@ -196,15 +212,18 @@ def is_numeric(key: str) -> bool:
     return kind_of(key) != "text"
 
 
-def label(key: str) -> str:
-    """A field's heading: from ``LABEL``, quantiles by level, otherwise the name in words."""
-    if key in LABEL:
-        return LABEL[key]
-    for prefix, what in (
-        ("claim_quantile_", "Claims"),
-        ("yield_quantile_", "Yield"),
-        ("quantile_", "Loss"),
-    ):
+def label(key: str, scope: str = "", lang: str = "en") -> str:
+    """A field's heading: from the catalogue's ``label`` table (``label.<scope>.<key>`` first,
+    for a name that means something else in a scope: an enhancer's ``share``), quantiles by
+    level, otherwise the English label or the name in words (so a new results field shows)."""
+    if scope and has(lang, f"label.{scope}.{key}"):
+        return message(lang, f"label.{scope}.{key}")
+    if has(lang, f"label.{key}"):
+        return message(lang, f"label.{key}")
+    for prefix in ("claim_quantile_", "yield_quantile_", "quantile_"):
         if key.startswith(prefix):
-            return f"{what}, {float(key.removeprefix(prefix)) * 100:g}% quantile"
+            level = f"{float(key.removeprefix(prefix)) * 100:g}"
+            return message(lang, f"quantile.{prefix.rstrip('_')}", level=level)
+    if has("en", f"label.{key}"):
+        return message("en", f"label.{key}")
     return key.replace("_", " ").capitalize()

@@ -1,29 +1,76 @@
-"""Render a run's ``Results`` as the issuance memo: one self-contained HTML document.
+"""Render a run's ``Results`` as the issuance memo: one self-contained HTML document, in English
+or Chinese from the same results and the same templates.
 
-The template only lays figures out; formatting lives in the filters registered here (``formats``)
-and any figure not in ``Results`` comes from a pure function in ``derive``. Autoescaping is on
-because enterprise names and notes come from a loan tape someone else wrote.
+The templates only lay figures out; words come from the message catalogues (``i18n``),
+formatting from the filters registered here (``formats``), and any figure not in ``Results``
+from a pure function in ``derive`` / ``disclosure``. Autoescaping is on because enterprise names
+and notes come from a loan tape someone else wrote.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import dataclasses
+from dataclasses import dataclass
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import pandas as pd
 
-from securitize.memo import charts, derive, formats
-from securitize.results import Results
+from securitize.memo import charts, derive, disclosure, formats
+from securitize.memo.diagram import structure_svg
+from securitize.memo.i18n import LANGUAGES, has, message
+from securitize.memo.steps import step_words
+from securitize.results import EnhancerResult, Results
 
 TEMPLATES = Path(__file__).parent / "templates"
+HTML_LANG = {"en": "en", "zh": "zh-CN"}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A memo section: its anchor, its catalogue key (``toc.<key>``) and its template."""
+
+    id: str
+    key: str
+    template: str
+
+
+SECTIONS = (
+    Section("cover", "cover", "cover.j2"),
+    Section("basic-terms", "basic_terms", "basic_terms.j2"),
+    Section("participants", "participants", "participants.j2"),
+    Section("enhancement", "enhancement", "enhancement.j2"),
+    Section("underlying-pool", "pool", "pool.j2"),
+    Section("pool-distributions", "distributions", "distributions.j2"),
+    Section("largest-loans", "largest", "largest.j2"),
+    Section("ip-collateral", "ip", "ip.j2"),
+    Section("pool-selection", "selection", "selection.j2"),
+    Section("cash-flow-forecast", "cash_flows", "cash_flows.j2"),
+    Section("credit-analysis", "credit", "credit.j2"),
+    Section("stress-tests", "stress", "stress.j2"),
+    Section("waterfall", "waterfall", "waterfall.j2"),
+    Section("risk-retention", "retention", "retention.j2"),
+    Section("risk-factors", "risk_factors", "risk_factors.j2"),
+    Section("enhancer-annex", "enhancer_annex", "enhancer_annex.j2"),
+    Section("regulator-annex", "regulator_annex", "regulator_annex.j2"),
+    Section("validation-annex", "validation", "validation_annex.j2"),
+    Section("assumptions", "assumptions", "assumptions.j2"),
+    Section("reproducibility", "reproducibility", "reproducibility.j2"),
+)
+# Sections shown only when the run has what they disclose.
+OPTIONAL = {"pool-selection": lambda results: bool(results.selection)}
+BASE_ENHANCER_FIELDS = {f.name for f in dataclasses.fields(EnhancerResult)} - {"limits"}
 
 
 @cache
-def environment(templates: Path | None = None) -> jinja2.Environment:
-    """The memo's jinja2 environment: package templates (a file in ``templates``, a folder the
-    user named explicitly, takes the place of the package's), autoescape, undefined names are
-    errors."""
+def environment(templates: Path | None = None, lang: str = "en") -> jinja2.Environment:
+    """The memo's jinja2 environment for ``lang``: package templates (a file in ``templates``, a
+    folder the user named explicitly, takes the place of the package's), autoescape, undefined
+    names are errors."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"memo language {lang!r}: must be one of {', '.join(LANGUAGES)}")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES if templates is None else [templates, TEMPLATES]),
         autoescape=True,
@@ -32,60 +79,153 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        cny=formats.cny,
-        pct=formats.pct,
-        bp=formats.bp,
-        estimate=formats.estimate,
-        cell=formats.cell,
-        label=formats.label,
+        cny=partial(formats.cny, lang=lang),
+        pct=partial(formats.pct, lang=lang),
+        bp=partial(formats.bp, lang=lang),
+        date=partial(formats.date, lang=lang),
+        estimate=partial(formats.estimate, lang=lang),
+        cell=partial(formats.cell, lang=lang),
+        label=partial(formats.label, lang=lang),
+        step_words=partial(step_words, lang=lang),
     )
     env.tests["numeric_field"] = formats.is_numeric
+    env.tests["message"] = partial(has, lang)
+    env.globals.update(t=partial(message, lang), lang=lang)
     return env
 
 
-def _charts(results: Results) -> dict[str, str]:
-    figures = {
-        "pool_loss": charts.pool_loss_chart(results.pool_loss, results.loss_distribution),
-        "cash_flows": charts.cash_flow_chart(
-            results.cash_flows,
-            [t.name for t in results.tranches],
-            list(results.deal["payment_months"]),
-        ),
-    }
-    if not results.loss_tranches.empty:
-        figures["loss_tranches"] = charts.loss_tranche_chart(
-            results.loss_tranches, results.validation.get("loss_tranche_curves")
-        )
-    if "industry" in results.stratification:
-        figures["industry"] = charts.stratification_chart(
-            results.stratification["industry"], "industry"
-        )
-    return figures
+def sections_of(results: Results) -> list[Section]:
+    """The sections this run's memo has, in order."""
+    return [s for s in SECTIONS if OPTIONAL.get(s.id, lambda _: True)(results)]
 
 
-def render_html(results: Results, *, templates: Path | None = None) -> str:
-    """The memo for ``results`` as an HTML string (inline CSS, charts as data URIs)."""
+def _bucket_bound(lang: str, key: str, value: float) -> str:
+    if key == "balance":
+        return formats.cny(value, lang)
+    if key == "term":
+        return message(lang, "unit.months", value=f"{value:g}")
+    return formats.pct(value, 1, lang)
+
+
+def implied_ratings(results: Results) -> dict[str, dict[str, str]]:
+    """Each tranche's implied rating stand-alone and wrapped (with its range at ±2 SE), from
+    its expected loss and WAL on the idealised table; empty when the ratings module is absent."""
+    try:
+        from securitize.ratings import implied_rating_range
+    except ImportError:
+        return {}
+    out = {}
+    for tr in results.tranches:
+        row = {}
+        for view in ("standalone", "wrapped"):
+            metrics = getattr(tr, view)
+            wal = metrics["wal_years"].value
+            wal = wal if pd.notna(wal) else results.deal["legal_final_months"] / 12
+            row[view] = implied_rating_range(metrics["expected_loss"], wal).text
+        out[tr.name] = row
+    return out
+
+
+def _capital_ratings(
+    results: Results, ratings: dict[str, dict[str, str]]
+) -> tuple[dict[str, str | None], str]:
+    """The rating each tranche's risk weight uses, and where it comes from."""
+    if ratings:
+        return {name: r["wrapped"].split(" ")[0] for name, r in ratings.items()}, "implied"
+    by_tranche = {e.covers: e.terms.get("rating") or None for e in results.enhancers}
+    return {tr.name: by_tranche.get(tr.name) for tr in results.tranches}, "guarantor"
+
+
+def _large_obligor(results: Results) -> pd.DataFrame | None:
+    table = getattr(results, "large_obligor", None)
+    return table if isinstance(table, pd.DataFrame) and not table.empty else None
+
+
+def _enhancer_extra(results: Results) -> dict[str, dict[str, Any]]:
+    """Fields of each enhancer result beyond its terms and metrics (limits, claims by year, and
+    whatever later versions add), so new fields appear in the annex without a template change."""
+    extra = {}
+    for e in results.enhancers:
+        fields = {
+            f.name: getattr(e, f.name)
+            for f in dataclasses.fields(e)
+            if f.name not in BASE_ENHANCER_FIELDS
+        }
+        extra[e.name] = {k: v for k, v in fields.items() if v not in (None, {}, [], "")}
+    return extra
+
+
+def _economics(results: Results) -> dict[str, Any] | None:
+    economics = getattr(results, "economics", None)
+    if isinstance(economics, pd.Series):
+        return economics.to_dict()
+    if isinstance(economics, dict) and economics:
+        return economics.get("totals", economics)
+    return None
+
+
+def render_html(results: Results, *, templates: Path | None = None, lang: str = "en") -> str:
+    """The memo for ``results`` in ``lang`` (``en`` or ``zh``) as an HTML string (inline CSS,
+    charts as data URIs, the structure diagram as inline SVG)."""
+    env = environment(templates, lang)
+    t = partial(message, lang)
+    font = charts.cjk_font()
+    font_ok = lang == "en" or font is not None
+    chart_words = t if font_ok else partial(message, "en")
+    sections = sections_of(results)
+    ratings = implied_ratings(results)
+    capital_ratings, rating_source = _capital_ratings(results, ratings)
+    large_obligor = _large_obligor(results)
+    loans = results.loans
     context: dict[str, Any] = {
+        "html_lang": HTML_LANG[lang],
         "results": results,
         "deal": results.deal,
         "manifest": results.manifest,
         "simulation": results.simulation,
         "assumptions": results.assumptions,
-        "stratification": {
-            key: table.to_dict(orient="records") for key, table in results.stratification.items()
-        },
-        "obligor_columns": list(results.largest_obligors.columns),
-        "obligors": results.largest_obligors.to_dict(orient="records"),
-        "charts": _charts(results),
+        "sections": sections,
+        "section_keys": {s.id: s.key for s in sections},
+        "charts": charts.memo_charts(results, chart_words, font if lang == "zh" else None),
+        "chart_font_ok": font_ok,
+        "structure_svg": structure_svg(results, t),
+        "participants": disclosure.participants(results),
+        "enhancement": disclosure.enhancement_order(results),
+        "pool_summary": disclosure.pool_summary(results),
+        "distributions": disclosure.distributions(results),
+        "band_ratings": dict(zip(loans["band"], loans["shadow_rating"], strict=True))
+        if "band" in loans and "shadow_rating" in loans
+        else {},
+        "bucket_bound": partial(_bucket_bound, lang),
+        "limits": disclosure.rules()["concentration"],
+        "concentration": disclosure.concentration(results),
+        "largest": disclosure.largest_loans(results),
+        "ip_rows": disclosure.ip_collateral(results),
+        "ip_has_registration": "ip_registration" in loans and "ip_expiry" in loans,
+        "retention": disclosure.risk_retention(results),
+        "risk_factors": disclosure.risk_factors(results),
+        "industry_top": results.stratification["industry"].iloc[0].to_dict()
+        if "industry" in results.stratification
+        else None,
+        "enhancer_economics": disclosure.enhancer_economics(results),
+        "enhancer_extra": _enhancer_extra(results),
+        "checklist": disclosure.checklist({s.id for s in sections}),
+        "capital": disclosure.capital(results, capital_ratings),
+        "rating_source": rating_source,
+        "economics": _economics(results),
+        "implied_ratings": ratings,
+        "large_obligor": None if large_obligor is None else large_obligor.to_dict(orient="records"),
+        "large_obligor_columns": [] if large_obligor is None else list(large_obligor.columns),
         "subordination": derive.subordination(results),
-        "schedule": derive.payment_schedule(results),
-        "command": derive.reproduce_command(results),
-        "model_description": derive.model_description(results),
-        "sampling_description": derive.sampling_description(results),
+        "schedule": derive.payment_schedule(results, t),
+        "command": derive.reproduce_command(results, lang),
+        "model_description": derive.model_description(results, t),
+        "sampling_description": derive.sampling_description(results, t),
         "loss_tranches": derive.loss_tranche_rows(results),
         "validation": results.validation,
+        "convergence": derive.convergence(results, t),
         "stresses": derive.stress_rows(results),
         "coverage": derive.coverage_rows(results),
         "break_even": results.break_even,
     }
-    return environment(templates).get_template("memo.html.j2").render(context)
+    return env.get_template("memo.html.j2").render(context)
