@@ -70,12 +70,18 @@ def _run(args: argparse.Namespace) -> int:
     )
     results = run.results
     folder = Path(args.out) if args.out else Path("reports") / results.deal["name"]
-    html = memo_html(run, templates=templates)
-    files = {"memo.html": html.encode("utf-8"), "results.json": results_json(results.to_dict())}
-    if args.pdf:
-        from securitize.memo.pdf import html_to_pdf
+    # One language: memo.html; --lang both: memo.en.html and memo.zh.html (and PDFs alike).
+    languages = ["en", "zh"] if args.lang == "both" else [args.lang]
+    files = {}
+    for language in languages:
+        stem = "memo" if len(languages) == 1 else f"memo.{language}"
+        html = memo_html(run, language=language, templates=templates)
+        files[f"{stem}.html"] = html.encode("utf-8")
+        if args.pdf:
+            from securitize.memo.pdf import html_to_pdf
 
-        files["memo.pdf"] = html_to_pdf(html)
+            files[f"{stem}.pdf"] = html_to_pdf(html)
+    files["results.json"] = results_json(results.to_dict())
     if run.selection is not None:
         from securitize.selection.report import report_csv
 
@@ -226,6 +232,12 @@ def _parser() -> argparse.ArgumentParser:
         help="no progress bar or summary; print only the files written",
     )
     run.add_argument("--scheduler", help=SCHEDULER_HELP)
+    run.add_argument(
+        "--lang",
+        choices=["en", "zh", "both"],
+        default="en",
+        help="memo language: en, zh, or both (writes memo.en.html and memo.zh.html)",
+    )
     run.add_argument(
         "--pdf", action="store_true", help="also write memo.pdf (needs securitize[pdf])"
     )

@@ -145,7 +145,7 @@ def memo_html(run: Any, *, language: str = "en", templates: Path | None = None) 
 
     check_templates(templates)
     try:
-        html = render_html(run.results, templates=templates)
+        html = render_html(run.results, templates=templates, lang=language)
     except jinja2.TemplateError as exc:
         if templates is None:
             raise  # the package's own templates: a bug, not a user error
