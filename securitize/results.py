@@ -93,6 +93,9 @@ class Results:
     selection: dict[str, Any] | None = None
     structure: dict[str, Any] = field(default_factory=dict)
     fees: list[dict[str, Any]] = field(default_factory=list)
+    ratings: dict[str, Any] = field(default_factory=dict)
+    large_obligor: list[dict[str, Any]] = field(default_factory=list)
+    economics: dict[str, Any] = field(default_factory=dict)
     loans: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def tranche_table(self) -> pd.DataFrame:
@@ -166,6 +169,9 @@ class Results:
             "break_even": self.break_even,
             "selection": self.selection,
             "structure": self.structure,
+            "ratings": self.ratings,
+            "large_obligor": self.large_obligor,
+            "economics": self.economics,
         }
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 import scipy
 
 from securitize import __version__
+from securitize.assessments import assessments
 from securitize.credit import CreditModel, DefaultPaths, one_factor, simulate_defaults
 from securitize.credit.build import build_credit_model
 from securitize.errors import ScenarioError
@@ -193,6 +194,7 @@ def run_scenario(
         break_even=break_even_rates(pool, structure, credit.recovery_lag_months, model),
         selection=None if selection is None else _selection_summary(selection),
     )
+    results = replace(results, **assessments(loaded, pool, structure, results))
     return Run(loaded, pool, structure, defaults, results, outcomes, selection)
 
 

@@ -30,6 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from securitize.collections import PeriodCollections
+from securitize.credit.paths import DefaultChunk
+from securitize.enhancers.pool_cover import pool_cover_claims
 from securitize.period_cash import collect
 from securitize.pool import build_pool
 from securitize.scenario import LoadedScenario, parse_scenario
@@ -203,18 +205,52 @@ def specs(draw, sequential_only: bool = False) -> Spec:
     guaranteed = draw(st.booleans())
     if guaranteed:
         fee_bp = float(draw(st.integers(0, 150)))
-        data["enhancers"] = [
-            {
-                "name": "guarantor",
-                "type": "full_guarantee",
-                "covers": "senior",
-                "fee_bp": fee_bp,
-                "policy_discount_bp": min(fee_bp, 20.0),
-                "annual_pd": 0.01,
-                "asset_correlation": 0.2,
-                "recovery_rate": _fraction(draw, 0.0, 1.0),
-            }
-        ]
+        kind = draw(st.sampled_from(["full_guarantee", "partial_guarantee", "crmw"]))
+        guarantor: dict[str, Any] = {
+            "name": "guarantor",
+            "type": kind,
+            "covers": "senior",
+            "fee_bp": fee_bp,
+            "policy_discount_bp": min(fee_bp, 20.0),
+            "annual_pd": 0.01,
+            "asset_correlation": 0.2,
+            "recovery_rate": _fraction(draw, 0.0, 1.0),
+        }
+        if kind != "full_guarantee":
+            guarantor["share"] = _fraction(draw, 0.1, 1.0)
+            guarantor["cap"] = float(draw(st.sampled_from([1e4, 1e5, 1e6, 1e9])))
+        data["enhancers"] = [guarantor]
+        if draw(st.booleans()):
+            # The originator's undertaking is called first, on every tranche it names.
+            data["enhancers"].append(
+                {
+                    "name": "originator",
+                    "type": "shortfall_undertaking",
+                    "covers": draw(st.sampled_from(names[:-1])),
+                    "annual_pd": 0.02,
+                    "asset_correlation": 0.3,
+                    "recovery_rate": _fraction(draw, 0.0, 1.0),
+                }
+            )
+    for k in range(draw(st.integers(0, 2))):
+        # Pool covers: a share of each loss, within a per-borrower and an overall cap.
+        cover: dict[str, Any] = {
+            "name": f"cover{k}",
+            "annual_pd": 0.01,
+            "asset_correlation": 0.2,
+            "recovery_rate": _fraction(draw, 0.0, 1.0),
+        }
+        kind = draw(st.sampled_from(["first_loss", "loan_guarantee", "risk_pool"]))
+        cover["type"] = kind
+        if kind == "loan_guarantee":
+            bank = _fraction(draw, 0.2, 0.9)
+            cover["risk_split"] = {"bank": bank, "city": 1.0 - bank}
+            cover["per_borrower_cap"] = float(draw(st.sampled_from([1e4, 1e5, 1e6])))
+        else:
+            cover["cap"] = float(draw(st.sampled_from([1e4, 1e5, 1e6])))
+            if kind == "risk_pool":
+                cover["share"] = _fraction(draw, 0.1, 1.0)
+        data.setdefault("enhancers", []).append(cover)
 
     reserve = draw(st.booleans())
     if reserve:
@@ -364,8 +400,21 @@ def run(spec: Spec) -> Case:
         prepayments=_events(spec.prepayments),
     )
     guarantor = np.array(spec.guarantor_months, dtype=np.int64)[:, None]
-    guarantor = guarantor[:, : len(structure.guarantees)]
-    ledger = run_waterfall(structure, collections, guarantor)
+    # Enhancers default one month apart, from the path's drawn month on.
+    guarantor = guarantor + np.arange(len(structure.guarantees))[None, :]
+    chunk = DefaultChunk(
+        0,
+        spec.paths,
+        0,
+        np.zeros(spec.paths),
+        np.zeros(spec.paths),
+        path,
+        loan,
+        month,
+        pool.recovery_rate[loan],
+    )
+    covers = pool_cover_claims(pool, structure, chunk)
+    ledger = run_waterfall(structure, collections, guarantor, covers)
     period = collections.by_period(structure.payment_months, structure.pool_balance)
     return Case(spec, structure, period, collections.cash, ledger)
 
@@ -409,7 +458,7 @@ def received(case: Case) -> np.ndarray:
     before = np.column_stack([np.zeros(called.shape[0], dtype=bool), called[:, :-1]])
     cash = np.where(before, 0.0, period.interest + period.principal + period.recoveries)
     call_date = called & ~before
-    return cash + np.where(call_date, period.performing_balance, 0.0)
+    return cash + np.where(call_date, period.performing_balance, 0.0) + case.ledger.cover_cash
 
 
 def close(got: np.ndarray, expected: np.ndarray, scale: np.ndarray | float = 1.0) -> bool:
@@ -437,10 +486,10 @@ def test_available_funds_are_collections_plus_carried_cash(spec: Spec) -> None:
     ledger = case.ledger
     own = ledger.available - carried_in(case)
     assert close(own, received(case))
-    # Summed over the deal: every month's collections are available on some payment date
-    # (on paths the originator never called).
+    # Summed over the deal: every month's collections (and the pool covers' payments) are
+    # available on some payment date (on paths the originator never called).
     never_called = ~ledger.called[:, -1]
-    collected = case.monthly_cash.sum(axis=1)
+    collected = case.monthly_cash.sum(axis=1) + ledger.cover_cash.sum(axis=1)
     assert close(own.sum(axis=1)[never_called], collected[never_called])
 
 
@@ -481,7 +530,15 @@ def test_no_payment_balance_arrears_or_account_is_negative(spec: Spec) -> None:
         "residual": ledger.residual,
         "carried": ledger.carried,
     }
-    for kind in ("fees_paid", "accounts", "deposits", "draws", "unpaid_fees"):
+    for kind in (
+        "fees_paid",
+        "accounts",
+        "deposits",
+        "draws",
+        "unpaid_fees",
+        "claims",
+        "reimbursed",
+    ):
         for name, values in getattr(ledger, kind).items():
             arrays[f"{kind}.{name}"] = values
     for j, t in enumerate(ledger.tranches):
@@ -574,3 +631,21 @@ def test_losses_fall_bottom_up_at_the_legal_final_month(spec: Spec) -> None:
             ratio_senior = tranches[i].unpaid_principal / terms[i].balance
             ratio_junior = tranches[j].unpaid_principal / terms[j].balance
             assert np.all(ratio_junior >= ratio_senior - RELATIVE), (i, j)
+
+
+@SETTINGS
+@given(specs())
+def test_each_enhancer_pays_what_the_tranches_record_within_its_cap(spec: Spec) -> None:
+    case = run(spec)
+    ledger, structure = case.ledger, case.structure
+    for j, t in enumerate(ledger.tranches):
+        called = [structure.guarantees[k].name for k in structure.enhancers_of(j)]
+        claims = total({n: ledger.claims[n] for n in called}, t.interest_paid)
+        assert close(claims, t.guarantor_interest + t.guarantor_principal)
+        back = total({n: ledger.reimbursed[n] for n in called}, t.interest_paid)
+        assert close(back, t.guarantor_reimbursed)
+    pool_level = {g.name: ledger.claims[g.name] for g in structure.guarantees if g.pool_level}
+    assert close(total(pool_level, ledger.cover_cash), ledger.cover_cash)
+    for g in structure.guarantees:
+        # What a guarantor pays never exceeds its cap (a defaulted one pays less).
+        assert np.all(ledger.claims[g.name].sum(axis=1) <= g.cap * (1 + RELATIVE) + TINY), g.name

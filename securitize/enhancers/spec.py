@@ -108,9 +108,8 @@ class Enhancer(_Strict):
     covers: str | None = None
     rating: str = ""
     fee_bp: Annotated[float, Field(ge=0.0, le=10_000)] = 0.0
-    policy_discount_bp: Annotated[float, Field(ge=0.0, le=10_000)] = Field(
-        default_factory=lambda: float(_scenario_defaults()["policy_discount_bp"])
-    )
+    # Default: the policy discount of defaults.toml, or the whole fee if that is smaller.
+    policy_discount_bp: Annotated[float, Field(ge=0.0, le=10_000)] = 0.0
     annual_pd: Annotated[float, Field(ge=0.0, lt=1.0)]
     asset_correlation: Annotated[float, Field(ge=0.0, lt=1.0)]
     recovery_rate: Fraction = Field(
@@ -132,16 +131,23 @@ class Enhancer(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _from_profile(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or "profile" not in data:
+        if not isinstance(data, dict):
             return data
-        profiles = enhancer_data()["profiles"]
-        name = data["profile"]
-        if name not in profiles:
-            raise ValueError(
-                f"profile {name!r} is not a known enhancer profile "
-                f"(known: {', '.join(sorted(profiles))})"
-            )
-        return {**profiles[name], **data}
+        if "profile" in data:
+            profiles = enhancer_data()["profiles"]
+            name = data["profile"]
+            if name not in profiles:
+                raise ValueError(
+                    f"profile {name!r} is not a known enhancer profile "
+                    f"(known: {', '.join(sorted(profiles))})"
+                )
+            data = {**profiles[name], **data}
+        fee = data.get("fee_bp", 0.0)
+        if "policy_discount_bp" not in data and isinstance(fee, int | float):
+            # The policy discount reduces a fee; an enhancer charging less has no more to give.
+            discount = float(_scenario_defaults()["policy_discount_bp"])
+            data = {**data, "policy_discount_bp": min(discount, float(fee))}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Enhancer:
