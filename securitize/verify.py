@@ -22,15 +22,17 @@ from securitize.jsonsafe import json_safe
 from securitize.memo import seal
 
 # Fields of the results document that say where and how fast a run happened, not what it found:
-# not compared, and copied from the memo before re-rendering its text.
+# not compared, and copied from the memo before re-rendering its text. Keys only (list entries
+# are not counted); a key named in TIMINGS is a measured duration wherever it is.
 PROVENANCE = {
-    ("simulation", "seconds"),
     ("simulation", "workers"),
     ("simulation", "scheduler"),
     ("assumptions", "pool_source"),
     ("assumptions", "score_band_source"),
+    ("selection", "candidates", "path"),
     ("manifest",),
 }
+TIMINGS = {"seconds"}
 # Manifest fields compared as results (the inputs' hashes); the rest are paths and versions.
 MANIFEST_HASHES = ("scenario_sha256", "tape_sha256", "score_bands_sha256")
 SHOWN_TEXT_DIFFERENCES = 5
@@ -62,20 +64,24 @@ def _labels(items: list[Any]) -> list[str]:
     return [f"[{i}]" for i in range(len(items))]
 
 
-def compare(memo: Any, rerun: Any, where: str, report: Report) -> None:
+def is_provenance(keys: tuple[str, ...]) -> bool:
+    return keys in PROVENANCE or (bool(keys) and keys[-1] in TIMINGS)
+
+
+def compare(memo: Any, rerun: Any, where: str, report: Report, keys: tuple[str, ...] = ()) -> None:
     """Walk two results documents; count numeric figures and record each difference by a
     path-like name (``tranches[senior].wrapped.expected_loss.value``)."""
     if isinstance(memo, dict) and isinstance(rerun, dict):
         for key in [*memo, *(k for k in rerun if k not in memo)]:
             name = f"{where}.{key}" if where else key
-            if tuple(name.split(".")) in PROVENANCE:
+            if is_provenance((*keys, key)):
                 continue
             if key not in rerun:
                 report.differences.append(f"{name}: in the memo, not in the rerun")
             elif key not in memo:
                 report.differences.append(f"{name}: in the rerun, not in the memo")
             else:
-                compare(memo[key], rerun[key], name, report)
+                compare(memo[key], rerun[key], name, report, (*keys, key))
         return
     if isinstance(memo, list) and isinstance(rerun, list):
         if len(memo) != len(rerun):
@@ -85,7 +91,7 @@ def compare(memo: Any, rerun: Any, where: str, report: Report) -> None:
         if memo_labels != rerun_labels:
             memo_labels = rerun_labels = [f"[{i}]" for i in range(len(memo))]
         for label, a, b in zip(memo_labels, memo, rerun, strict=True):
-            compare(a, b, where + label, report)
+            compare(a, b, where + label, report, keys)
         return
     if _is_number(memo) and _is_number(rerun):
         report.figures += 1
@@ -110,19 +116,28 @@ def _software_warnings(memo: dict[str, Any], here: dict[str, Any], report: Repor
             report.warnings.append(f"{name} {now} here, {then} when the memo was rendered")
 
 
+def _patch(value: Any, memo: Any, keys: tuple[str, ...]) -> Any:
+    """``value`` (part of the rerun's results) with the memo's provenance fields in it."""
+    if is_provenance(keys):
+        return memo
+    if isinstance(value, dict) and isinstance(memo, dict):
+        return {
+            k: _patch(v, memo[str(k)], (*keys, str(k))) if str(k) in memo else v
+            for k, v in value.items()
+        }
+    if type(value) in (list, tuple) and isinstance(memo, list) and len(value) == len(memo):
+        return type(value)(_patch(v, m, keys) for v, m in zip(value, memo, strict=True))
+    return value
+
+
 def _with_provenance(results: Any, memo: dict[str, Any]) -> Any:
-    """The rerun's results with the memo's provenance fields (run time, paths, versions), so
-    that rendering them gives the memo's text when the figures agree."""
-    changes: dict[str, Any] = {}
-    for path in PROVENANCE:
-        top = path[0]
-        if len(path) == 1:
-            changes[top] = memo[top]
-        else:
-            current = dict(changes.get(top, getattr(results, top)))
-            if path[1] in memo.get(top, {}):
-                current[path[1]] = memo[top][path[1]]
-            changes[top] = current
+    """The rerun's results with the memo's provenance fields (run times, file paths, versions),
+    so that rendering them gives the memo's text when the figures agree."""
+    changes = {
+        f.name: _patch(getattr(results, f.name), memo[f.name], (f.name,))
+        for f in dataclasses.fields(results)
+        if f.name in memo and isinstance(getattr(results, f.name), dict | list)
+    }
     return dataclasses.replace(results, **changes)
 
 
