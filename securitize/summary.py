@@ -29,17 +29,21 @@ def format_summary(results: Results) -> str:
         for view, metrics in (("stand-alone", t.standalone), ("wrapped", t.wrapped)):
             if view == "wrapped" and t.guaranteed_by is None:
                 continue
+            key = "standalone" if view == "stand-alone" else "wrapped"
+            rating = results.ratings.get(t.name, {}).get(key, {}).get("text", "")
             lines.append(
                 f"{t.name:>14} {view:<11} EL {_pct(metrics['expected_loss'], 4)}  "
                 f"P(loss) {_pct(metrics['probability_of_loss'], 4)}  "
-                f"WAL {metrics['wal_years'].value:.2f} y"
+                f"WAL {metrics['wal_years'].value:.2f} y  {rating}".rstrip()
             )
     for e in results.enhancers:
         m = e.metrics
         lines.append(
             f"{e.name}: P(claim) {_pct(m['probability_of_claim'], 2)}, "
             f"E[claim] {_cny(m['expected_claim'])}, "
-            f"99.9% claim {_cny(m['claim_quantile_0.999'])}"
+            f"99.9% claim {_cny(m['claim_quantile_0.999'])}, "
+            f"break-even fee {m['break_even_net_fee_bp'].value:.1f} bp "
+            f"(net fee {e.terms['net_fee_bp']:g} bp)"
         )
     lines.append("(± one standard error)")
     return "\n".join(lines)

@@ -247,3 +247,24 @@ def test_guarantor_claim_distribution_matches_the_exact_finite_pool_result(
     exact_q99 = claim[np.argmax(np.r_[tail[1:], 0.0] <= 0.01)]
     q99 = metrics["claim_quantile_0.99"]
     assert abs(q99.value - exact_q99) <= max(4 * q99.se, 1.0), (q99, exact_q99)
+
+
+def test_layered_package_only_adds_cash_path_by_path() -> None:
+    """The layered scenario is the pilot plus pool covers and an undertaking: on the same paths
+    the senior notes never lose more than in the pilot, stand-alone or wrapped."""
+    root = Path(__file__).parents[1] / "scenarios"
+    pilot = run_scenario(root / "wenzhou_pilot.toml", paths=20_000)
+    layered = run_scenario(root / "wenzhou_layered_enhancement.toml", paths=20_000)
+    for view in ("standalone", "wrapped"):
+        key = f"tranche.senior.{view}.loss"
+        less = layered.outcomes.per_path[key] <= pilot.outcomes.per_path[key] + 1e-12
+        assert less.all(), view
+    risk_pool = next(e for e in layered.results.enhancers if e.name == "science_bureau_risk_pool")
+    assert risk_pool.metrics["claim_quantile_0.999"].value <= 5_000_000 + 0.01
+    assert risk_pool.terms["fee_paid_by"] == "borrowers"
+    covers = layered.results.cash_flows["pool_cover_cash"].sum()
+    claims = sum(
+        layered.results.cash_flows[f"enhancer.{name}.claims"].sum()
+        for name in ("wenzhou_municipal_guarantor", "science_bureau_risk_pool")
+    )
+    assert covers == pytest.approx(claims, rel=1e-12)
