@@ -21,7 +21,7 @@ import pandas as pd
 from securitize.memo import charts, derive, disclosure, formats
 from securitize.memo.diagram import structure_svg
 from securitize.memo.i18n import LANGUAGES, has, message
-from securitize.memo.steps import step_words
+from securitize.memo.steps import step_words, target_words
 from securitize.results import EnhancerResult, Results
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -87,6 +87,7 @@ def environment(templates: Path | None = None, lang: str = "en") -> jinja2.Envir
         cell=partial(formats.cell, lang=lang),
         label=partial(formats.label, lang=lang),
         step_words=partial(step_words, lang=lang),
+        target_words=partial(target_words, lang=lang),
     )
     env.tests["numeric_field"] = formats.is_numeric
     env.tests["message"] = partial(has, lang)

@@ -89,6 +89,11 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def target_words(target: str, lang: str = "en") -> str:
+    """An account's target (``2% of the senior balance``) in ``lang``."""
+    return target if lang == "en" else _target(target)
+
+
 def step_words(step: str, lang: str = "en") -> str:
     """One generated waterfall step in ``lang`` (English as generated)."""
     if lang == "en":
