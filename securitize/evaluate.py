@@ -21,6 +21,7 @@ from securitize.parallel import map_in_order
 from securitize.period_cash import period_collections
 from securitize.pool import Pool
 from securitize.structure import Structure
+from securitize.waterfall import kernel
 from securitize.waterfall.engine import Ledger, run_waterfall
 
 # Amounts below one cent are rounding, not losses.
@@ -57,13 +58,18 @@ def chunk_collections(
 
 
 def chunk_ledger(
-    pool: Pool, structure: Structure, lag: int, chunk: DefaultChunk
+    pool: Pool,
+    structure: Structure,
+    lag: int,
+    chunk: DefaultChunk,
+    capital: dict[int, np.ndarray] | None = None,
 ) -> tuple[PeriodCollections, np.ndarray, Ledger]:
-    """Collections, pool losses and the waterfall's ledger for one chunk."""
+    """Collections, pool losses and the waterfall's ledger for one chunk (``capital``: what
+    each enhancer can still pay on each of the chunk's paths, if not its net assets)."""
     collections, loss = chunk_collections(pool, structure, lag, chunk)
     months = guarantor_default_months(structure, chunk)
     covers = pool_cover_claims(pool, structure, chunk)
-    return collections, loss, run_waterfall(structure, collections, months, covers)
+    return collections, loss, run_waterfall(structure, collections, months, covers, capital)
 
 
 def guarantor_default_months(structure: Structure, chunk: DefaultChunk) -> np.ndarray:
@@ -122,17 +128,15 @@ def internal_rate_of_return(cash: np.ndarray, years: np.ndarray, price: float) -
     return np.where(paid, np.expm1(rate), -1.0)
 
 
-def summarise(
+def pool_outcomes(
     pool: Pool,
     structure: Structure,
     chunk: DefaultChunk,
     period: PeriodCollections,
     loss: np.ndarray,
-    ledger: Ledger,
-) -> Outcomes:
-    """Reduce a chunk's ledger to the figures the results report."""
-    paths = period.interest.shape[0]
-    years = structure.payment_months / 12.0
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The chunk's pool figures, which no design changes: per-path, per-month and per-period
+    series (the waterfall's are added by ``summarise`` or ``summarise_compiled``)."""
     exposure = pool.schedule.padded(structure.horizon).opening_balance
     cumulative_loss = cumulative_loss_by_month(
         chunk, exposure / pool.total_balance, structure.horizon
@@ -154,10 +158,39 @@ def summarise(
         "pool.recoveries": period.recoveries,
         "pool.defaulted": period.defaulted,
         "pool.performing_balance": period.performing_balance,
-        "available": ledger.available,
-        "due": ledger.due,
-        "residual": ledger.residual,
     }
+    return per_path, per_month, per_period
+
+
+def _weight(chunk: DefaultChunk) -> np.ndarray | None:
+    """Per-path weights as a column, or None for plain Monte Carlo (all one: no multiplying)."""
+    return None if not chunk.log_weight.any() else chunk.weight[:, None]
+
+
+def moments(
+    series: dict[str, np.ndarray], weight: np.ndarray | None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per column of each paths × dates series: the weighted sum and sum of squares."""
+    out = {}
+    for name, v in series.items():
+        weighted = v if weight is None else weight * v
+        out[name] = (weighted.sum(axis=0), np.einsum("ij,ij->j", weighted, weighted))
+    return out
+
+
+def summarise(
+    pool: Pool,
+    structure: Structure,
+    chunk: DefaultChunk,
+    period: PeriodCollections,
+    loss: np.ndarray,
+    ledger: Ledger,
+) -> Outcomes:
+    """Reduce a chunk's ledger to the figures the results report."""
+    paths = period.interest.shape[0]
+    years = structure.payment_months / 12.0
+    per_path, per_month, per_period = pool_outcomes(pool, structure, chunk, period, loss)
+    per_period.update(available=ledger.available, due=ledger.due, residual=ledger.residual)
     for name, paid in ledger.fees_paid.items():
         per_period[f"fee.{name}"] = paid
     for name, balance in ledger.accounts.items():
@@ -196,28 +229,47 @@ def summarise(
     per_period.update(enhancer_periods)
     if structure.pool_enhancers:
         per_period["pool_cover_cash"] = ledger.cover_cash
-    # Plain Monte Carlo weights are all one: skip multiplying by them.
-    weight = None if not chunk.log_weight.any() else chunk.weight[:, None]
-
-    def sums(series: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        out = {}
-        for name, v in series.items():
-            weighted = v if weight is None else weight * v
-            out[name] = (weighted.sum(axis=0), np.einsum("ij,ij->j", weighted, weighted))
-        return out
-
-    period_sums = sums(per_period)
+    weight = _weight(chunk)
+    period_sums = moments(per_period, weight)
     # The cross moment Σ (w a)(w d) gives the standard error of the coverage multiple E[a]/E[d].
     w = 1.0 if weight is None else weight
     cross = (w * ledger.available * w * ledger.due).sum(axis=0)
     period_sums["coverage.cross"] = (cross, cross)
-    return Outcomes(paths, per_path, sums(per_month), period_sums)
+    return Outcomes(paths, per_path, moments(per_month, weight), period_sums)
 
 
-def _evaluate_chunk(args: tuple[Pool, Structure, int, DefaultPaths, int]) -> Outcomes:
-    pool, structure, lag, defaults, index = args
+def summarise_compiled(
+    pool: Pool,
+    structure: Structure,
+    chunk: DefaultChunk,
+    period: PeriodCollections,
+    loss: np.ndarray,
+    guarantor_default: np.ndarray,
+) -> Outcomes:
+    """``summarise``'s figures, the waterfall run and reduced by the compiled kernel
+    (``waterfall.kernel``) instead of a numpy ledger."""
+    per_path, per_month, per_period = pool_outcomes(pool, structure, chunk, period, loss)
+    weight = _weight(chunk)
+    compiled_paths, compiled_sums, cross = kernel.ledger_outcomes(
+        structure, period, guarantor_default, None if weight is None else chunk.weight
+    )
+    per_path.update(compiled_paths)
+    period_sums = moments(per_period, weight)
+    period_sums.update(compiled_sums)
+    period_sums["coverage.cross"] = (cross, cross)
+    return Outcomes(period.interest.shape[0], per_path, moments(per_month, weight), period_sums)
+
+
+def _evaluate_chunk(
+    args: tuple[Pool, Structure, int, DefaultPaths, int, dict[int, np.ndarray] | None],
+) -> Outcomes:
+    pool, structure, lag, defaults, index, capital = args
     chunk = defaults.chunk(index)
-    period, loss, ledger = chunk_ledger(pool, structure, lag, chunk)
+    if capital is None and kernel.usable(structure):
+        period, loss = chunk_collections(pool, structure, lag, chunk)
+        months = guarantor_default_months(structure, chunk)
+        return summarise_compiled(pool, structure, chunk, period, loss, months)
+    period, loss, ledger = chunk_ledger(pool, structure, lag, chunk, capital)
     return summarise(pool, structure, chunk, period, loss, ledger)
 
 
@@ -237,10 +289,23 @@ def evaluate(
     workers: int = 1,
     progress: bool = False,
     scheduler: str | None = None,
+    capital: dict[int, np.ndarray] | None = None,
 ) -> Outcomes:
-    """Run the structure over every chunk of ``defaults`` and combine in chunk order."""
+    """Run the structure over every chunk of ``defaults`` and combine in chunk order.
+    ``capital`` (enhancer index → one amount per path) is what each enhancer can still pay
+    before it is insolvent, when earlier deals of its book have used some of its net assets."""
+    starts = np.r_[0, np.cumsum(defaults.sizes)]
+
+    def part(k: int) -> dict[int, np.ndarray] | None:
+        if capital is None:
+            return None
+        return {e: values[starts[k] : starts[k + 1]] for e, values in capital.items()}
+
     # Stored chunks travel to the workers one at a time; unstored ones are regenerated there.
-    jobs = [(pool, structure, lag, _only_chunk(defaults, k), k) for k in range(len(defaults.sizes))]
+    jobs = [
+        (pool, structure, lag, _only_chunk(defaults, k), k, part(k))
+        for k in range(len(defaults.sizes))
+    ]
     outcomes = map_in_order(
         _evaluate_chunk, jobs, workers, "evaluating" if progress else None, scheduler
     )

@@ -41,7 +41,8 @@ class GuaranteeTerms:
     """One credit enhancer as the waterfall sees it. A tranche enhancer (``tranche`` ≥ 0) takes
     ``share`` of the tranche's shortfalls; a pool enhancer (``tranche`` = −1) pays its share of
     each loss into the trust. Either way its claims stop at ``cap`` (CNY, in all) and, once it
-    has defaulted, it pays only ``recovery_rate`` of each claim."""
+    has defaulted or its claims have used up its ``capital`` (net assets), it pays only
+    ``recovery_rate`` of each claim."""
 
     name: str
     tranche: int
@@ -54,6 +55,7 @@ class GuaranteeTerms:
     share: float = 1.0
     cap: float = math.inf
     timely_interest: bool = True
+    capital: float = math.inf
 
     @property
     def pool_level(self) -> bool:
@@ -190,6 +192,7 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
             g.covered_share,
             g.cap if g.cap is not None else math.inf,
             g.type != "crmw",
+            g.net_assets if g.net_assets is not None else math.inf,
         )
         for g in scenario.enhancers
     )

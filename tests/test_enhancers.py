@@ -268,3 +268,11 @@ def test_layered_package_only_adds_cash_path_by_path() -> None:
         for name in ("wenzhou_municipal_guarantor", "science_bureau_risk_pool")
     )
     assert covers == pytest.approx(claims, rel=1e-12)
+
+
+def test_an_enhancer_out_of_capital_pays_only_its_recovery_rate(tmp_path: Path) -> None:
+    # Net assets of 10,000: Q2's 18,000 advance is 10,000 from capital and 30% of the other
+    # 8,000; every later claim is paid at 30% (Q4, Q5 interest of 10,360; 1,036,000 at the end).
+    text = enhancer("g", "full_guarantee", "net_assets = 10000.0\n")
+    _, ledger = run_deal(tmp_path, text)
+    cents(ledger.claims["g"][0], [0, 12_400, 0, 3_108, 3_108 + 310_800])

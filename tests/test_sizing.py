@@ -191,3 +191,17 @@ def test_programme_file_errors_name_the_field(tmp_path: Path) -> None:
     (tmp_path / "programme.toml").write_text(bad, encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"deals.1.start_month"):
         load_programme(tmp_path / "programme.toml")
+
+
+def test_book_claims_stop_at_the_enhancers_net_assets(tmp_path: Path) -> None:
+    # With no recovery on claims beyond its capital, the guarantor's claims over the whole book
+    # never exceed its net assets; the later deal gets what the earlier one left.
+    deal = EXACT_DEAL + "recovery_rate = 0.0\nnet_assets = 2.0e6\n"
+    (tmp_path / "deal.toml").write_text(deal, encoding="utf-8")
+    (tmp_path / "programme.toml").write_text(PROGRAMME, encoding="utf-8")
+    book = run_book(load_programme(tmp_path / "programme.toml"))
+    (guarantor,) = book.enhancers
+    assert guarantor.claims["claim_quantile_0.999"].value <= 2.0e6 + 0.01
+    first, second = (deal["guarantor.expected_claim"] for deal in book.deals)
+    assert second < first
+    assert guarantor.capacity["probability_claims_exceed_net_assets"]["value"] == 0.0

@@ -7,6 +7,12 @@ programme's common seed), while each deal's loans draw their own idiosyncratic r
 seed). Summing claims path by path then gives each enhancer's aggregate claim distribution across
 its book, with the diversification the shared factor leaves; its guarantee liability, by
 calendar month, is set against its leverage limit and its net assets against the book's tail.
+
+Capacity is consumed across the book: deals are evaluated in closing order, and on each path an
+enhancer enters a deal with its net assets less every claim it paid on the earlier deals (over
+their whole lives, so an earlier deal's claims rank first). Once its claims use that up it is
+insolvent and pays only its recovery rate, as after its own default. Losses on the enhancer's
+existing book (outside the programme) are not simulated: its stated net assets are what is left.
 """
 
 from __future__ import annotations
@@ -143,7 +149,10 @@ def run_book(programme: LoadedProgramme, paths: int | None = None, workers: int 
     exposures: dict[str, _Exposure] = {}
     deals = []
     models = set()
-    for k, entry in enumerate(programme.deals):
+    capital_used: dict[str, np.ndarray] = {}
+    order = sorted(range(len(programme.deals)), key=lambda k: programme.deals[k].start_month)
+    for k in order:
+        entry = programme.deals[k]
         source = programme.path.parent / entry.scenario
         loaded = with_overrides(
             load_scenario(source),
@@ -167,7 +176,12 @@ def run_book(programme: LoadedProgramme, paths: int | None = None, workers: int 
         settings = loaded.scenario.simulation
         defaults = simulate_defaults(model, paths, settings.seed, terms.chunk_size, workers)
         lag = loaded.scenario.credit.recovery_lag_months
-        outcomes = evaluate(pool, structure, lag, defaults, workers)
+        capital = {
+            i: np.broadcast_to(g.capital - capital_used.get(g.name, 0.0), (paths,)).copy()
+            for i, g in enumerate(structure.guarantees)
+            if np.isfinite(g.capital)
+        }
+        outcomes = evaluate(pool, structure, lag, defaults, workers, capital=capital)
         label = entry.label or loaded.scenario.deal.name
         row: dict[str, Any] = {
             "label": label,
@@ -179,6 +193,7 @@ def run_book(programme: LoadedProgramme, paths: int | None = None, workers: int 
         for g in structure.guarantees:
             key = f"enhancer.{g.name}"
             claims = outcomes.per_path[f"{key}.claims"]
+            capital_used[g.name] = capital_used.get(g.name, 0.0) + claims
             covered = covered_amount(pool, structure, g)
             row[f"{g.name}.covered"] = covered
             row[f"{g.name}.expected_claim"] = float(claims.mean())

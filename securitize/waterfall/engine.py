@@ -17,7 +17,9 @@ partial one takes its share of each shortfall, up to its cap), then a CRMW, whic
 the legal final month (unpaid principal and interest arrears). Advances are reimbursed from the
 waterfall's interest steps, to the enhancers in the order they were called. Pool enhancers pay
 their share of each defaulted loan's loss into the trust's available funds in the period of the
-default, up to their cap; their fees are paid by the borrowers, outside the trust.
+default, up to their cap; their fees are paid by the borrowers, outside the trust. An enhancer
+whose claims have used up its capital (its net assets, less what earlier deals of its book took)
+is insolvent: from then on it pays its recovery rate, as after its own default.
 
 Principal due is the amount that brings the notes back to the
 performing pool balance (all notes at the legal final month, after acceleration or a clean-up
@@ -123,6 +125,7 @@ class _Run:
         collections: PeriodCollections,
         guarantor_default: np.ndarray,
         pool_claims: dict[int, np.ndarray] | None = None,
+        capital: dict[int, np.ndarray] | None = None,
     ) -> None:
         self.program, self.terms, self.col = structure.program, structure, collections
         self.paths, self.periods = collections.interest.shape
@@ -154,6 +157,12 @@ class _Run:
         self.fee_due = {f.name: np.zeros(paths) for f in program.fees}
         self.guarantee_fee_due = [np.zeros(paths) for _ in terms.guarantees]
         self.capacity = [np.full(paths, g.cap) for g in terms.guarantees]
+        # What each enhancer can still pay before it is insolvent (its net assets, less what
+        # earlier deals of its book took on the path); beyond it, it pays its recovery rate.
+        self.capital = [
+            np.asarray((capital or {}).get(k, np.full(paths, g.capital)), dtype=float).copy()
+            for k, g in enumerate(terms.guarantees)
+        ]
         self.enhancer_arrears = [np.zeros(paths) for _ in terms.guarantees]
         self.account = [np.full(paths, a.initial) for a in terms.accounts]
         self.trigger = [np.zeros(paths, dtype=bool) for _ in terms.triggers]
@@ -253,7 +262,12 @@ class _Run:
             self.capacity[k] = self.capacity[k] - claim
         month = self.start_month[p] + self.col.months[p] - 1
         standing = self.guarantor_default[:, k] > month
-        paid = np.where(standing, claim, claim * g.recovery_rate)
+        if g.capital == np.inf and not np.isfinite(self.capital[k]).any():
+            paid = np.where(standing, claim, claim * g.recovery_rate)
+        else:
+            solvent = np.where(standing, np.minimum(claim, self.capital[k]), 0.0)
+            self.capital[k] = self.capital[k] - solvent
+            paid = solvent + (claim - solvent) * g.recovery_rate
         self.ledger.claims[g.name][p] += paid
         return paid
 
@@ -624,12 +638,15 @@ def run_program(
     collections: PeriodCollections,
     guarantor_default: np.ndarray,
     pool_claims: dict[int, np.ndarray] | None = None,
+    capital: dict[int, np.ndarray] | None = None,
 ) -> Ledger:
     """Apply the structure's priority of payments to every path, period by period.
-    ``pool_claims`` holds each pool enhancer's claims (paths × periods, its share applied)."""
+    ``pool_claims`` holds each pool enhancer's claims (paths × periods, its share applied);
+    ``capital`` what each enhancer can pay per path before it is insolvent (default: its
+    net assets)."""
     if collections.interest.shape[1] != len(structure.payment_months):
         raise ValueError("collections and structure disagree on the payment periods")
-    run = _Run(structure, collections, guarantor_default, pool_claims)
+    run = _Run(structure, collections, guarantor_default, pool_claims, capital)
     for p in range(run.periods):
         run.period(p)
     return run.finish()
@@ -640,8 +657,9 @@ def run_waterfall(
     collections: Collections | PeriodCollections,
     enhancer_default_month: np.ndarray,
     pool_claims: dict[int, np.ndarray] | None = None,
+    capital: dict[int, np.ndarray] | None = None,
 ) -> Ledger:
     """Run the structure's waterfall on monthly or per-period collections."""
     if isinstance(collections, Collections):
         collections = collections.by_period(structure.payment_months, structure.pool_balance)
-    return run_program(structure, collections, enhancer_default_month, pool_claims)
+    return run_program(structure, collections, enhancer_default_month, pool_claims, capital)
