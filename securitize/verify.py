@@ -20,6 +20,7 @@ from typing import Any
 from securitize.errors import SecuritizeError
 from securitize.jsonsafe import json_safe
 from securitize.memo import seal
+from securitize.memo.i18n import LANGUAGES
 
 # Fields of the results document that say where and how fast a run happened, not what it found:
 # not compared, and copied from the memo before re-rendering its text. Keys only (list entries
@@ -247,7 +248,10 @@ def verify_memo(path: Path, *, workers: int | None = None, templates: Path | Non
         from securitize.memo import render_html
 
         results = _with_provenance(run.results, figures)
-        fresh = render_html(results, templates=folder_of_templates)
+        language = manifest.get("language", "en")
+        if language not in LANGUAGES:
+            raise seal.MemoError(f"{source}: verification block: unknown language {language!r}")
+        fresh = render_html(results, templates=folder_of_templates, lang=language)
         fresh_before, _, fresh_after = fresh.partition(seal.MARKER)
         report.differences += text_differences(before + after, fresh_before + fresh_after)
     return report

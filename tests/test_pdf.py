@@ -5,6 +5,7 @@ from outside, and a one-line error when WeasyPrint is missing."""
 from __future__ import annotations
 
 import builtins
+import ctypes
 import http.server
 import re
 import sys
@@ -23,6 +24,24 @@ from tests.conftest import PILOT
 
 A4_POINTS = (595.28, 841.89)
 PDF_SIGNATURE = b"%PDF-"
+# Font families with Chinese glyphs, as they are named inside a PDF.
+CJK_FAMILIES = (
+    "WenQuanYi",
+    "WQY",
+    "NotoSansCJK",
+    "NotoSerifCJK",
+    "NotoSansSC",
+    "SourceHan",
+    "PingFang",
+    "YaHei",
+    "SimSun",
+    "SimHei",
+    "DroidSansFallback",
+    "UMing",
+    "UKai",
+    "Hiragino",
+    "Heiti",
+)
 
 
 def pdfium():
@@ -36,6 +55,12 @@ def pdfium():
 @pytest.fixture(scope="module")
 def memo() -> str:
     return memo_html(run_scenario(PILOT, paths=3000))
+
+
+@pytest.fixture(scope="module")
+def chinese_memo() -> str:
+    """The pilot memo in Chinese."""
+    return memo_html(run_scenario(PILOT, paths=3000), language="zh")
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +185,23 @@ def test_without_pango_pdf_is_a_one_line_error(tmp_path: Path, capsys, monkeypat
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1
     assert "cannot load library 'libpango-1.0-0'" in err and "apt-get install" in err
+
+
+def test_a_chinese_pdf_sets_its_chinese_text_in_a_cjk_font(chinese_memo: str) -> None:
+    from securitize.memo.charts import cjk_font
+
+    weasyprint()
+    if cjk_font() is None:
+        missing("no CJK font installed (Debian: apt-get install fonts-wqy-microhei)")
+    raw = pdfium().raw
+    document = pdfium().PdfDocument(html_to_pdf(chinese_memo))
+    assert len(document) > 1
+    page = document[0].get_textpage()
+    fonts = set()
+    for index in range(page.count_chars()):
+        if "\u4e00" <= chr(raw.FPDFText_GetUnicode(page, index)) <= "\u9fff":
+            name = ctypes.create_string_buffer(256)
+            raw.FPDFText_GetFontInfo(page, index, name, len(name), None)
+            fonts.add(name.value.decode("ascii", "replace").replace("-", "").replace(" ", ""))
+    assert fonts, "no Chinese text on page 1"
+    assert all(any(family in font for family in CJK_FAMILIES) for font in fonts), fonts

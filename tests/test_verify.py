@@ -223,3 +223,17 @@ def test_a_memo_whose_pool_was_selected_from_a_pipeline_verifies(tmp_path: Path,
     assert main(["run", str(scenario), "--paths", "2000", "--out", str(out), "--quiet"]) == 0
     code, text, _ = verify(out / "memo.html", capsys)
     assert (code, text.split(":")[0]) == (0, "verified")
+
+
+def test_a_chinese_memo_is_checked_against_a_chinese_rendering(
+    tmp_path: Path, pilot_run, capsys
+) -> None:
+    path = tmp_path / "memo.html"
+    path.write_text(seal.memo_html(pilot_run, language="zh"), encoding="utf-8")
+    assert seal.unseal(path.read_text("utf-8"), "memo")[0]["manifest"]["language"] == "zh"
+    code, out, _ = verify(path, capsys)
+    assert (code, out.split(":")[0]) == (0, "verified")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("亿元", "万元", 1), encoding="utf-8")
+    code, out, _ = verify(path, capsys)
+    assert code == 1 and "万元" in out
