@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 
 from securitize.credit.build import build_credit_model
 from securitize.credit.paths import DefaultPaths, simulate_defaults
@@ -39,7 +38,6 @@ from securitize.structure import Structure, build_structure
 BAND_SIGMAS = 2.0
 # Bisection stops when the bracket is this narrow (shares of the pool or of a shortfall).
 SHARE_TOLERANCE = 0.0025
-FEE_TOLERANCE_BP = 0.25
 _SMALLEST_SHARE = 1e-4
 
 
@@ -187,6 +185,7 @@ def minimum_subordination(
     stand-alone expected loss, with no enhancer covering it. The tranche's share moves; the
     most junior tranche takes up the difference."""
     started = time.perf_counter()
+    before = shared.evaluations
     loaded = shared.loaded
     tranches = loaded.scenario.tranches
     j = _tranche_index(loaded, tranche)
@@ -232,7 +231,7 @@ def minimum_subordination(
         subordination(share),
         (subordination(optimistic), subordination(prudent)),
         detail,
-        shared.evaluations,
+        shared.evaluations - before,
         time.perf_counter() - started,
     )
 
@@ -261,6 +260,7 @@ def minimum_coverage(
     """The smallest share of each shortfall the guarantor must take for the covered tranche's
     wrapped expected loss to meet ``target`` (its own default risk included)."""
     started = time.perf_counter()
+    before = shared.evaluations
     loaded = shared.loaded
     k = _guarantor_index(loaded, enhancer, None)
     spec = loaded.scenario.enhancers[k]
@@ -300,7 +300,7 @@ def minimum_coverage(
         share,
         (optimistic, prudent),
         detail,
-        shared.evaluations,
+        shared.evaluations - before,
         time.perf_counter() - started,
     )
 
@@ -319,73 +319,66 @@ def break_even_fee(
     shared: SharedPaths, target_return: float, enhancer: str | None = None
 ) -> SizingAnswer:
     """The net fee (bp a year on the covered amount) at which the guarantor's expected net
-    result is ``target_return`` a year on its 99.9% economic capital.
+    result is ``target_return`` a year on its 99.9% economic capital:
 
-    Two answers: the actuarial fee, from the current design's claims and capital (the fee does
-    not change the deal's cash), and the in-deal fee, solved with the fee paid from the trust
-    (a higher fee leaves less for the notes, so the guarantor pays more claims)."""
+        fee = (target × capital × years covered + PV of expected net claims) / PV of cover,
+
+    from the design's own claims and capital (the band moves capital and claims by ±2 SE). The
+    fee is then charged in the deal, on the same paths: the trust pays it before note interest,
+    so a fee the pool's excess spread cannot carry causes claims of its own. The answer reports
+    those extra claims and the return the guarantor earns in the deal at that fee."""
     started = time.perf_counter()
+    before = shared.evaluations
     loaded = shared.loaded
     k = _guarantor_index(loaded, enhancer, None)
     spec = loaded.scenario.enhancers[k]
     covered, base = _guarantee_metrics(shared, {}, k)
-    capital = base[f"economic_capital_{CAPITAL_LEVEL:g}"].value
+    capital = base[f"economic_capital_{CAPITAL_LEVEL:g}"]
     structure, outcomes = shared.design({})
     name = f"enhancer.{structure.guarantees[k].name}"
     weight = outcomes.per_path["weight"]
     pv_cover = mean_estimate(outcomes.per_path[f"{name}.pv_cover"], weight).value
     years = mean_estimate(outcomes.per_path[f"{name}.cover_years"], weight).value / covered
-    if capital <= 0 or pv_cover <= 0:
+    if capital.value <= 0 or pv_cover <= 0:
         raise SecuritizeError(
             f"enhancer '{spec.name}' needs no economic capital on these paths (its 99.9% claim "
             "is its expected claim); there is no return on capital to solve for"
         )
-    actuarial = (target_return * capital * years + base["pv_net_claims"].value) / pv_cover * 1e4
+    claims = base["pv_net_claims"]
 
-    def annual_return(net_bp: float, sigmas: float) -> float:
-        change = {f"enhancers[{k}].fee_bp": net_bp + spec.policy_discount_bp}
-        _, metrics = _guarantee_metrics(shared, change, k)
-        roc = metrics.get(f"return_on_capital_{CAPITAL_LEVEL:g}_per_year")
-        if roc is None:
-            return -math.inf
-        return roc.value + sigmas * roc.se - target_return
+    def fee(sigmas: float) -> float:
+        required = target_return * (capital.value + sigmas * capital.se) * years
+        return max((required + claims.value + sigmas * claims.se) / pv_cover * 1e4, 0.0)
 
-    ceiling_bp = 10_000.0 - spec.policy_discount_bp
-    answers: list[float | None] = []
-    for sigmas in (0.0, BAND_SIGMAS, -BAND_SIGMAS):
-        if annual_return(0.0, sigmas) >= 0:
-            answers.append(0.0)
-            continue
-        high = min(max(actuarial, 1.0), ceiling_bp)
-        while annual_return(high, sigmas) < 0 and high < ceiling_bp:
-            high = min(2.0 * high, ceiling_bp)
-        if annual_return(high, sigmas) < 0:
-            answers.append(None)
-            continue
-        answers.append(
-            float(brentq(annual_return, 0.0, high, args=(sigmas,), xtol=FEE_TOLERANCE_BP))
-        )
-    fee = answers[0]
+    answer = fee(0.0)
     detail: dict[str, Any] = {
         "enhancer": spec.name,
         "target_annual_return_on_capital": target_return,
-        "actuarial_net_fee_bp": actuarial,
-        "economic_capital_0.999": capital,
-        "policy_discount_bp": spec.policy_discount_bp,
-        "current_net_fee_bp": spec.net_fee_bp,
+        "economic_capital_0.999": capital.to_dict(),
+        "pv_net_claims": claims.to_dict(),
+        "years_covered": years,
         "break_even_net_fee_bp_zero_return": base["break_even_net_fee_bp"].to_dict(),
+        "policy_discount_bp": spec.policy_discount_bp,
+        "gross_fee_bp": answer + spec.policy_discount_bp,
+        "current_net_fee_bp": spec.net_fee_bp,
     }
-    if fee is not None:
-        detail["gross_fee_bp"] = fee + spec.policy_discount_bp
-    else:
-        detail["reason"] = "no fee the trust can pay earns the target return"
+    if answer + spec.policy_discount_bp <= 10_000:
+        change = {f"enhancers[{k}].fee_bp": answer + spec.policy_discount_bp}
+        _, charged = _guarantee_metrics(shared, change, k)
+        roc = charged.get(f"return_on_capital_{CAPITAL_LEVEL:g}_per_year")
+        extra = charged["expected_claim"].value - base["expected_claim"].value
+        detail.update(
+            in_deal_expected_claim_increase=extra,
+            in_deal_annual_return_on_capital=None if roc is None else roc.to_dict(),
+            trust_can_carry_the_fee=extra <= 0.01 * charged["expected_fee_income"].value,
+        )
     return SizingAnswer(
-        "break-even guarantee fee for the target return on capital (fee paid from the trust)",
+        "break-even guarantee fee for the target return on capital",
         "bp a year, net of the policy discount",
-        fee,
-        (answers[1], answers[2]),
+        answer,
+        (fee(-BAND_SIGMAS), fee(BAND_SIGMAS)),
         detail,
-        shared.evaluations,
+        shared.evaluations - before,
         time.perf_counter() - started,
     )
 
