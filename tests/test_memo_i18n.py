@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 import string
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from securitize import run_scenario
+from securitize.enhancers.spec import EnhancerKind
 from securitize.memo import charts, render_html
 from securitize.memo.disclosure import rules
 from securitize.memo.formats import cny, date, estimate
@@ -42,7 +44,8 @@ DYNAMIC_KEYS = [
     ),
     *(f"effect.{e}" for e in ("sequential", "accelerate")),
     *(f"quantile.{q}" for q in ("claim_quantile", "yield_quantile", "quantile")),
-    "enhancement.kind_full_guarantee",
+    *(f"enhancement.kind_{kind}" for kind in get_args(EnhancerKind)),
+    *(f"enhancement.terms_{level}" for level in ("pool", "tranche")),
 ]
 
 

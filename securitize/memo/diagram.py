@@ -59,48 +59,54 @@ def _arrow(x1: float, y1: float, x2: float, y2: float, label: str, dashed: bool 
 
 
 def structure_svg(results: Results, t: Callable[..., str]) -> Markup:
-    """The diagram for ``results``; ``t`` looks up the reader's words (``diagram.*`` keys)."""
+    """The diagram for ``results``; ``t`` looks up the reader's words (``diagram.*`` keys).
+
+    Left: originator, borrowers and the enhancers that cover loans; middle: the plan and its
+    service providers; right: one box per tranche, and the enhancers of each tranche beside it.
+    """
     tranches = results.tranches
-    fees = results.fees
-    rows = max(len(tranches), 3, len(results.enhancers))
-    height = 40 + rows * ROW + (ROW if fees else 0)
-    plan_y = 30 + (rows * ROW - BOX_H) / 2
+    pool_level = [e for e in results.enhancers if e.covers not in {tr.name for tr in tranches}]
+    note_level = [e for e in results.enhancers if e not in pool_level]
+    rows = max(3, 2 + len(pool_level), len(tranches), len(note_level))
+    height = 40 + rows * ROW + (ROW if results.fees else 0)
+    top = 30.0
+
+    def row_y(k: float) -> float:
+        return top + k * ROW
+
     left, plan, investors, enhancers = COLUMNS
+    plan_y = row_y((rows - 1) / 2)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" role="img" aria-label="{escape(t("diagram.aria"))}" '
         'font-family="sans-serif">',
-    ]
-    originator_y, borrowers_y = plan_y - ROW, plan_y + ROW
-    parts.append(
-        _box(left, originator_y, t("diagram.originator"), [results.deal.get("originator") or ""])
-    )
-    parts.append(
+        _box(left, row_y(0), t("diagram.originator"), [results.deal.get("originator") or ""]),
         _box(
             left,
-            borrowers_y,
+            row_y(1),
             t("diagram.borrowers"),
             [t("diagram.borrowers_count", count=results.pool["obligors"])],
-        )
-    )
-    parts.append(
+        ),
         _box(
             plan,
             plan_y,
             t("diagram.plan"),
             [results.deal.get("title") or results.deal["name"]],
             PLAN,
+        ),
+        _arrow(left + BOX_W, row_y(0) + BOX_H / 2, plan, plan_y + 12, t("diagram.transfer")),
+        _arrow(left + BOX_W, row_y(1) + BOX_H / 2, plan, plan_y + BOX_H - 12, t("diagram.repay")),
+    ]
+    for k, enhancer in enumerate(pool_level):
+        y = row_y(2 + k)
+        parts.append(_box(left, y, t("diagram.enhancer"), [enhancer.name, _kind(enhancer.kind, t)]))
+        parts.append(
+            _arrow(left + BOX_W, y + BOX_H / 2, plan + 20, plan_y + BOX_H, t("diagram.loan_claims"))
         )
-    )
-    parts.append(
-        _arrow(left + BOX_W, originator_y + BOX_H / 2, plan, plan_y + 12, t("diagram.transfer"))
-    )
-    parts.append(
-        _arrow(left + BOX_W, borrowers_y + BOX_H / 2, plan, plan_y + BOX_H - 12, t("diagram.repay"))
-    )
-    covered = {e.covers: e for e in results.enhancers}
-    for k, tranche in enumerate(tranches):
-        y = 30 + k * ROW + (rows - len(tranches)) * ROW / 2
+    offset = (rows - len(tranches)) / 2
+    tranche_y = {tr.name: row_y(offset + k) for k, tr in enumerate(tranches)}
+    for tranche in tranches:
+        y = tranche_y[tranche.name]
         parts.append(
             _box(
                 investors,
@@ -112,27 +118,26 @@ def structure_svg(results: Results, t: Callable[..., str]) -> Markup:
         parts.append(
             _arrow(plan + BOX_W, plan_y + BOX_H / 2, investors, y + BOX_H / 2, t("diagram.pay"))
         )
-        enhancer = covered.get(tranche.name)
-        if enhancer is not None:
-            parts.append(
-                _box(
-                    enhancers,
-                    y,
-                    t("diagram.enhancer"),
-                    [enhancer.name, str(enhancer.terms.get("rating") or "")],
-                )
-            )
-            parts.append(
-                _arrow(
-                    enhancers, y + BOX_H / 2, investors + BOX_W, y + BOX_H / 2, t("diagram.claims")
-                )
-            )
-    if fees:
-        y = 30 + rows * ROW
-        names = ", ".join(f["name"] for f in fees)
+    offset = (rows - len(note_level)) / 2
+    for k, enhancer in enumerate(note_level):
+        y = row_y(offset + k)
+        parts.append(
+            _box(enhancers, y, t("diagram.enhancer"), [enhancer.name, _kind(enhancer.kind, t)])
+        )
+        target = tranche_y[enhancer.covers] + BOX_H / 2
+        parts.append(
+            _arrow(enhancers, y + BOX_H / 2, investors + BOX_W, target, t("diagram.claims"))
+        )
+    if results.fees:
+        y = row_y(rows)
+        names = ", ".join(f["name"] for f in results.fees)
         parts.append(_box(plan, y, t("diagram.services"), [names]))
         parts.append(
             _arrow(plan + BOX_W / 2, plan_y + BOX_H, plan + BOX_W / 2, y, t("diagram.fees"))
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _kind(kind: str, t: Callable[..., str]) -> str:
+    return t(f"enhancement.kind_{kind}")

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from securitize.enhancers.spec import TRANCHE_KINDS
 from securitize.memo.capital import tranche_risk_weight, weighted_rating
 from securitize.results import Results
 from securitize.stats import Estimate
@@ -253,9 +254,17 @@ def participants(results: Results) -> list[dict[str, str]]:
 
 
 def enhancement_order(results: Results) -> list[dict[str, Any]]:
-    """The credit enhancement in the order it absorbs a shortfall: excess spread, reserve
-    accounts, subordination beneath each tranche, triggers, then each external guarantee."""
-    steps: list[dict[str, Any]] = [{"kind": "excess_spread"}]
+    """The credit enhancement in the order it absorbs a shortfall: enhancers that cover loans
+    (paid as loans default), excess spread, reserve accounts, subordination beneath each
+    tranche, triggers and acceleration, then each tranche's enhancers in the order the engine
+    calls them (the originator's undertaking, guarantees, a CRMW)."""
+    names = [t.name for t in results.tranches]
+    steps: list[dict[str, Any]] = [
+        {"kind": "pool_cover", "name": e.name, "enhancer": e.kind}
+        for e in results.enhancers
+        if e.covers not in names
+    ]
+    steps.append({"kind": "excess_spread"})
     for account in results.structure.get("accounts", []):
         steps.append({"kind": "reserve", "name": account["name"], "target": account["target"]})
     below = 0.0
@@ -270,10 +279,19 @@ def enhancement_order(results: Results) -> list[dict[str, Any]]:
         steps.append({"kind": "trigger", **trigger})
     if results.structure.get("waterfalls", {}).get("accelerated"):
         steps.append({"kind": "acceleration"})
-    for e in results.enhancers:
-        steps.append(
-            {"kind": "guarantee", "name": e.name, "covers": e.covers, "rating": e.terms["rating"]}
-        )
+    rank = {kind: k for k, kind in enumerate(TRANCHE_KINDS)}
+    for name in names:
+        covering = [e for e in results.enhancers if e.covers == name]
+        for e in sorted(covering, key=lambda e: rank.get(e.kind, len(rank))):
+            steps.append(
+                {
+                    "kind": "tranche_cover",
+                    "name": e.name,
+                    "enhancer": e.kind,
+                    "covers": name,
+                    "rating": e.terms.get("rating") or "",
+                }
+            )
     return steps
 
 

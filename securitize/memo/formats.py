@@ -49,6 +49,21 @@ KIND = {
             "amount_per_year",
             "cap",
             "per_borrower_cap",
+            "covered_amount",
+            "net_assets",
+            "existing_liability",
+            "headroom",
+            "defaulted_balance",
+            "loss",
+            "loss_zero_recovery",
+            "subordination",
+            "reserve",
+            "enhancement",
+            "expected_claims",
+            "cover_released",
+            "pv_net_claims",
+            "pv_fees",
+            "expected_net_result",
         ],
         "cny",
     ),
@@ -72,16 +87,30 @@ KIND = {
             "probability_of_interest_shortfall",
             "loan_to_value",
             "discount_rate",
+            "single_client_limit",
+            "related_client_limit",
+            "annual_claims_ratio_limit",
         ],
         "pct",
     ),
     **dict.fromkeys(["loans", "obligors", "patents", "paths", "chunk_size"], "count"),
     **dict.fromkeys(["score_min", "score_max", "score"], "score"),
+    **dict.fromkeys(
+        ["leverage_before", "leverage_after", "leverage_limit", "coverage_multiple"], "multiple"
+    ),
+    **dict.fromkeys(["enterprises", "deal_years"], "number"),
     "wal_years": "years",
     **dict.fromkeys(["weighted_average_tenor_months", "tenor_months"], "months"),
     "asset_correlation": "correlation",
     "seconds": "seconds",
 }
+
+
+# Figures named by a confidence level (``claim_quantile_0.999``), by unit.
+CNY_LEVELS = ("claim_quantile_", "expected_shortfall_", "economic_capital_")
+PCT_LEVELS = ("quantile_", "yield_quantile_", "return_on_capital_")
+LEVELS = ("claim_quantile_", "yield_quantile_", "expected_shortfall_", "economic_capital_")
+LEVELS += ("return_on_capital_", "quantile_")
 
 
 def _is_missing(value: Any) -> bool:
@@ -170,9 +199,9 @@ def kind_of(key: str) -> str:
         return KIND[key]
     if key.endswith("_bp"):
         return "bp"
-    if key.startswith("claim_quantile_") or key.endswith(("_cny", "_amount")):
+    if key.startswith(CNY_LEVELS) or key.endswith(("_cny", "_amount")):
         return "cny"
-    if key.startswith(("quantile_", "yield_quantile_")) or key.endswith(("_ratio", "_share")):
+    if key.startswith(PCT_LEVELS) or key.endswith(("_ratio", "_share", "_rate")):
         return "pct"
     return "text"
 
@@ -202,6 +231,7 @@ def cell(value: Any, key: str, lang: str = "en") -> str:
         "months": lambda v: message(lang, "unit.months", value=f"{v:.1f}"),
         "seconds": lambda v: message(lang, "unit.seconds", value=f"{v:.2f}"),
         "correlation": lambda v: f"{v:.2f}",
+        "multiple": lambda v: f"{v:,.2f}×",
         "number": lambda v: f"{v:,.4g}",
     }
     return writers[kind](value) if kind in writers else str(value)
@@ -220,10 +250,13 @@ def label(key: str, scope: str = "", lang: str = "en") -> str:
         return message(lang, f"label.{scope}.{key}")
     if has(lang, f"label.{key}"):
         return message(lang, f"label.{key}")
-    for prefix in ("claim_quantile_", "yield_quantile_", "quantile_"):
+    for prefix in LEVELS:
         if key.startswith(prefix):
-            level = f"{float(key.removeprefix(prefix)) * 100:g}"
-            return message(lang, f"quantile.{prefix.rstrip('_')}", level=level)
+            rest = key.removeprefix(prefix)
+            yearly = rest.endswith("_per_year")
+            level = f"{float(rest.removesuffix('_per_year')) * 100:g}"
+            text = message(lang, f"quantile.{prefix.rstrip('_')}", level=level)
+            return text + (message(lang, "quantile.per_year") if yearly else "")
     if has("en", f"label.{key}"):
         return message("en", f"label.{key}")
     return key.replace("_", " ").capitalize()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import pandas as pd
 
 from securitize.memo import charts, derive, disclosure, formats
 from securitize.memo.diagram import structure_svg
@@ -61,7 +60,10 @@ SECTIONS = (
 )
 # Sections shown only when the run has what they disclose.
 OPTIONAL = {"pool-selection": lambda results: bool(results.selection)}
-BASE_ENHANCER_FIELDS = {f.name for f in dataclasses.fields(EnhancerResult)} - {"limits"}
+BASE_ENHANCER_FIELDS = {f.name for f in dataclasses.fields(EnhancerResult)} - {
+    "limits",
+    "claims_by_year",
+}
 
 
 @cache
@@ -109,37 +111,50 @@ def _bucket_bound(lang: str, key: str, value: float) -> str:
 
 
 def implied_ratings(results: Results) -> dict[str, dict[str, str]]:
-    """Each tranche's implied rating stand-alone and wrapped (with its range at ±2 SE), from
-    its expected loss and WAL on the idealised table; empty when the ratings module is absent."""
-    try:
-        from securitize.ratings import implied_rating_range
-    except ImportError:
-        return {}
-    out = {}
-    for tr in results.tranches:
-        row = {}
-        for view in ("standalone", "wrapped"):
-            metrics = getattr(tr, view)
-            wal = metrics["wal_years"].value
-            wal = wal if pd.notna(wal) else results.deal["legal_final_months"] / 12
-            row[view] = implied_rating_range(metrics["expected_loss"], wal).text
-        out[tr.name] = row
-    return out
+    """Each tranche's implied rating stand-alone and wrapped, with its range at ±2 SE (the
+    results' ``ratings``; empty when the run has none)."""
+    return {
+        name: {view: found["text"] for view, found in views.items()}
+        for name, views in (results.ratings or {}).items()
+    }
 
 
-def _capital_ratings(
-    results: Results, ratings: dict[str, dict[str, str]]
-) -> tuple[dict[str, str | None], str]:
-    """The rating each tranche's risk weight uses, and where it comes from."""
-    if ratings:
-        return {name: r["wrapped"].split(" ")[0] for name, r in ratings.items()}, "implied"
+def _capital_ratings(results: Results) -> tuple[dict[str, str | None], str]:
+    """The rating each tranche's risk weight uses (its implied wrapped rating, else the
+    guarantor's for a guaranteed tranche), and where it comes from."""
+    if results.ratings:
+        return {n: r["wrapped"]["rating"] for n, r in results.ratings.items()}, "implied"
     by_tranche = {e.covers: e.terms.get("rating") or None for e in results.enhancers}
     return {tr.name: by_tranche.get(tr.name) for tr in results.tranches}, "guarantor"
 
 
-def _large_obligor(results: Results) -> pd.DataFrame | None:
-    table = getattr(results, "large_obligor", None)
-    return table if isinstance(table, pd.DataFrame) and not table.empty else None
+LARGE_OBLIGOR_COLUMNS = (
+    "tranche",
+    "obligors",
+    "largest_obligors",
+    "defaulted_balance",
+    "loss",
+    "enhancement",
+    "coverage_multiple",
+    "passes",
+    "passes_zero_recovery",
+    "passes_with_enhancers",
+    "passes_with_enhancers_zero_recovery",
+)
+ECONOMICS_COLUMNS = (
+    "enterprise",
+    "balance",
+    "coupon",
+    "interest_subsidy_rate",
+    "guarantee_fee_rate",
+    "all_in_rate",
+    "public_support_cny",
+)
+
+
+def _large_obligor(results: Results) -> list[dict[str, Any]] | None:
+    rows = results.large_obligor
+    return [dict(row) for row in rows] if rows else None
 
 
 def _enhancer_extra(results: Results) -> dict[str, dict[str, Any]]:
@@ -157,12 +172,7 @@ def _enhancer_extra(results: Results) -> dict[str, dict[str, Any]]:
 
 
 def _economics(results: Results) -> dict[str, Any] | None:
-    economics = getattr(results, "economics", None)
-    if isinstance(economics, pd.Series):
-        return economics.to_dict()
-    if isinstance(economics, dict) and economics:
-        return economics.get("totals", economics)
-    return None
+    return results.economics or None
 
 
 def render_html(results: Results, *, templates: Path | None = None, lang: str = "en") -> str:
@@ -175,7 +185,7 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
     chart_words = t if font_ok else partial(message, "en")
     sections = sections_of(results)
     ratings = implied_ratings(results)
-    capital_ratings, rating_source = _capital_ratings(results, ratings)
+    capital_ratings, rating_source = _capital_ratings(results)
     large_obligor = _large_obligor(results)
     loans = results.loans
     context: dict[str, Any] = {
@@ -186,6 +196,7 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
         "simulation": results.simulation,
         "assumptions": results.assumptions,
         "sections": sections,
+        "tranche_names": [tr.name for tr in results.tranches],
         "section_keys": {s.id: s.key for s in sections},
         "charts": charts.memo_charts(results, chart_words, font if lang == "zh" else None),
         "chart_font_ok": font_ok,
@@ -215,8 +226,11 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
         "rating_source": rating_source,
         "economics": _economics(results),
         "implied_ratings": ratings,
-        "large_obligor": None if large_obligor is None else large_obligor.to_dict(orient="records"),
-        "large_obligor_columns": [] if large_obligor is None else list(large_obligor.columns),
+        "large_obligor": large_obligor,
+        "large_obligor_columns": [
+            c for c in LARGE_OBLIGOR_COLUMNS if large_obligor and c in large_obligor[0]
+        ],
+        "economics_columns": ECONOMICS_COLUMNS,
         "subordination": derive.subordination(results),
         "schedule": derive.payment_schedule(results, t),
         "command": derive.reproduce_command(results, lang),
