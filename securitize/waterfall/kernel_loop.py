@@ -224,6 +224,7 @@ def _steps(
     target,
     guarantee_of,
     standing_of,
+    capital_left,
     g_recovery,
     tr_deferrable,
     shortfall_event,
@@ -312,6 +313,13 @@ def _steps(
                     continue
                 paid_current[j] = True
                 with_arrears = not deferred[j]
+                if with_arrears:
+                    # The engine pays arrears only where some path has any: with none, paying
+                    # them changes nothing, and the block skips the work too.
+                    owing = False
+                    for lane in range(lanes):
+                        owing = owing or arrears[j, lane] != 0.0 or garrears[j, lane] != 0.0
+                    with_arrears = owing
                 k = guarantee_of[j]
                 not_deferrable = not tr_deferrable[j]
                 for lane in range(lanes):
@@ -332,7 +340,13 @@ def _steps(
                     shortfall = now - to_current
                     shortfall_row[j, lane] += shortfall
                     if k >= 0:
-                        advanced = shortfall if standing_of[k, lane] else shortfall * g_recovery[k]
+                        # In full while the guarantor stands and has capital left; its
+                        # recovery rate on the rest (engine._Run._claim).
+                        solvent = (
+                            min(shortfall, capital_left[k, lane]) if standing_of[k, lane] else 0.0
+                        )
+                        capital_left[k, lane] = capital_left[k, lane] - solvent
+                        advanced = solvent + (shortfall - solvent) * g_recovery[k]
                         ledger[j, GI, lane] += advanced
                         garrears[j, lane] = garrears[j, lane] + advanced
                         shortfall = shortfall - advanced
@@ -471,6 +485,7 @@ def run_kernel(
     g_tranche,
     g_fee_rate,
     g_recovery,
+    g_capital,
     acc_initial,
     acc_target,
     tg_kind,
@@ -551,6 +566,7 @@ def run_kernel(
     active = np.empty(lanes, dtype=np.bool_)
     sequential_forced = np.empty(lanes, dtype=np.bool_)
     standing_of = np.empty((n_g, lanes), dtype=np.bool_)
+    capital_left = np.empty((n_g, lanes))
     residual = np.empty(lanes)
     ledger = np.empty((n_tr, 5, lanes))
     shortfall_row = np.empty((n_tr, lanes))
@@ -558,6 +574,7 @@ def run_kernel(
     owed = np.empty((n_tr, lanes))
     scratch = np.empty((n_tr, lanes))
     target = np.empty(lanes)
+    accrued = np.empty(lanes)
     paid_current = np.zeros(n_tr, dtype=np.bool_)
     values = np.empty((n_series, lanes))
     # The block's history, for yields and lives.
@@ -575,14 +592,21 @@ def run_kernel(
         n = min(lanes, paths - start)
         for lane in range(lanes):
             w[lane] = weight[start + lane] if lane < n else 0.0
-        for p in range(periods):
-            for lane in range(n):
+        # Each path's collections are one contiguous row: read row by row.
+        for lane in range(n):
+            for p in range(periods):
                 c_interest[p, lane] = col_interest[start + lane, p]
+            for p in range(periods):
                 c_principal[p, lane] = col_principal[start + lane, p]
+            for p in range(periods):
                 c_recoveries[p, lane] = col_recoveries[start + lane, p]
+            for p in range(periods):
                 c_defaulted[p, lane] = col_defaulted[start + lane, p]
+            for p in range(periods):
                 c_performing[p, lane] = col_performing[start + lane, p]
+            for p in range(periods):
                 c_fee_base[p, lane] = col_fee_base[start + lane, p]
+        for p in range(periods):
             for lane in range(n, lanes):
                 c_interest[p, lane] = 0.0
                 c_principal[p, lane] = 0.0
@@ -593,6 +617,7 @@ def run_kernel(
         for k in range(n_g):
             for lane in range(lanes):
                 g_default[k, lane] = gdef[start + lane, k] if lane < n else 0.0
+                capital_left[k, lane] = g_capital[k]
         for j in range(n_tr):
             for lane in range(lanes):
                 balance[j, lane] = tr_balance[j]
@@ -630,16 +655,22 @@ def run_kernel(
             for f in range(n_fee):
                 kind = fee_kind[f]
                 rate = fee_rate[f]
+                if kind == POOL_FEE:
+                    for lane in range(lanes):
+                        accrued[lane] = rate / 12.0 * c_fee_base[p, lane]
+                elif kind == TRANCHE_FEE:
+                    for lane in range(lanes):
+                        accrued[lane] = rate * period_months / 12.0 * balance[fee_tranche[f], lane]
+                else:
+                    for lane in range(lanes):
+                        accrued[lane] = fee_amount[f] * period_months / 12.0
+                if has_call:
+                    # A called deal has ended: nothing more accrues.
+                    for lane in range(lanes):
+                        if called[lane]:
+                            accrued[lane] = 0.0
                 for lane in range(lanes):
-                    if kind == POOL_FEE:
-                        accrued = rate / 12.0 * c_fee_base[p, lane]
-                    elif kind == TRANCHE_FEE:
-                        accrued = rate * period_months / 12.0 * balance[fee_tranche[f], lane]
-                    else:
-                        accrued = fee_amount[f] * period_months / 12.0
-                    if has_call and called[lane]:
-                        accrued = 0.0
-                    fee_due[f, lane] = fee_due[f, lane] + accrued
+                    fee_due[f, lane] = fee_due[f, lane] + accrued[lane]
             for k in range(n_g):
                 j = g_tranche[k]
                 for lane in range(lanes):
@@ -731,7 +762,8 @@ def run_kernel(
                 call_now[lane] = now
                 everything[lane] = every
 
-            # 4. The main program on lanes not accelerated, then the post-acceleration one.
+            # 4. The main program on lanes not accelerated (interest then principal, or
+            # combined), then the post-acceleration one on the others.
             any_main = False
             any_accelerated = False
             for lane in range(lanes):
@@ -743,66 +775,32 @@ def run_kernel(
                 else:
                     whole = interest_cash[lane] + principal_cash[lane] + carry[lane]
                     pot[lane] = whole if active[lane] else 0.0
-            paid_current[:] = False
-            if any_main:
-                for program in range(2 if separate else 1):
-                    if program == 1:
+                whole = interest_cash[lane] + principal_cash[lane] + carry[lane]
+                fast[lane] = whole if accelerated[lane] else 0.0
+            for run in range(3):
+                if run < 2:
+                    if not any_main or (run == 1 and not separate):
+                        continue
+                    lanes_on, cash_pot, deferred = active, pot, deferred_main
+                    if run == 0:
+                        paid_current[:] = False
+                    else:
                         for lane in range(lanes):
                             pot[lane] += principal_cash[lane] if active[lane] else 0.0
-                    _steps(
-                        programs[program, 0],
-                        programs[program, 1],
-                        steps,
-                        step_tranches,
-                        active,
-                        pot,
-                        due_left,
-                        deferred_main,
-                        paid_current,
-                        final,
-                        sequential_forced,
-                        performing_raw,
-                        ledger,
-                        shortfall_row,
-                        fee_paid,
-                        residual,
-                        current,
-                        balance,
-                        arrears,
-                        garrears,
-                        fee_due,
-                        gfee_due,
-                        account,
-                        owed,
-                        scratch,
-                        target,
-                        guarantee_of,
-                        standing_of,
-                        g_recovery,
-                        tr_deferrable,
-                        shortfall_event,
-                        n_fee,
-                        tg_kind,
-                        tg_value,
-                        tg_share,
-                        tg_floor,
-                        tg_tranche,
-                        acc_target,
-                    )
-            if any_accelerated:
-                paid_current[:] = False
-                for lane in range(lanes):
-                    whole = interest_cash[lane] + principal_cash[lane] + carry[lane]
-                    fast[lane] = whole if accelerated[lane] else 0.0
+                else:
+                    if not any_accelerated:
+                        continue
+                    lanes_on, cash_pot, deferred = accelerated, fast, deferred_accelerated
+                    paid_current[:] = False
                 _steps(
-                    programs[2, 0],
-                    programs[2, 1],
+                    programs[run, 0],
+                    programs[run, 1],
                     steps,
                     step_tranches,
-                    accelerated,
-                    fast,
+                    lanes_on,
+                    cash_pot,
                     due_left,
-                    deferred_accelerated,
+                    deferred,
                     paid_current,
                     final,
                     sequential_forced,
@@ -823,6 +821,7 @@ def run_kernel(
                     target,
                     guarantee_of,
                     standing_of,
+                    capital_left,
                     g_recovery,
                     tr_deferrable,
                     shortfall_event,
@@ -834,6 +833,7 @@ def run_kernel(
                     tg_tranche,
                     acc_target,
                 )
+            if any_accelerated:
                 for lane in range(lanes):
                     pot[lane] = pot[lane] + fast[lane]
 
@@ -851,7 +851,11 @@ def run_kernel(
                     j = g_tranche[k]
                     for lane in range(lanes):
                         unpaid = balance[j, lane]
-                        paid = unpaid if standing_of[k, lane] else unpaid * g_recovery[k]
+                        solvent = (
+                            min(unpaid, capital_left[k, lane]) if standing_of[k, lane] else 0.0
+                        )
+                        capital_left[k, lane] = capital_left[k, lane] - solvent
+                        paid = solvent + (unpaid - solvent) * g_recovery[k]
                         ledger[j, GP, lane] += paid
 
             # 6. The date's values (kernel_lower.period_series order) and the path history.

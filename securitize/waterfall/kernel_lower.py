@@ -63,6 +63,7 @@ _GUARANTEE_FIELDS = {
     "asset_correlation",
     "recovery_rate",
     "spec",
+    "capital",
 }
 _TRANCHE_FIELDS = {
     "name",
@@ -323,6 +324,7 @@ def lower(structure: Structure, bisections: int, newton: int, rate_limit: float)
         _ints([g.tranche for g in structure.guarantees]),
         _floats([g.net_fee_rate for g in structure.guarantees]),
         _floats([g.recovery_rate for g in structure.guarantees]),
+        _floats([getattr(g, "capital", math.inf) for g in structure.guarantees]),
         _floats([a.initial for a in structure.accounts]),
         _ints(account_target),
         *targets.arrays(),
