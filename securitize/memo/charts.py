@@ -331,6 +331,36 @@ def claim_distribution_chart(distribution: pd.DataFrame, name: str, t: Words) ->
     return _data_uri(figure)
 
 
+def claims_by_year_chart(
+    by_year: list[dict[str, float]], limit: float | None, name: str, t: Words
+) -> str:
+    """An enhancer's expected claims by year (bars) and its claims ratio against the limit."""
+    frame = pd.DataFrame(by_year)
+    figure = Figure(figsize=(6.5, 2.6), layout="constrained")
+    ax = figure.subplots()
+    ax.bar(frame["year"], frame["expected_claims"] / 1e6, 0.6, color=WRAPPED)
+    ax.set_xlabel(t("chart.year"))
+    ax.set_ylabel(t("chart.expected_claims_m"))
+    ax.set_xticks(frame["year"])
+    ratio = ax.twinx()
+    ratio.plot(frame["year"], 100 * frame["claims_ratio"], "k.-", label=t("chart.claims_ratio"))
+    if limit is not None:
+        ratio.axhline(100 * limit, color="black", linestyle="--", linewidth=0.8)
+        ratio.annotate(
+            t("chart.limit", value=f"{100 * limit:g}"),
+            (frame["year"].iloc[0], 100 * limit),
+            xytext=(0, 3),
+            textcoords="offset points",
+            fontsize=7,
+        )
+    ratio.set_ylabel(t("chart.claims_ratio_pct"))
+    ratio.legend(fontsize=7, frameon=False, loc="upper left")
+    ax.set_title(t("chart.claims_title", name=name), fontsize=10)
+    ax.spines[["top"]].set_visible(False)
+    ratio.spines[["top"]].set_visible(False)
+    return _data_uri(figure)
+
+
 def memo_charts(results: Results, t: Words, font: str | None) -> dict[str, str]:
     """Every chart the memo shows, keyed by name; ``font`` is the CJK font for Chinese words."""
     with _style(font):
@@ -354,6 +384,10 @@ def memo_charts(results: Results, t: Words, font: str | None) -> dict[str, str]:
                 )
         for e in results.enhancers:
             distribution = getattr(e, "claim_distribution", None)
+            by_year = getattr(e, "claims_by_year", None)
             if isinstance(distribution, pd.DataFrame) and not distribution.empty:
                 figures[f"claims_{e.name}"] = claim_distribution_chart(distribution, e.name, t)
+            elif by_year and {"year", "expected_claims", "claims_ratio"} <= set(by_year[0]):
+                limit = (getattr(e, "limits", None) or {}).get("annual_claims_ratio_limit")
+                figures[f"claims_{e.name}"] = claims_by_year_chart(by_year, limit, e.name, t)
     return figures
