@@ -103,6 +103,20 @@ def test_every_major_section_starts_a_page_and_pages_are_numbered(memo: str, pag
         assert text.endswith(f"{number} / {len(pages)}")
 
 
+def ink_in_side_margins(page) -> int:
+    """Dark points left and right of the text area (print.css: 14 mm side margins), above the
+    bottom margin where the page number sits; at scale 1 a pixel is a point."""
+    image = page.render(scale=1).to_pil().convert("L")
+    side, bottom = 14 * 72 / 25.4 - 3, 18 * 72 / 25.4
+    boxes = [(0, 0, side, image.height - bottom)]
+    boxes.append((image.width - side, 0, image.width, image.height - bottom))
+    return sum(sum(image.crop(box).histogram()[:200]) for box in boxes)
+
+
+def test_nothing_runs_into_the_side_margins(pages: list) -> None:
+    assert [n for n, page in enumerate(pages, start=1) if ink_in_side_margins(page)] == []
+
+
 def test_the_same_memo_gives_the_same_pdf(memo: str, pdf: bytes) -> None:
     assert html_to_pdf(memo) == pdf
 
@@ -204,4 +218,5 @@ def test_a_chinese_pdf_sets_its_chinese_text_in_a_cjk_font(chinese_memo: str) ->
             raw.FPDFText_GetFontInfo(page, index, name, len(name), None)
             fonts.add(name.value.decode("ascii", "replace").replace("-", "").replace(" ", ""))
     assert fonts, "no Chinese text on page 1"
+    assert [n for n in range(len(document)) if ink_in_side_margins(document[n])] == []
     assert all(any(family in font for family in CJK_FAMILIES) for font in fonts), fonts
