@@ -330,6 +330,10 @@ def risk_factors(results: Results) -> list[dict[str, Any]]:
             ]
         rows.append(row)
     for e in results.enhancers:
+        limits = getattr(e, "limits", None) or {}
+        if limits.get("assessed"):
+            rows.append({"kind": "enhancer_limits", "name": e.name, **limits})
+    for e in results.enhancers:
         tranche = next((t for t in results.tranches if t.name == e.covers), None)
         if tranche is None:  # a pool-level cover: no single tranche to compare
             continue
