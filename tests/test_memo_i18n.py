@@ -17,7 +17,7 @@ from securitize.memo.disclosure import rules
 from securitize.memo.formats import cny, date, estimate
 from securitize.memo.i18n import LANGUAGES, catalogue
 from securitize.memo.render import SECTIONS
-from securitize.memo.steps import step_words
+from securitize.memo.steps import phrase_words, step_words
 from securitize.results import Results
 from securitize.stats import Estimate
 
@@ -112,6 +112,17 @@ def test_every_waterfall_step_is_translated(scenario: str) -> None:
 @pytest.fixture(scope="module")
 def results() -> Results:
     return run_scenario(SCENARIOS / "wenzhou_pilot.toml", paths=3000, progress=False).results
+
+
+def test_generated_figure_names_and_sources_are_translated(results: Results) -> None:
+    a = results.assumptions
+    phrases = [row["figure"] for row in results.validation["figures"]]
+    phrases += [*a["pd_sources"], *a["recovery_sources"], "tape column 'pd'"]
+    assert len(phrases) >= 7
+    for phrase in phrases:
+        words = phrase_words(phrase, "zh")
+        assert words != phrase
+        assert not re.search(r"\b(loss|pool|quantile|tape|column|score)\b", words), words
 
 
 def test_the_chinese_memo_uses_the_terms_of_art(results: Results) -> None:

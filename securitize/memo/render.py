@@ -20,11 +20,12 @@ import jinja2
 from securitize.memo import charts, derive, disclosure, formats
 from securitize.memo.diagram import structure_svg
 from securitize.memo.i18n import LANGUAGES, has, message
-from securitize.memo.steps import step_words, target_words
+from securitize.memo.steps import phrase_words, step_words, target_words
 from securitize.results import EnhancerResult, Results
 
 TEMPLATES = Path(__file__).parent / "templates"
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
+RANGE_KEYS = ("rating", "best", "worst")
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def environment(templates: Path | None = None, lang: str = "en") -> jinja2.Envir
         label=partial(formats.label, lang=lang),
         step_words=partial(step_words, lang=lang),
         target_words=partial(target_words, lang=lang),
+        phrase_words=partial(phrase_words, lang=lang),
     )
     env.tests["numeric_field"] = formats.is_numeric
     env.tests["message"] = partial(has, lang)
@@ -110,11 +112,14 @@ def _bucket_bound(lang: str, key: str, value: float) -> str:
     return formats.pct(value, 1, lang)
 
 
-def implied_ratings(results: Results) -> dict[str, dict[str, str]]:
+def implied_ratings(results: Results, lang: str) -> dict[str, dict[str, str]]:
     """Each tranche's implied rating stand-alone and wrapped, with its range at ±2 SE (the
     results' ``ratings``; empty when the run has none)."""
     return {
-        name: {view: found["text"] for view, found in views.items()}
+        name: {
+            view: message(lang, "credit.rating_range", **{k: found[k] for k in RANGE_KEYS})
+            for view, found in views.items()
+        }
         for name, views in (results.ratings or {}).items()
     }
 
@@ -184,7 +189,7 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
     font_ok = lang == "en" or font is not None
     chart_words = t if font_ok else partial(message, "en")
     sections = sections_of(results)
-    ratings = implied_ratings(results)
+    ratings = implied_ratings(results, lang)
     capital_ratings, rating_source = _capital_ratings(results)
     large_obligor = _large_obligor(results)
     loans = results.loans

@@ -1,9 +1,10 @@
-"""The priority of payments in the reader's language.
+"""Phrases the engine generates in English, in the reader's language.
 
 ``securitize.waterfall.describe`` writes each step of the compiled program as an English
-sentence (the form ``results.json`` keeps). For a Chinese memo this module rewrites each known
-sentence form with the terms of art of a 计划说明书 (顺序偿付, 加速清偿, 储备账户, ...). A form it
-does not know is shown as generated, in English, rather than guessed at.
+sentence (the form ``results.json`` keeps); the validation names its figures and the pool its
+PD and recovery sources the same way. For a Chinese memo this module rewrites each known form
+with the terms of art of a 计划说明书 (顺序偿付, 加速清偿, 储备账户, ...). A form it does not
+know is shown as generated, in English, rather than guessed at.
 """
 
 from __future__ import annotations
@@ -103,3 +104,31 @@ def step_words(step: str, lang: str = "en") -> str:
         if match:
             return write(match)
     return step
+
+
+PHRASES: tuple[Rule, ...] = (
+    (r"expected pool loss", lambda m: "资产池预期损失"),
+    (r"pool loss ([\d.]+)% quantile", lambda m: f"资产池损失{m[1]}%分位数"),
+    (
+        r"loss tranche (\S+) \[([\d.]+%), ([\d.]+%)\) expected loss",
+        lambda m: f"损失分层 {m[1]}［{m[2]}，{m[3]}）预期损失",
+    ),
+    (r"score band table", lambda m: "科创指数评分档表"),
+    (r"tape column '(\w+)'", lambda m: f"贷款明细 {m[1]} 列"),
+    (
+        r"IP appraised value after haircut \(capped at 1\)",
+        lambda m: "知识产权评估值扣减折扣（上限为1）",
+    ),
+    (r"scenario \(inline pool\)", lambda m: "情景文件（内置资产池）"),
+)
+
+
+def phrase_words(text: str, lang: str = "en") -> str:
+    """A generated figure name or source (``pool loss 99% quantile``) in ``lang``."""
+    if lang == "en":
+        return text
+    for pattern, write in PHRASES:
+        match = re.fullmatch(pattern, text)
+        if match:
+            return write(match)
+    return text
