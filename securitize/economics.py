@@ -133,13 +133,17 @@ TABLE_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _enhancer_fees(structure: Structure, public: set[str]) -> tuple[float, float, float]:
+def _enhancer_fees(
+    pool: Pool, structure: Structure, public: set[str]
+) -> tuple[float, float, float]:
     """Net guarantee fees, all discounts and the public enhancers' discounts (CNY a year): each
-    enhancer charges on the tranche it covers, or on the pool for a pool-level enhancer."""
+    enhancer charges on the amount it covers at closing (``enhancers.metrics.covered_amount``)."""
+    # Imported here: this module is imported by the scenario schema, which metrics depends on.
+    from securitize.enhancers.metrics import covered_amount
+
     net = discount = public_discount = 0.0
     for g in structure.guarantees:
-        tranche = getattr(g, "tranche", 0)
-        base = structure.tranches[tranche].balance if tranche >= 0 else structure.pool_balance
+        base = covered_amount(pool, structure, g)
         spec = g.spec
         net += (spec.fee_bp - spec.policy_discount_bp) / 10_000 * base
         forgone = spec.policy_discount_bp / 10_000 * base
@@ -213,7 +217,9 @@ def enterprise_economics(
     interest_subsidy = spec.interest_subsidy_share * interest
     if spec.interest_subsidy_cap is not None:
         interest_subsidy = np.minimum(interest_subsidy, spec.interest_subsidy_cap)
-    net_fees, discounts, public_discounts = _enhancer_fees(structure, set(spec.public_enhancers))
+    net_fees, discounts, public_discounts = _enhancer_fees(
+        pool, structure, set(spec.public_enhancers)
+    )
     premium = spec.insurance_premium_rate * balance
     insurance_subsidy = np.minimum(
         spec.insurance_subsidy_share * premium, spec.insurance_subsidy_cap

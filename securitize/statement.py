@@ -41,6 +41,7 @@ def _single(chunk: DefaultChunk, local: int) -> DefaultChunk:
         prepay_loan=chunk.prepay_loan[prepaid],
         prepay_month=chunk.prepay_month[prepaid],
         common_seed=chunk.common_seed,
+        calendar_offset=chunk.calendar_offset,
     )
 
 

@@ -56,6 +56,9 @@ class GuaranteeTerms:
     cap: float = math.inf
     timely_interest: bool = True
     capital: float = math.inf
+    # A loan-level guarantee covers each borrower only up to its cap: the share of the pool its
+    # cover reaches (at closing), by which its fee base is scaled.
+    cover_factor: float = 1.0
 
     @property
     def pool_level(self) -> bool:
@@ -130,6 +133,17 @@ class Structure:
         return tuple(k for k, g in enumerate(self.guarantees) if g.pool_level)
 
 
+def _cover_factor(pool: Pool, enhancer: Enhancer) -> float:
+    """For a loan-level guarantee with a per-borrower cap: the capped cover at closing over the
+    uncapped one; 1 for every other enhancer."""
+    cap = enhancer.per_borrower_cap
+    if cap is None:
+        return 1.0
+    by_borrower = pool.loans.groupby("enterprise")["balance"].sum().to_numpy(dtype=float)
+    share = enhancer.covered_share
+    return float(np.minimum(share * by_borrower, cap).sum() / (share * by_borrower.sum()))
+
+
 def _balances(loaded: LoadedScenario, total: float) -> list[float]:
     scenario, where = loaded.scenario, loaded.path
     if scenario.tranches[0].share is not None:
@@ -193,6 +207,7 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
             g.cap if g.cap is not None else math.inf,
             g.type != "crmw",
             g.net_assets if g.net_assets is not None else math.inf,
+            _cover_factor(pool, g),
         )
         for g in scenario.enhancers
     )

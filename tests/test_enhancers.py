@@ -128,9 +128,9 @@ def test_crmw_pays_principal_and_interest_arrears_only_at_the_legal_final_date(
 
 
 def test_pool_covers_pay_their_share_of_each_loss_into_the_trust(tmp_path: Path) -> None:
-    # Each loan loses 600,000 (1,000,000 less 40%). The city guarantee takes 80% of each loss
-    # up to 400,000 a borrower: 800,000 in Q2. The risk pool takes 50% of each loss until its
-    # 250,000 are gone.
+    # Each loan loses 600,000 (1,000,000 less 40%). The city guarantee, called first, takes 80%
+    # of each loss up to 400,000 a borrower: 800,000 in Q2. The risk pool takes 50% of what is
+    # left (200,000 a loan), within its 250,000.
     enhancers = enhancer(
         "city",
         "loan_guarantee",
@@ -140,11 +140,11 @@ def test_pool_covers_pay_their_share_of_each_loss_into_the_trust(tmp_path: Path)
     ) + enhancer("risk_pool", "risk_pool", "share = 0.5\ncap = 250000.0\n", covers=None)
     _, ledger = run_deal(tmp_path, enhancers)
     cents(ledger.claims["city"][0], [0, 800_000, 0, 0, 0])
-    cents(ledger.claims["risk_pool"][0], [0, 250_000, 0, 0, 0])
-    cents(ledger.cover_cash[0], [0, 1_050_000, 0, 0, 0])
-    # The cash is available funds: Q2 pays 18,000 of interest and 1,032,000 of principal.
+    cents(ledger.claims["risk_pool"][0], [0, 200_000, 0, 0, 0])
+    cents(ledger.cover_cash[0], [0, 1_000_000, 0, 0, 0])
+    # The cash is available funds: Q2 pays 18,000 of interest and 982,000 of principal.
     senior = ledger.tranches[0]
-    cents(senior.principal_paid[0, 1], 1_050_000 - 18_000)
+    cents(senior.principal_paid[0, 1], 1_000_000 - 18_000)
 
 
 def test_per_borrower_cap_counts_every_loan_of_the_borrower(tmp_path: Path) -> None:
@@ -156,6 +156,7 @@ def test_per_borrower_cap_counts_every_loan_of_the_borrower(tmp_path: Path) -> N
         covers=None,
     )
     # Loan 2 defaults later: the cap is used up by loan 1's 400,000 and loan 2 gets nothing.
+    # (Without the cap the guarantee would pay 480,000 for each loan.)
     _, ledger = run_deal(tmp_path, enhancers, defaults=((0, 4), (1, 8)), tape=one_borrower)
     cents(ledger.claims["city"][0], [0, 400_000, 0, 0, 0])
 
@@ -276,3 +277,40 @@ def test_an_enhancer_out_of_capital_pays_only_its_recovery_rate(tmp_path: Path) 
     text = enhancer("g", "full_guarantee", "net_assets = 10000.0\n")
     _, ledger = run_deal(tmp_path, text)
     cents(ledger.claims["g"][0], [0, 12_400, 0, 3_108, 3_108 + 310_800])
+
+
+def test_expected_shortfall_is_the_mean_of_the_worst_paths_even_at_an_atom() -> None:
+    from securitize.enhancers.metrics import claim_metrics
+
+    # 1,000 paths, claims on 5: the 99% quantile is 0 (an atom), and the worst 1% of paths
+    # are the 5 claims and 5 zeros, whose mean is half the mean of the claims.
+    claims = np.zeros(1000)
+    claims[:5] = [100.0, 200.0, 300.0, 400.0, 500.0]
+    key = "enhancer.g"
+    per_path = {
+        f"{key}.claims": claims,
+        f"{key}.net_claims": claims,
+        f"{key}.pv_net_claims": claims,
+        f"{key}.fees": np.ones(1000),
+        f"{key}.pv_fees": np.ones(1000),
+        f"{key}.pv_cover": np.full(1000, 100.0),
+        f"{key}.cover_years": np.full(1000, 100.0),
+    }
+    metrics = claim_metrics(per_path, key, None, 100.0)
+    assert metrics["claim_quantile_0.99"].value == 0.0
+    assert metrics["expected_shortfall_0.99"].value == pytest.approx(1500.0 / 10)
+    assert metrics["expected_shortfall_0.999"].value == pytest.approx(500.0)
+
+
+def test_loan_guarantee_fee_is_charged_on_the_capped_cover(tmp_path: Path) -> None:
+    # 80% of each 1,000,000 borrower is 800,000, capped at 400,000: half the uncapped cover.
+    text = enhancer(
+        "city",
+        "loan_guarantee",
+        "per_borrower_cap = 400000.0\nrisk_split = { bank = 0.2, city = 0.8 }\n",
+        covers=None,
+    )
+    structure, ledger = run_deal(tmp_path, text, defaults=())
+    assert structure.guarantees[0].cover_factor == pytest.approx(0.5)
+    # The first quarter's cover: 800,000 in CNY-years (3 months of 3,200,000 a year).
+    cents(ledger.cover_base["city"][0, 0], 0.25 * 800_000)

@@ -177,12 +177,13 @@ def test_book_adds_claims_path_by_path(tmp_path: Path) -> None:
     expected = sum(deal["guarantor.expected_claim"] for deal in book.deals)
     assert guarantor.claims["expected_claim"].value == pytest.approx(expected, rel=1e-12)
     assert guarantor.deals == ["exact_claims", "second"]
-    # Each deal's cover (18m of senior) is outstanding until its one payment date, at programme
-    # months 12 and 18.
-    assert guarantor.liability_by_month == [
-        {"month": 12, "liability": pytest.approx(18e6)},
-        {"month": 18, "liability": pytest.approx(18e6)},
-    ]
+    # Each deal's cover (18m of senior) is outstanding from its first month to its one payment
+    # date: programme months 1-12 and 7-18, so 36m in months 7-12.
+    liability = {row["month"]: row["liability"] for row in guarantor.liability_by_month}
+    assert sorted(liability) == list(range(1, 19))
+    expected = {m: 18e6 * ((m <= 12) + (m >= 7)) for m in range(1, 19)}
+    assert liability == pytest.approx(expected)
+    assert guarantor.capacity["peak_book_liability"] == pytest.approx(36e6)
 
 
 def test_programme_file_errors_name_the_field(tmp_path: Path) -> None:
@@ -207,3 +208,24 @@ def test_book_claims_stop_at_the_enhancers_net_assets(tmp_path: Path) -> None:
     first, second = (deal["guarantor.expected_claim"] for deal in book.deals)
     assert second < first
     assert guarantor.capacity["probability_claims_exceed_net_assets"]["value"] == 0.0
+
+
+def test_an_enhancer_defaults_in_the_same_calendar_month_in_every_deal(tmp_path: Path) -> None:
+    from securitize.credit.counterparty import enhancer_default_months
+
+    path = tmp_path / "deal.toml"
+    path.write_text(EXACT_DEAL, encoding="utf-8")
+    loaded = load_scenario(path)
+    pool = build_pool(loaded)
+    model = build_credit_model(loaded, pool, build_structure(loaded, pool).senior_attachment)
+    early = replace(model, common_seed=7, calendar_offset=0)
+    late = replace(model, common_seed=7, calendar_offset=24)
+    args = (["g"], np.array([0.2]), np.array([0.3]), 600)
+    months_early = enhancer_default_months(simulate_chunk(early, 1, 0, 5000), *args)[:, 0]
+    months_late = enhancer_default_months(simulate_chunk(late, 2, 0, 5000), *args)[:, 0]
+    # Read on the programme's calendar the two deals agree, wherever the default falls after
+    # the later deal closed; before it, the later deal starts with its enhancer in default.
+    after = months_early > 24
+    assert after.any() and (~after).any()
+    np.testing.assert_array_equal(months_late[after] + 24, months_early[after])
+    assert (months_late[~after] == 1).all()

@@ -37,7 +37,10 @@ def enhancer_default_months(
         p = float(annual_pd[k])
         if p <= 0:
             continue
-        # Constant hazard: F(m) >= u  <=>  m >= 12 log(1 − u) / log(1 − p).
-        month = np.ceil(12.0 * np.log1p(-u) / np.log1p(-p)).astype(np.int64)
-        months[:, k] = np.where(month <= horizon, np.maximum(month, 1), horizon + 1)
+        # Constant hazard: F(m) >= u  <=>  m >= 12 log(1 − u) / log(1 − p), in months of the
+        # programme's calendar; a deal closing later reads it in its own months (an enhancer
+        # that failed before the deal closed is in default from its first month).
+        calendar = np.ceil(12.0 * np.log1p(-u) / np.log1p(-p))
+        month = np.minimum(calendar - chunk.calendar_offset, horizon + 1).astype(np.int64)
+        months[:, k] = np.maximum(month, 1)
     return months

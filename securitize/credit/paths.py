@@ -51,6 +51,9 @@ class CreditModel:
     # factors and the enhancers' own draws come from that seed's streams (the same on every deal
     # of the programme), and only the loans' idiosyncratic draws from the deal's seed.
     common_seed: int | None = None
+    # Months from the programme's start to this deal's closing: enhancers' default months are
+    # drawn on the programme's calendar and read in the deal's months.
+    calendar_offset: int = 0
 
     @property
     def loans(self) -> int:
@@ -75,6 +78,7 @@ class DefaultChunk:
     prepay_loan: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     prepay_month: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     common_seed: int | None = None
+    calendar_offset: int = 0
 
     @property
     def counterparty_seed(self) -> int:
@@ -115,6 +119,7 @@ def simulate_chunk(model: CreditModel, seed: int, index: int, paths: int) -> Def
         prepay_loan=prepay[1][keep_prepay],
         prepay_month=prepay[2][keep_prepay],
         common_seed=model.common_seed,
+        calendar_offset=model.calendar_offset,
     )
 
 

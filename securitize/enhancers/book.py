@@ -2,11 +2,13 @@
 
 A programme file lists the deals (scenario files) and the month each closes, counted from the
 programme's start. Every deal is simulated on the programme's paths with one economy: on path p
-every deal sees the same systematic factor and each enhancer the same default month (the
-programme's common seed), while each deal's loans draw their own idiosyncratic risk (the deal's
-seed). Summing claims path by path then gives each enhancer's aggregate claim distribution across
-its book, with the diversification the shared factor leaves; its guarantee liability, by
-calendar month, is set against its leverage limit and its net assets against the book's tail.
+every deal sees the same systematic factor (one draw for the programme's whole life, as the
+one-factor model has one for a deal's) and each enhancer defaults in the same calendar month (the
+programme's common seed; a deal closing in month s reads month m of the programme as its month
+m − s), while each deal's loans draw their own idiosyncratic risk (the deal's seed). Summing
+claims path by path then gives each enhancer's aggregate claim distribution across its book,
+with the diversification the shared factor leaves; its guarantee liability, by calendar month,
+is set against its leverage limit and its net assets against the book's tail.
 
 Capacity is consumed across the book: deals are evaluated in closing order, and on each path an
 enhancer enters a deal with its net assets less every claim it paid on the earlier deals (over
@@ -171,7 +173,9 @@ def run_book(programme: LoadedProgramme, paths: int | None = None, workers: int 
         pool = build_pool(loaded)
         structure = build_structure(loaded, pool)
         model = dataclasses.replace(
-            build_credit_model(loaded, pool, structure.senior_attachment), common_seed=terms.seed
+            build_credit_model(loaded, pool, structure.senior_attachment),
+            common_seed=terms.seed,
+            calendar_offset=entry.start_month,
         )
         settings = loaded.scenario.simulation
         defaults = simulate_defaults(model, paths, settings.seed, terms.chunk_size, workers)
@@ -207,9 +211,14 @@ def run_book(programme: LoadedProgramme, paths: int | None = None, workers: int 
             period_months = months - structure.period_start_months + 1
             outstanding = total / outcomes.paths * 12.0 / period_months
             outstanding[0] = max(outstanding[0], covered)
-            for month, amount in zip(months, outstanding, strict=True):
-                at = int(entry.start_month + month)
-                book.liability[at] = book.liability.get(at, 0.0) + float(amount)
+            # Outstanding through every month of the period, so deals with different payment
+            # dates add up month by month.
+            for first, last, amount in zip(
+                structure.period_start_months, months, outstanding, strict=True
+            ):
+                for month in range(int(first), int(last) + 1):
+                    at = entry.start_month + month
+                    book.liability[at] = book.liability.get(at, 0.0) + float(amount)
         deals.append(row)
     return Book(
         terms.name,

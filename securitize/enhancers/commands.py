@@ -98,11 +98,16 @@ def _size(args: argparse.Namespace) -> int:
     from securitize.scenario import load_scenario
 
     loaded = with_overrides(load_scenario(args.scenario), paths=args.paths, seed=args.seed)
-    solve = args.solve or [
-        s
-        for s in SOLVERS
-        if s != "capacity" or any(e.net_assets is not None for e in loaded.scenario.enhancers)
+    guarantees = [
+        e for e in loaded.scenario.enhancers if e.type in ("full_guarantee", "partial_guarantee")
     ]
+    allowed = {
+        "coverage": bool(guarantees),
+        "subordination": True,
+        "fee": bool(guarantees),
+        "capacity": any(e.net_assets is not None for e in guarantees),
+    }
+    solve = args.solve or [s for s in SOLVERS if allowed[s]]
     shared = sizing.SharedPaths(loaded, args.workers)
     answers = []
     for question in solve:

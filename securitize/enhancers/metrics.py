@@ -89,12 +89,16 @@ def claim_metrics(
     for level in CLAIM_QUANTILES:
         metrics[f"claim_quantile_{level:g}"] = quantile_estimate(claims, level, weight)
     for level in TAIL_LEVELS:
-        # Expected shortfall: the mean claim over the worst (1 − level) of paths.
+        # Expected shortfall, the mean claim over the worst (1 − level) of paths:
+        # ES = q + E[(X − q)⁺] / (1 − level), right also when q sits on an atom (often 0).
         threshold = metrics.get(f"claim_quantile_{level:g}") or quantile_estimate(
             claims, level, weight
         )
-        tail = claims >= threshold.value
-        metrics[f"expected_shortfall_{level:g}"] = ratio_estimate(claims * tail, tail, weight)
+        excess = mean_estimate(np.maximum(claims - threshold.value, 0.0), weight)
+        metrics[f"expected_shortfall_{level:g}"] = Estimate(
+            threshold.value + excess.value / (1.0 - level),
+            math.hypot(threshold.se, excess.se / (1.0 - level)),
+        )
     pv_net = mean_estimate(per_path[f"{key}.pv_net_claims"], weight)
     pv_fees = mean_estimate(per_path[f"{key}.pv_fees"], weight)
     metrics.update(
@@ -138,15 +142,19 @@ def covered_amount(pool: Pool, structure: Structure, g: GuaranteeTerms) -> float
 
 def _largest_client(pool: Pool, g: GuaranteeTerms, column: str, covered: float) -> float:
     """The largest exposure to one client (or related group): a tranche enhancer's client is
-    the trust, so the whole cover counts as one; a loan-level one covers each borrower."""
-    if not g.pool_level or g.kind != "loan_guarantee":
+    the trust, so the whole cover counts as one; a loan-level one covers each borrower (up to
+    its per-borrower cap), and a related group is the sum of its borrowers' covers."""
+    if g.kind != "loan_guarantee":
         return covered
-    by = column if column in pool.loans.columns else "enterprise"
-    groups = pool.loans[by].fillna(pool.loans["enterprise"])
-    exposure = g.share * pool.loans.groupby(groups)["balance"].sum().to_numpy(dtype=float)
-    if g.spec.per_borrower_cap is not None and by == "enterprise":
-        exposure = np.minimum(exposure, g.spec.per_borrower_cap)
-    return float(exposure.max())
+    loans = pool.loans
+    per_borrower = g.share * loans.groupby("enterprise")["balance"].sum()
+    if g.spec.per_borrower_cap is not None:
+        per_borrower = per_borrower.clip(upper=g.spec.per_borrower_cap)
+    if column not in loans.columns:
+        return float(per_borrower.max())
+    group_of = loans.groupby("enterprise")[column].first()
+    group_of = group_of.where(group_of.notna() & (group_of != ""), group_of.index.to_series())
+    return float(per_borrower.groupby(group_of).sum().max())
 
 
 def annual_claims_ratio(
@@ -192,7 +200,7 @@ def limit_checks(
         out["reason"] = "net_assets not given: leverage and concentration not assessed"
         return out
     assets = spec.net_assets
-    single = _largest_client(pool, g, "enterprise", covered)
+    single = _largest_client(pool, g, "", covered)
     related = _largest_client(pool, g, "related_group", covered)
     before = spec.existing_liability / assets
     after = (spec.existing_liability + covered) / assets

@@ -2,9 +2,13 @@
 
 A pool enhancer (first-loss guarantee, loan-level guarantee, insurance risk pool) takes its share
 of each defaulted loan's loss, exposure at default × (1 − recovery rate), in the payment period
-of the default. A loan-level guarantee's claims on one borrower stop at its per-borrower cap,
+of the default. Pool enhancers are called in the order the scenario lists them, each on the part
+of the loss the earlier ones left (80% from a loan-level guarantee, then a risk pool's 50% of
+the other 20%), so together they never pay more than the loss. A loan-level guarantee's claims
+on one borrower stop at its per-borrower cap,
 counted over all that borrower's loans in the order they default. The engine then applies the
-enhancer's aggregate cap and its default (``waterfall.engine``), so that both act in time order.
+enhancer's aggregate cap and its default (``waterfall.engine``), so that both act in time order;
+what an aggregate cap refuses is not passed on to a later pool enhancer.
 """
 
 from __future__ import annotations
@@ -51,12 +55,14 @@ def pool_cover_claims(
     group = chunk.path * (int(borrower.max(initial=0)) + 1) + borrower
     order = np.lexsort((chunk.month, group))
     out = {}
+    uncovered = losses.copy()
     for k in enhancers:
         terms = structure.guarantees[k]
-        claim = terms.share * losses
+        claim = terms.share * uncovered
         cap = terms.spec.per_borrower_cap
         if cap is not None and claim.size:
             capped_per_group(claim, group, order, cap)
+        uncovered -= claim
         out[k] = np.bincount(cell, weights=claim, minlength=chunk.paths * periods).reshape(
             chunk.paths, periods
         )
@@ -77,13 +83,15 @@ def deterministic_cover_claims(
     by_borrower = np.zeros((int(borrower.max()) + 1, months))
     np.add.at(by_borrower, borrower, losses)
     out = {}
+    uncovered = by_borrower.copy()
     for k in enhancers:
         terms = structure.guarantees[k]
-        claim = terms.share * by_borrower
+        claim = terms.share * uncovered
         cap = terms.spec.per_borrower_cap
         if cap is not None:
             running = np.minimum(np.cumsum(claim, axis=1), cap)
             claim = np.diff(np.c_[np.zeros(len(claim)), running], axis=1)
+        uncovered = uncovered - claim
         per_period = np.zeros(len(structure.payment_months))
         np.add.at(per_period, period, claim.sum(axis=0))
         out[k] = per_period[None, :]

@@ -250,8 +250,11 @@ def _guarantor_index(loaded: LoadedScenario, enhancer: str | None, tranche: str 
         if enhancer is None and guarantee and (tranche is None or e.covers == tranche):
             return k
     known = ", ".join(e.name for e in enhancers) or "none"
-    wanted = repr(enhancer) if enhancer else "a full or partial guarantee"
-    raise ScenarioError(f"the scenario has no enhancer {wanted} to size (enhancers: {known})")
+    if enhancer is not None:
+        raise ScenarioError(f"--enhancer {enhancer!r}: no such enhancer (enhancers: {known})")
+    raise ScenarioError(
+        f"the scenario has no full or partial guarantee to size (enhancers: {known})"
+    )
 
 
 def minimum_coverage(

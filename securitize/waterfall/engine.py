@@ -230,7 +230,7 @@ class _Run:
             return self.capacity[k]
         if g.pool_level:
             months = float(self.col.months[p])
-            base = g.share * self.by_date["fee_base"][p] / months
+            base = g.share * g.cover_factor * self.by_date["fee_base"][p] / months
         else:
             base = g.share * self.balance[g.tranche]
         return base if g.cap == np.inf else np.minimum(base, self.capacity[k])
