@@ -62,7 +62,7 @@ from securitize.waterfall.kernel_codes import (
 
 # Paths per block: enough lanes to fill vector registers many times over, few enough that a
 # block's state and its cash-flow history stay in cache.
-LANES = 64
+LANES = 128
 
 
 @njit(cache=True, fastmath={"reassoc", "nsz"})

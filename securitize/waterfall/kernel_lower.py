@@ -102,6 +102,7 @@ _NEUTRAL = {
     "cap": math.inf,
     "timely_interest": True,
     "kind": "full_guarantee",
+    "cover_factor": 1.0,
 }
 
 
