@@ -99,7 +99,9 @@ def _verify(args: argparse.Namespace) -> int:
     from securitize.verify import format_report, verify_memo
 
     templates = Path(args.templates) if args.templates else None
-    report = verify_memo(Path(args.memo), workers=args.workers, templates=templates)
+    report = verify_memo(
+        Path(args.memo), workers=args.workers, templates=templates, exact=args.exact
+    )
     print(format_report(report))
     return 0 if report.verified else 1
 
@@ -252,6 +254,11 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("memo", help="memo.html written by 'securitize run'")
     verify.add_argument("--workers", type=int, help="worker processes for the rerun")
     verify.add_argument("--templates", help="the template folder the memo was rendered with")
+    verify.add_argument(
+        "--exact",
+        action="store_true",
+        help="count figures that differ by floating-point rounding only as differences",
+    )
     verify.set_defaults(handler=_verify)
     statement = commands.add_parser(
         "statement", help="per-date statement of one simulated path (the worst, or path N)"

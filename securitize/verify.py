@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from securitize.errors import SecuritizeError
 from securitize.jsonsafe import json_safe
 from securitize.memo import seal
 from securitize.memo.i18n import LANGUAGES
@@ -37,6 +36,11 @@ TIMINGS = {"seconds"}
 # Manifest fields compared as results (the inputs' hashes); the rest are paths and versions.
 MANIFEST_HASHES = ("scenario_sha256", "tape_sha256", "score_bands_sha256")
 SHOWN_TEXT_DIFFERENCES = 5
+# Figures that differ by less than this (relative, or absolutely for figures near zero) differ
+# by floating-point rounding only: another BLAS, numpy or CPU may add the same terms in another
+# order. They are a warning, not a failure (unless --exact); the text check still fails if any
+# shown digit changes.
+ROUNDING_RELATIVE, ROUNDING_ABSOLUTE = 1e-9, 1e-12
 CONTEXT = 40
 
 
@@ -47,6 +51,7 @@ class Report:
     figures: int = 0
     differences: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    rounding: list[tuple[str, float, float]] = field(default_factory=list)
 
     @property
     def verified(self) -> bool:
@@ -96,7 +101,12 @@ def compare(memo: Any, rerun: Any, where: str, report: Report, keys: tuple[str, 
         return
     if _is_number(memo) and _is_number(rerun):
         report.figures += 1
-        if memo != rerun:
+        if memo == rerun:
+            return
+        scale = max(abs(memo), abs(rerun))
+        if abs(memo - rerun) <= max(ROUNDING_RELATIVE * scale, ROUNDING_ABSOLUTE):
+            report.rounding.append((where, memo, rerun))
+        else:
             report.differences.append(f"{where}: memo {memo!r}, rerun {rerun!r}")
         return
     if memo != rerun or type(memo) is not type(rerun):
@@ -217,7 +227,9 @@ def _rerun(manifest: dict[str, Any], folder: Path, source: str, workers: int | N
     return run_scenario(loaded, workers=workers)
 
 
-def verify_memo(path: Path, *, workers: int | None = None, templates: Path | None = None) -> Report:
+def verify_memo(
+    path: Path, *, workers: int | None = None, templates: Path | None = None, exact: bool = False
+) -> Report:
     """Check the memo at ``path`` against a rerun of what it embeds."""
     source = str(path)
     document, before, after = seal.unseal(_read(path), source)
@@ -244,6 +256,10 @@ def verify_memo(path: Path, *, workers: int | None = None, templates: Path | Non
                 f"manifest.{key}: memo {memo_manifest.get(key)!r}, rerun {rerun['manifest'][key]!r}"
             )
     _software_warnings(memo_manifest, rerun["manifest"], report)
+    if exact:
+        report.differences += [f"{w}: memo {a!r}, rerun {b!r}" for w, a, b in report.rounding]
+    elif report.rounding:
+        report.warnings.append(rounding_warning(report))
     if manifest.get("templates") is None or folder_of_templates is not None:
         from securitize.memo import render_html
 
@@ -255,6 +271,17 @@ def verify_memo(path: Path, *, workers: int | None = None, templates: Path | Non
         fresh_before, _, fresh_after = fresh.partition(seal.MARKER)
         report.differences += text_differences(before + after, fresh_before + fresh_after)
     return report
+
+
+def rounding_warning(report: Report) -> str:
+    """One line for the figures that differ by rounding only: how many, how far, an example."""
+    where, memo, rerun = report.rounding[0]
+    largest = max(abs(a - b) / max(abs(a), abs(b)) for _, a, b in report.rounding)
+    return (
+        f"{len(report.rounding)} figure(s) differ by floating-point rounding only (largest "
+        f"relative difference {largest:.1e}), e.g. {where}: memo {memo!r}, rerun {rerun!r}; "
+        "--exact lists them as differences"
+    )
 
 
 def format_report(report: Report) -> str:
@@ -269,8 +296,3 @@ def format_report(report: Report) -> str:
             f"({report.figures} figures compared)"
         )
     return "\n".join(lines)
-
-
-def check_workers(workers: int | None) -> None:
-    if workers is not None and workers < 1:
-        raise SecuritizeError(f"--workers: value {workers}: must be at least 1")

@@ -246,3 +246,24 @@ def test_a_chinese_memo_is_checked_against_a_chinese_rendering(
     path.write_text(text.replace("亿元", "万元", 1), encoding="utf-8")
     code, out, _ = verify(path, capsys)
     assert code == 1 and "万元" in out
+
+
+def test_rounding_differences_are_a_warning_unless_exact(memo: Path, capsys, pilot_run) -> None:
+    true = pilot_run.results.pool_loss["expected_loss"].value
+    nudged = true * (1 + 4e-15)  # what another BLAS summing in another order might give
+    assert nudged != true
+
+    def edit(document: dict) -> None:
+        document["results"]["pool"]["loss"]["expected_loss"]["value"] = nudged
+
+    reseal(memo, edit)
+    code, out, _ = verify(memo, capsys)
+    assert code == 0
+    assert out.splitlines()[0].startswith(
+        "warning: 1 figure(s) differ by floating-point rounding only"
+    )
+    assert f"pool.loss.expected_loss.value: memo {nudged!r}, rerun {true!r}" in out
+    code, out, _ = verify(memo, capsys, "--exact")
+    assert code == 1
+    assert f"pool.loss.expected_loss.value: memo {nudged!r}, rerun {true!r}" in out
+    assert "not verified: 1 difference(s)" in out
