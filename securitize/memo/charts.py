@@ -31,6 +31,7 @@ from securitize.results import POOL_LOSS_QUANTILES, Results
 from securitize.stats import Estimate
 
 DPI = 100
+COVERAGE_AXIS = 3.0
 PALETTE = 64
 INTEREST, PRINCIPAL, RESIDUAL, BARS = "#3b6ea5", "#9cc3e6", "#8c8c8c", "#3b6ea5"
 WRAPPED, STRESS = "#b03a2e", "#d98c2b"
@@ -232,10 +233,17 @@ def coverage_chart(results: Results, t: Words) -> str:
             label=stress["name"],
         )
     ax.axhline(1.0, color="black", linewidth=0.6)
+    # Once the notes are nearly repaid the amounts due are tiny and the multiple soars: the
+    # axis stops at COVERAGE_AXIS (the table gives every value).
+    highest = np.nanmax(np.r_[mean, 1.0])
+    for stress in results.stresses:
+        values = [v for v in stress["coverage_multiple"] if v is not None]
+        highest = max(highest, *values) if values else highest
+    ax.set_ylim(0.0, min(COVERAGE_AXIS, 1.1 * highest))
     ax.set_xlabel(t("chart.month"))
     ax.set_ylabel(t("chart.coverage_y"))
     ax.set_title(t("chart.coverage_title"), fontsize=10)
-    ax.legend(fontsize=7, frameon=False, ncol=2)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _plain(ax)
     return _data_uri(figure)
 
