@@ -26,7 +26,7 @@ from securitize.credit.build import build_credit_model
 from securitize.errors import ScenarioError
 from securitize.evaluate import Outcomes, evaluate
 from securitize.pool import build_pool
-from securitize.scenario import LoadedScenario, load_scenario, with_fields
+from securitize.scenario import POOL_FILE_FIELDS, LoadedScenario, load_scenario, with_fields
 from securitize.stats import Estimate, mean_estimate
 from securitize.structure import Structure, build_structure
 
@@ -55,7 +55,7 @@ def paths_key(loaded: LoadedScenario) -> str:
     dump["simulation"].pop("workers", None)
     pool = dump["pool"]
     # Files named relative to different scenario folders may be different files: resolve them.
-    for name in ("tape", "score_bands"):
+    for name in POOL_FILE_FIELDS:
         if pool.get(name):
             pool[name] = str(loaded.resolve(pool[name]).resolve())
     return repr({section: dump.get(section) for section in _PATH_SECTIONS})

@@ -97,6 +97,10 @@ class InlinePool(_Strict):
     region: str = _default("pool.inline", "region")
 
 
+# The [pool] fields that name files (relative to the scenario's folder).
+POOL_FILE_FIELDS = ("tape", "score_bands")
+
+
 class PoolSource(_Strict):
     """Where the pool comes from: a loan tape file, or an inline description."""
 

@@ -210,13 +210,13 @@ def _templates(manifest: dict[str, Any], given: Path | None, report: Report) -> 
 
 def _rerun(manifest: dict[str, Any], folder: Path, source: str, workers: int | None) -> Any:
     from securitize.run import run_scenario, with_overrides
-    from securitize.scenario import load_scenario, with_fields
+    from securitize.scenario import POOL_FILE_FIELDS, load_scenario, with_fields
 
     inputs = manifest["inputs"]
     loaded = load_scenario(seal.restore(inputs["scenario"], folder / "scenario", source))
     changes = {
         f"pool.{name}": str(seal.restore(inputs[name], folder / name, source).resolve())
-        for name in seal.INPUT_FIELDS
+        for name in POOL_FILE_FIELDS
         if name in inputs
     }
     if changes:

@@ -19,6 +19,7 @@ from typing import Any
 
 from securitize.errors import SecuritizeError
 from securitize.jsonsafe import json_safe
+from securitize.scenario import POOL_FILE_FIELDS
 
 FORMAT = "securitize.memo-verification"
 VERSION = 1
@@ -29,8 +30,6 @@ CLOSE = "</script>"
 BLOCK = re.compile(re.escape(OPEN) + r"(.*?)" + re.escape(CLOSE), re.DOTALL)
 # Inputs whose gzip-compressed bytes fit under this are embedded, so a memo verifies on its own.
 EMBED_LIMIT = 1_000_000
-# Files a scenario names, by their [pool] field.
-INPUT_FIELDS = ("tape", "score_bands")
 
 
 class MemoError(SecuritizeError):
@@ -86,7 +85,7 @@ def manifest(run: Any, language: str, templates: Path | None) -> dict[str, Any]:
         }
     }
     spec = loaded.scenario.pool
-    for field in INPUT_FIELDS:
+    for field in POOL_FILE_FIELDS:
         reference = getattr(spec, field)
         if reference is not None:
             expected = run.pool.tape_sha256 if field == "tape" else None
