@@ -208,6 +208,37 @@ def _templates(manifest: dict[str, Any], given: Path | None, report: Report) -> 
     return folder
 
 
+def _field(mapping: dict[str, Any], key: str, kind: type, where: str, source: str) -> Any:
+    value = mapping.get(key)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise seal.MemoError(
+            f"{source}: verification block: field '{where}{key}' is missing or not {kind.__name__}"
+        )
+    return value
+
+
+def check_manifest(manifest: Any, source: str) -> None:
+    """The manifest fields verify reads, with their types: a damaged block is a one-line error
+    before any work, not a traceback after it."""
+    manifest = _field({"manifest": manifest}, "manifest", dict, "", source)
+    for key in ("seed", "paths", "chunk_size"):
+        _field(manifest, key, int, "manifest.", source)
+    language = _field(manifest, "language", str, "manifest.", source)
+    if language not in LANGUAGES:
+        raise seal.MemoError(f"{source}: verification block: unknown language {language!r}")
+    inputs = _field(manifest, "inputs", dict, "manifest.", source)
+    _field(inputs, "scenario", dict, "manifest.inputs.", source)
+    for name in inputs:
+        entry = _field(inputs, name, dict, "manifest.inputs.", source)
+        where = f"manifest.inputs.{name}."
+        _field(entry, "sha256", str, where, source)
+        _field(entry, "path" if entry.get("content") is None else "content", str, where, source)
+    if manifest.get("templates") is not None:
+        templates = _field(manifest, "templates", dict, "manifest.", source)
+        _field(templates, "path", str, "manifest.templates.", source)
+        _field(templates, "files", dict, "manifest.templates.", source)
+
+
 def _rerun(manifest: dict[str, Any], folder: Path, source: str, workers: int | None) -> Any:
     from securitize.run import run_scenario, with_overrides
     from securitize.scenario import POOL_FILE_FIELDS, load_scenario, with_fields
@@ -239,14 +270,12 @@ def verify_memo(
             "digest: the memo's text or embedded figures changed after it was rendered"
         )
     manifest, figures = document["manifest"], document["results"]
+    check_manifest(manifest, source)
+    if not isinstance(figures, dict):
+        raise seal.MemoError(f"{source}: verification block: field 'results' is not a dict")
     folder_of_templates = _templates(manifest, templates, report)
     with tempfile.TemporaryDirectory(prefix="securitize-verify-") as tmp:
-        try:
-            run = _rerun(manifest, Path(tmp), source, workers)
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise seal.MemoError(
-                f"{source}: verification block: manifest is incomplete ({exc!r})"
-            ) from None
+        run = _rerun(manifest, Path(tmp), source, workers)
     rerun = json.loads(json.dumps(json_safe(run.results.to_dict()), allow_nan=False))
     compare(figures, rerun, "", report)
     memo_manifest = figures.get("manifest", {})
@@ -264,10 +293,7 @@ def verify_memo(
         from securitize.memo import render_html
 
         results = _with_provenance(run.results, figures)
-        language = manifest.get("language", "en")
-        if language not in LANGUAGES:
-            raise seal.MemoError(f"{source}: verification block: unknown language {language!r}")
-        fresh = render_html(results, templates=folder_of_templates, lang=language)
+        fresh = render_html(results, templates=folder_of_templates, lang=manifest["language"])
         fresh_before, _, fresh_after = fresh.partition(seal.MARKER)
         report.differences += text_differences(before + after, fresh_before + fresh_after)
     return report

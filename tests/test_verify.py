@@ -210,10 +210,22 @@ def test_a_missing_memo_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     )
 
 
-def test_a_manifest_with_missing_fields_is_a_one_line_error(memo: Path, capsys) -> None:
-    reseal(memo, lambda document: document["manifest"].pop("inputs"))
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.pop("inputs"), "field 'manifest.inputs' is missing or not dict"),
+        (lambda m: m.update(seed="7"), "field 'manifest.seed' is missing or not int"),
+        (lambda m: m.update(language="fr"), "unknown language 'fr'"),
+        (
+            lambda m: m["inputs"]["tape"].update(content=None, path=None),
+            "field 'manifest.inputs.tape.path' is missing or not str",
+        ),
+    ],
+)
+def test_a_damaged_manifest_is_a_one_line_error(memo: Path, capsys, edit, message) -> None:
+    reseal(memo, lambda document: edit(document["manifest"]))
     code, _, err = verify(memo, capsys)
-    assert code == 2 and "manifest is incomplete" in err
+    assert code == 2 and message in err
     assert len(err.strip().splitlines()) == 1
 
 

@@ -209,7 +209,7 @@ def restore(entry: dict[str, Any], folder: Path, source: str) -> Path:
         target = Path(entry["path"])
         if not target.is_file():
             raise MemoError(
-                f"{source}: {entry['path']}: not embedded in the memo ({entry['size']} bytes) "
+                f"{source}: {entry['path']}: not embedded in the memo ({entry.get('size')} bytes) "
                 "and not found; run verify from the folder the memo was rendered in"
             )
         raw = target.read_bytes()
