@@ -11,6 +11,7 @@ import pytest
 
 from securitize import run_scenario
 from securitize.cli import main
+from securitize.errors import SecuritizeError
 from securitize.jsonsafe import json_safe
 from securitize.memo import seal
 from securitize.verify import PROVENANCE, TIMINGS
@@ -279,3 +280,15 @@ def test_rounding_differences_are_a_warning_unless_exact(memo: Path, capsys, pil
     assert code == 1
     assert f"pool.loss.expected_loss.value: memo {nudged!r}, rerun {true!r}" in out
     assert "not verified: 1 difference(s)" in out
+
+
+def test_an_input_changed_after_the_run_is_not_embedded(tmp_path: Path) -> None:
+    shutil.copy(PILOT_TAPE, tmp_path / "tape.csv")
+    scenario = tmp_path / "pilot.toml"
+    text = PILOT.read_text(encoding="utf-8")
+    scenario.write_text(text.replace("data/wenzhou_pilot_tape.csv", "tape.csv"), "utf-8")
+    run = run_scenario(scenario, paths=2000)
+    with (tmp_path / "tape.csv").open("a", encoding="utf-8") as tape:
+        tape.write("# edited after the run\n")
+    with pytest.raises(SecuritizeError, match=r"tape\.csv: changed while the memo was being"):
+        seal.memo_html(run)

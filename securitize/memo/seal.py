@@ -88,7 +88,8 @@ def manifest(run: Any, language: str, templates: Path | None) -> dict[str, Any]:
     for field in POOL_FILE_FIELDS:
         reference = getattr(spec, field)
         if reference is not None:
-            expected = run.pool.tape_sha256 if field == "tape" else None
+            # The file as the run read it (the run's manifest hashed it then).
+            expected = results.manifest.get(f"{field}_sha256")
             inputs[field] = _input_file(reference, loaded.resolve(reference), expected)
     return {
         "language": language,
