@@ -3,8 +3,8 @@ largest loans with concentration flags, IP collateral, participants, the order i
 enhancement is called, risk retention, quantified risk factors and the disclosure checklist.
 
 Presentation, not modelling: each function selects or groups figures ``Results`` already holds,
-so the memo needs no arithmetic in its templates. Thresholds and the checklist come from
-``disclosure_rules.toml`` (with their sources).
+so the memo needs no arithmetic in its templates. Thresholds, distribution ranges and the
+checklist come from ``disclosure_rules.toml`` (with their sources).
 """
 
 from __future__ import annotations
@@ -26,11 +26,6 @@ from securitize.results import Results
 from securitize.stats import Estimate
 
 RULES = Path(__file__).parent / "disclosure_rules.toml"
-# Bucket edges for the distributions by balance (CNY), remaining term (months) and rate
-# (fraction a year): the ranges of a pilot pool (loans of CNY 3-20m, 3-year terms, 4.5-5.5%).
-BALANCE_EDGES = (0.0, 5e6, 1e7, 1.5e7, 2e7, math.inf)
-TERM_EDGES = (0, 12, 24, 36, 60, math.inf)
-RATE_EDGES = (0.0, 0.045, 0.05, 0.055, math.inf)
 ORIGINATOR_WORDS = ("originator", "原始权益人", "发起机构")
 
 
@@ -105,10 +100,14 @@ def distributions(results: Results) -> dict[str, list[Bucket]]:
     loans = results.loans
     if loans.empty:
         return {}
+    edges = rules()["distributions"]
     out = {
-        "balance": _bucketed(loans["balance"], loans["balance"], BALANCE_EDGES),
-        "term": _bucketed(loans["tenor_months"], loans["balance"], TERM_EDGES),
-        "rate": _bucketed(loans["coupon"], loans["balance"], RATE_EDGES),
+        key: _bucketed(loans[column], loans["balance"], (0.0, *edges[name], math.inf))
+        for key, column, name in (
+            ("balance", "balance", "balance_cny"),
+            ("term", "tenor_months", "term_months"),
+            ("rate", "coupon", "rate"),
+        )
     }
     for key in ("industry", "region", "band"):
         if key in results.stratification:
