@@ -68,6 +68,8 @@ class EnhancerResult:
     metrics: dict[str, Estimate]
     limits: dict[str, Any] = field(default_factory=dict)
     claims_by_year: list[dict[str, float]] = field(default_factory=list)
+    # Probability (with SE) of no claim, then of each equal-width range of claims (CNY).
+    claim_distribution: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,7 @@ class Results:
                     "metrics": estimates(e.metrics),
                     "limits": e.limits,
                     "claims_by_year": e.claims_by_year,
+                    "claim_distribution": e.claim_distribution.to_dict(orient="list"),
                 }
                 for e in self.enhancers
             ],
@@ -358,6 +361,7 @@ def build_results(
                 metrics=claim_metrics(per_path, key, weight, covered),
                 limits=limit_checks(pool, structure, g, by_year),
                 claims_by_year=by_year,
+                claim_distribution=loss_histogram(per_path[f"{key}.claims"], weight),
             )
         )
 

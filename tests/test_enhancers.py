@@ -232,7 +232,8 @@ def test_guarantor_claim_distribution_matches_the_exact_finite_pool_result(
     default, and the guarantor (which cannot default) pays exactly that."""
     path = tmp_path / "exact.toml"
     path.write_text(EXACT_DEAL, encoding="utf-8")
-    metrics = run_scenario(path).results.enhancers[0].metrics
+    guarantor = run_scenario(path).results.enhancers[0]
+    metrics = guarantor.metrics
     k = np.arange(21)
     claim = np.clip(0.6e6 * k - 2e6, 0.0, 18e6)
     exact = _exact_defaults(20, 0.03, 0.2)
@@ -248,6 +249,11 @@ def test_guarantor_claim_distribution_matches_the_exact_finite_pool_result(
     exact_q99 = claim[np.argmax(np.r_[tail[1:], 0.0] <= 0.01)]
     q99 = metrics["claim_quantile_0.99"]
     assert abs(q99.value - exact_q99) <= max(4 * q99.se, 1.0), (q99, exact_q99)
+    # The claim histogram: its first row is "no claim", and the rows add up to 1.
+    histogram = guarantor.claim_distribution
+    assert histogram["probability"].sum() == pytest.approx(1.0)
+    no_claim = exact[claim == 0].sum()
+    assert abs(histogram["probability"].iloc[0] - no_claim) <= 4 * histogram["se"].iloc[0]
 
 
 def test_layered_package_only_adds_cash_path_by_path() -> None:
