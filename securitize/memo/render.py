@@ -10,6 +10,7 @@ and notes come from a loan tape someone else wrote.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -97,6 +98,31 @@ def environment(templates: Path | None = None, lang: str = "en") -> jinja2.Envir
     env.tests["message"] = partial(has, lang)
     env.globals.update(t=partial(message, lang), lang=lang)
     return env
+
+
+# The body's numbered sections: everything but the cover and the annexes.
+UNNUMBERED = {"cover", "assumptions", "reproducibility"}
+CHINESE_NUMERALS = "一二三四五六七八九十"
+
+
+def _numeral(n: int, lang: str) -> str:
+    if lang != "zh":
+        return f"{n}. "
+    tens, units = divmod(n, 10)
+    text = ("" if tens <= 1 else CHINESE_NUMERALS[tens - 1]) + ("十" if tens else "")
+    return text + (CHINESE_NUMERALS[units - 1] if units else "") + "、"
+
+
+def numbered(t: Callable[..., str], sections: list[Section], lang: str) -> Callable[..., str]:
+    """``t`` with the body's section titles numbered in order, so an optional section that a
+    run leaves out leaves no gap (一、二、… in Chinese, 1. 2. … in English)."""
+    body = [s for s in sections if s.id not in UNNUMBERED and not s.id.endswith("-annex")]
+    prefix = {f"toc.{s.key}": _numeral(n, lang) for n, s in enumerate(body, start=1)}
+
+    def message(key: str, **fields: Any) -> str:
+        return prefix.get(key, "") + t(key, **fields)
+
+    return message
 
 
 def sections_of(results: Results) -> list[Section]:
@@ -189,11 +215,13 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
     font_ok = lang == "en" or font is not None
     chart_words = t if font_ok else partial(message, "en")
     sections = sections_of(results)
+    t = numbered(t, sections, lang)
     ratings = implied_ratings(results, lang)
     capital_ratings, rating_source = _capital_ratings(results)
     large_obligor = _large_obligor(results)
     loans = results.loans
     context: dict[str, Any] = {
+        "t": t,
         "html_lang": HTML_LANG[lang],
         "results": results,
         "deal": results.deal,
