@@ -17,7 +17,8 @@ core for every figure):
 * pool_figures: the pool's own per-path and per-period figures (``evaluate.pool_outcomes`` and
   their sums), which no design changes but ``evaluate`` recomputes for each design;
 * kernel_first_call: the kernel's first call on a small chunk (loading the compiled code from
-  numba's cache, or compiling it when there is none), not included in kernel_design;
+  numba's cache, or compiling it when there is none: kernel_first_call_compiled), not
+  included in kernel_design;
 * the ratios of each design figure to simulation + collections and to the simulation alone,
   and the largest difference between the two designs' figures (relative to each series' scale).
 
@@ -157,6 +158,7 @@ def main() -> None:
         ],
         0.0,
     )
+    first_call_compiled = None
     if compiled:
         small = simulate_chunk(model, 7, 0, 100)
         period, loss = chunk_collections(pool, structure, 0, small)
@@ -164,6 +166,10 @@ def main() -> None:
         started = time.perf_counter()
         summarise_compiled(pool, structure, small, period, loss, months)
         seconds["kernel_first_call"] = time.perf_counter() - started
+        from securitize.waterfall.kernel_loop import run_kernel
+
+        # Whether that first call compiled the kernel (no cached code) or loaded it.
+        first_call_compiled = bool(run_kernel.stats.cache_misses)
     difference = None
     for index, size in enumerate(chunk_sizes(args.paths, args.chunk)):
         started = time.perf_counter()
@@ -211,6 +217,7 @@ def main() -> None:
                 "periods": len(structure.payment_months),
                 "steps": len(structure.program.combined),
                 "kernel": compiled,
+                "kernel_first_call_compiled": first_call_compiled,
                 "seconds": seconds,
                 "ratios": ratios,
                 "largest_relative_difference_kernel_vs_numpy": difference,
