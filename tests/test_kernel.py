@@ -354,8 +354,13 @@ def test_a_field_the_kernel_does_not_know_sends_the_deal_to_numpy() -> None:
 
 
 def test_the_cache_goes_to_a_temporary_folder_when_the_package_is_read_only(monkeypatch) -> None:
-    monkeypatch.setenv("NUMBA_CACHE_DIR", "")  # restored after the test
+    import numba
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "")  # both restored after the test
     monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR)
     monkeypatch.setattr(kernel.os, "access", lambda path, mode: False)
-    kernel._ensure_cache_dir()
-    assert Path(kernel.os.environ["NUMBA_CACHE_DIR"]).parent == Path(tempfile.gettempdir())
+    kernel.ensure_cache_dir()
+    folder = kernel.os.environ["NUMBA_CACHE_DIR"]
+    assert Path(folder).parent == Path(tempfile.gettempdir())
+    assert folder == numba.config.CACHE_DIR

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,9 +25,10 @@ from securitize.structure import Structure
 from securitize.waterfall.kernel_lower import lower, path_series, period_series, supports
 
 
-def _ensure_cache_dir() -> None:
+def ensure_cache_dir() -> None:
     """Numba caches compiled code beside the source; where the package folder cannot be
-    written (a system-wide install), it goes to a folder under the temporary directory."""
+    written (a system-wide install), it goes to a folder under the temporary directory.
+    Called before the kernel's functions are defined (numba picks the folder then)."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
     beside = Path(__file__).parent / "__pycache__"
@@ -36,7 +38,12 @@ def _ensure_cache_dir() -> None:
     except OSError:
         writable = False
     if not writable:
-        os.environ["NUMBA_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / "securitize-numba")
+        folder = str(Path(tempfile.gettempdir()) / "securitize-numba")
+        os.environ["NUMBA_CACHE_DIR"] = folder
+        numba = sys.modules.get("numba")
+        if numba is not None:
+            # numba read its settings when it was imported.
+            numba.config.CACHE_DIR = folder
 
 
 @functools.cache
@@ -44,7 +51,7 @@ def available() -> bool:
     """Whether the compiled kernel can run here (numba installed, not turned off)."""
     if os.environ.get("SECURITIZE_KERNEL", "1") == "0":
         return False
-    _ensure_cache_dir()
+    ensure_cache_dir()
     try:
         import numba  # noqa: F401
     except ImportError:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from securitize.waterfall.kernel import ensure_cache_dir
 from securitize.waterfall.kernel_codes import (
     AMOUNT,
     AMOUNT_TARGET,
@@ -59,6 +59,10 @@ from securitize.waterfall.kernel_codes import (
     TARGET,
     TRANCHE_FEE,
 )
+
+ensure_cache_dir()
+
+from numba import njit  # noqa: E402 (numba chooses the cache folder when a function is defined)
 
 # Paths per block: enough lanes to fill vector registers many times over, few enough that a
 # block's state and its cash-flow history stay in cache.
