@@ -19,6 +19,5 @@ F_POOL, F_CALL_THRESHOLD, F_RATE_LIMIT = range(3)
 # Per-tranche period series kept for the path: interest paid, guarantor reimbursed, guarantor
 # interest, principal paid, guarantor principal.
 IP, GR, GI, PP, GP = range(5)
-PERIOD_SERIES_PER_TRANCHE = 5
 PATH_SERIES_PER_TRANCHE = 7
 PATH_SERIES_PER_GUARANTEE = 7

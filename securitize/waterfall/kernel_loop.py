@@ -1,14 +1,15 @@
 """The compiled waterfall (numba): blocks of paths, period by period, step by step.
 
 This is the compiled twin of ``engine.py``. It runs the same priority of payments with the same
-arithmetic, in the same order, on a block of a few dozen paths at a time (the "lanes"), so that
-a block's whole state stays in cache and each step is a short loop over lanes that the compiler
-turns into vector instructions. As in the numpy engine, the main program and the
-post-acceleration program run one after the other, each on its own lanes, amounts elsewhere
-counting as zero. Instead of a full ledger, each block is reduced as it goes to what design
-evaluation reports (``evaluate.summarise``): per-period weighted sums and sums of squares, and
-per-path losses, lives, yields and claims. The layout of the flat inputs and outputs is
-``kernel_lower.py``'s; ``tests/test_kernel.py`` checks every output against the numpy engine.
+arithmetic, in the same order, on a block of paths at a time (the "lanes"), so that a block's
+whole state stays in cache and each step is a short loop over lanes (which the compiler turns
+into vector instructions where it can prove the arrays apart). As in the numpy engine, the
+main program and the post-acceleration program run one after the other, each on its own lanes,
+amounts elsewhere counting as zero. Instead of a full ledger, each block is reduced as it goes
+to what design evaluation reports (``evaluate.summarise``): per-period weighted sums and sums
+of squares, and per-path losses, lives, yields and claims. The layout of the flat inputs and
+outputs is ``kernel_lower.py``'s; ``tests/test_kernel.py`` checks every output against the
+numpy engine.
 """
 
 from __future__ import annotations
