@@ -292,3 +292,14 @@ def test_an_input_changed_after_the_run_is_not_embedded(tmp_path: Path) -> None:
         tape.write("# edited after the run\n")
     with pytest.raises(SecuritizeError, match=r"tape\.csv: changed while the memo was being"):
         seal.memo_html(run)
+
+
+def test_both_languages_from_one_run_verify(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    args = ["run", str(PILOT), "--paths", "2000", "--out", str(out), "--quiet", "--lang", "both"]
+    assert main(args) == 0
+    for language in ("en", "zh"):
+        memo = out / f"memo.{language}.html"
+        assert seal.unseal(memo.read_text("utf-8"), "memo")[0]["manifest"]["language"] == language
+        code, text, _ = verify(memo, capsys)
+        assert (code, text.split(":")[0]) == (0, "verified")
