@@ -100,7 +100,9 @@ def evaluate_designs(
             )
         _, defaults = cache[key]
         lag = loaded.scenario.credit.recovery_lag_months
-        outcomes = evaluate(pool, structure, lag, defaults, workers, scheduler=scheduler)
+        outcomes = evaluate(
+            pool, structure, lag, defaults, workers, scheduler=scheduler, compiled=True
+        )
         out.append(Design(label, changes, structure, outcomes, key))
     return out
 

@@ -261,11 +261,11 @@ def summarise_compiled(
 
 
 def _evaluate_chunk(
-    args: tuple[Pool, Structure, int, DefaultPaths, int, dict[int, np.ndarray] | None],
+    args: tuple[Pool, Structure, int, DefaultPaths, int, dict[int, np.ndarray] | None, bool],
 ) -> Outcomes:
-    pool, structure, lag, defaults, index, capital = args
+    pool, structure, lag, defaults, index, capital, compiled = args
     chunk = defaults.chunk(index)
-    if capital is None and kernel.usable(structure):
+    if compiled and capital is None and kernel.usable(structure):
         period, loss = chunk_collections(pool, structure, lag, chunk)
         months = guarantor_default_months(structure, chunk)
         return summarise_compiled(pool, structure, chunk, period, loss, months)
@@ -290,10 +290,14 @@ def evaluate(
     progress: bool = False,
     scheduler: str | None = None,
     capital: dict[int, np.ndarray] | None = None,
+    compiled: bool = False,
 ) -> Outcomes:
     """Run the structure over every chunk of ``defaults`` and combine in chunk order.
     ``capital`` (enhancer index → one amount per path) is what each enhancer can still pay
-    before it is insolvent, when earlier deals of its book have used some of its net assets."""
+    before it is insolvent, when earlier deals of its book have used some of its net assets.
+    ``compiled`` lets design evaluation (sweeps, comparisons, sizing) run on the compiled kernel
+    where it applies; a scenario's own run (its memo) stays on the numpy engine, so its figures
+    are the same to the last digit whether or not numba is installed."""
     starts = np.r_[0, np.cumsum(defaults.sizes)]
 
     def part(k: int) -> dict[int, np.ndarray] | None:
@@ -303,7 +307,7 @@ def evaluate(
 
     # Stored chunks travel to the workers one at a time; unstored ones are regenerated there.
     jobs = [
-        (pool, structure, lag, _only_chunk(defaults, k), k, part(k))
+        (pool, structure, lag, _only_chunk(defaults, k), k, part(k), compiled)
         for k in range(len(defaults.sizes))
     ]
     outcomes = map_in_order(

@@ -295,7 +295,7 @@ def test_the_pilot_deal_runs_on_the_kernel() -> None:
     assert kernel.usable(structure)
 
 
-def test_evaluate_gives_the_same_outcomes_with_and_without_the_kernel(monkeypatch) -> None:
+def test_evaluate_gives_the_same_outcomes_with_and_without_the_kernel() -> None:
     """The dispatch in ``evaluate``: same scenario, seed and paths, the same figures."""
     path = ROOT / "scenarios" / "wenzhou_senior_mezz_reserve.toml"
     loaded, pool, structure, _ = _scenario(path, 10)
@@ -303,8 +303,7 @@ def test_evaluate_gives_the_same_outcomes_with_and_without_the_kernel(monkeypatc
     defaults = simulate_defaults(model, 3000, 11, 1000, 1)
     lag = loaded.scenario.credit.recovery_lag_months
     assert kernel.usable(structure)
-    compiled = ev.evaluate(pool, structure, lag, defaults)
-    monkeypatch.setattr(kernel, "usable", lambda structure: False)
+    compiled = ev.evaluate(pool, structure, lag, defaults, compiled=True)
     reference = ev.evaluate(pool, structure, lag, defaults)
     assert_same_outcomes(reference, compiled)
 

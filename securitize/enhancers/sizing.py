@@ -89,7 +89,9 @@ class SharedPaths:
             loaded = with_fields(self.loaded, changes)
             structure = build_structure(loaded, self.pool)
             lag = loaded.scenario.credit.recovery_lag_months
-            outcomes = evaluate(self.pool, structure, lag, self.defaults, self.workers)
+            outcomes = evaluate(
+                self.pool, structure, lag, self.defaults, self.workers, compiled=True
+            )
             self._cache[key] = (structure, outcomes)
             self.evaluations += 1
         return self._cache[key]

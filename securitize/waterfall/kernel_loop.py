@@ -70,10 +70,10 @@ from numba import njit  # noqa: E402 (numba chooses the cache folder when a func
 LANES = 128
 
 
-@njit(cache=True, fastmath={"reassoc", "nsz"})
+@njit(cache=True)
 def _add_moments(values, weight, out_sum, out_square, p):
-    """Add the block's weighted values and their squares to period p's totals (the order of
-    the additions is free: these are sums over paths)."""
+    """Add the block's weighted values and their squares to period p's totals, lane by lane
+    in order (no reassociation: the same sums to the last digit in every process)."""
     for s in range(values.shape[0]):
         total = 0.0
         square = 0.0
