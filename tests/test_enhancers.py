@@ -211,7 +211,7 @@ asset_correlation = 0.0
 """
 
 
-def _exact_defaults(count: int, pd: float, rho: float) -> np.ndarray:
+def exact_default_counts(count: int, pd: float, rho: float) -> np.ndarray:
     """P(K = k) for k defaults of ``count`` one-factor Gaussian obligors (binomial mixture)."""
     threshold = stats.norm.ppf(pd)
 
@@ -236,7 +236,7 @@ def test_guarantor_claim_distribution_matches_the_exact_finite_pool_result(
     metrics = guarantor.metrics
     k = np.arange(21)
     claim = np.clip(0.6e6 * k - 2e6, 0.0, 18e6)
-    exact = _exact_defaults(20, 0.03, 0.2)
+    exact = exact_default_counts(20, 0.03, 0.2)
     assert exact.sum() == pytest.approx(1.0, abs=1e-9)
     for name, value in (
         ("probability_of_claim", exact[claim > 0].sum()),

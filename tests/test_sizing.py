@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import integrate, optimize, stats
-from test_enhancers import EXACT_DEAL
+from scipy import optimize
+from test_enhancers import EXACT_DEAL, exact_default_counts
 
 from securitize.credit.build import build_credit_model
 from securitize.credit.paths import simulate_chunk
@@ -29,19 +29,6 @@ from securitize.structure import build_structure
 
 LOANS, PD, RHO, LGD = 20, 0.03, 0.2, 0.6
 DEFAULTS = np.arange(LOANS + 1)
-
-
-def exact_defaults() -> np.ndarray:
-    threshold = stats.norm.ppf(PD)
-
-    def probability(k: int) -> float:
-        def integrand(z: float) -> float:
-            p = stats.norm.cdf((threshold - np.sqrt(RHO) * z) / np.sqrt(1 - RHO))
-            return stats.binom.pmf(k, LOANS, p) * stats.norm.pdf(z)
-
-        return integrate.quad(integrand, -10, 10, limit=200)[0]
-
-    return np.array([probability(k) for k in range(LOANS + 1)])
 
 
 def senior_expected_loss(subordination: float, probabilities: np.ndarray) -> float:
@@ -61,7 +48,7 @@ def shared(tmp_path_factory) -> sizing.SharedPaths:
 
 @pytest.fixture(scope="module")
 def probabilities() -> np.ndarray:
-    return exact_defaults()
+    return exact_default_counts(LOANS, PD, RHO)
 
 
 def inside(value: float, band: tuple[float | None, float | None], slack: float) -> bool:
