@@ -188,10 +188,19 @@ def limit_checks(
     """Leverage and concentration before and after this deal, against the enhancer's limits."""
     spec = g.spec
     covered = covered_amount(pool, structure, g)
-    ratio = max((row["claims_ratio"] for row in claims_by_year), default=0.0)
+    # The deal's claims ratio: its expected claims over all the cover it releases (by
+    # amortisation, claims or the end of the deal). A single year's ratio is shown too, but the
+    # last years of a deal release little cover, so it is not what the annual ceiling on the
+    # enhancer's book is checked against.
+    claims = sum(row["expected_claims"] for row in claims_by_year)
+    released = sum(row["cover_released"] for row in claims_by_year)
+    ratio = claims / released if released > CENT else 0.0
     out: dict[str, Any] = {
         "covered_amount": covered,
-        "max_annual_claims_ratio": ratio,
+        "claims_ratio": ratio,
+        "max_annual_claims_ratio": max(
+            (row["claims_ratio"] for row in claims_by_year), default=0.0
+        ),
         "annual_claims_ratio_limit": spec.limits.annual_claims_ratio,
         "claims_ratio_within_limit": ratio <= spec.limits.annual_claims_ratio,
     }

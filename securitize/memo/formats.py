@@ -187,6 +187,8 @@ def estimate(value: Estimate, kind: str, lang: str = "en") -> str:
         return f"{cny(value.value)} ± {se}"
     # A percentage carries its sign on both figures; years are named once, after the SE.
     scale, unit = (100.0, "%") if kind == "pct" else (1.0, "")
+    if kind == "bp":
+        unit = message(lang, "unit.bp_suffix")
     suffix = message(lang, "unit.years_suffix") if kind == "years" else ""
     digits = _decimals(scale * value.se, 2, 4)
     se = f"{scale * value.se:.{digits}f}{unit}" if se_known else not_available(lang)
