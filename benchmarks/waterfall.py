@@ -14,6 +14,8 @@ core for every figure):
   (``kernel.ledger_outcomes``: everything in a design's evaluation that depends on the design);
 * kernel_design: the whole design on the kernel (``evaluate.summarise_compiled``):
   kernel_waterfall plus pool_figures;
+* kernel_waterfall_no_yields, kernel_design_no_yields: the same without solving for each path's
+  yields, as ``sweep``, ``compare`` and ``size`` evaluate designs (they report no yields);
 * pool_figures: the pool's own per-path and per-period figures (``evaluate.pool_outcomes`` and
   their sums), which no design changes but ``evaluate`` recomputes for each design;
 * kernel_first_call: the kernel's first call on a small chunk (loading the compiled code from
@@ -154,6 +156,8 @@ def main() -> None:
             "numpy_design",
             "kernel_waterfall",
             "kernel_design",
+            "kernel_waterfall_no_yields",
+            "kernel_design_no_yields",
             "pool_figures",
         ],
         0.0,
@@ -196,6 +200,12 @@ def main() -> None:
             kernel.ledger_outcomes(structure, period, months, weight)
             seconds["kernel_waterfall"] += time.perf_counter() - started
             started = time.perf_counter()
+            summarise_compiled(pool, structure, chunk, period, loss, months, yields=False)
+            seconds["kernel_design_no_yields"] += time.perf_counter() - started
+            started = time.perf_counter()
+            kernel.ledger_outcomes(structure, period, months, weight, yields=False)
+            seconds["kernel_waterfall_no_yields"] += time.perf_counter() - started
+            started = time.perf_counter()
             _, per_month, per_period = pool_outcomes(pool, structure, chunk, period, loss)
             moments(per_month, None if weight is None else weight[:, None])
             moments(per_period, None if weight is None else weight[:, None])
@@ -205,7 +215,14 @@ def main() -> None:
                 difference = gap if difference is None else max(difference, gap)
     shared = seconds["simulation"] + seconds["collections"]
     ratios = {}
-    for name in ("kernel_waterfall", "kernel_design", "numpy_design", "numpy_waterfall"):
+    for name in (
+        "kernel_waterfall",
+        "kernel_design",
+        "kernel_waterfall_no_yields",
+        "kernel_design_no_yields",
+        "numpy_design",
+        "numpy_waterfall",
+    ):
         if seconds[name] > 0:
             ratios[f"{name}_over_simulation_and_collections"] = seconds[name] / shared
             ratios[f"{name}_over_simulation"] = seconds[name] / seconds["simulation"]

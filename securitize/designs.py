@@ -101,7 +101,14 @@ def evaluate_designs(
         _, defaults = cache[key]
         lag = loaded.scenario.credit.recovery_lag_months
         outcomes = evaluate(
-            pool, structure, lag, defaults, workers, scheduler=scheduler, compiled=True
+            pool,
+            structure,
+            lag,
+            defaults,
+            workers,
+            scheduler=scheduler,
+            compiled=True,
+            yields=False,
         )
         out.append(Design(label, changes, structure, outcomes, key))
     return out

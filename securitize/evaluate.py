@@ -185,8 +185,10 @@ def summarise(
     period: PeriodCollections,
     loss: np.ndarray,
     ledger: Ledger,
+    yields: bool = True,
 ) -> Outcomes:
-    """Reduce a chunk's ledger to the figures the results report."""
+    """Reduce a chunk's ledger to the figures the results report (per-path yields only with
+    ``yields``: design comparisons do not report them, and solving for them is costly)."""
     paths = period.interest.shape[0]
     years = structure.payment_months / 12.0
     per_path, per_month, per_period = pool_outcomes(pool, structure, chunk, period, loss)
@@ -212,12 +214,13 @@ def summarise(
         per_path[f"{key}.wrapped.loss"] = owed_wrapped / terms.balance
         per_path[f"{key}.standalone.wal"] = _weighted_life(t.principal_paid, years)
         per_path[f"{key}.wrapped.wal"] = _weighted_life(wrapped_principal, years)
-        per_path[f"{key}.standalone.irr"] = internal_rate_of_return(
-            standalone_interest + t.principal_paid + excess, years, terms.balance
-        )
-        per_path[f"{key}.wrapped.irr"] = internal_rate_of_return(
-            wrapped_interest + wrapped_principal + excess, years, terms.balance
-        )
+        if yields:
+            per_path[f"{key}.standalone.irr"] = internal_rate_of_return(
+                standalone_interest + t.principal_paid + excess, years, terms.balance
+            )
+            per_path[f"{key}.wrapped.irr"] = internal_rate_of_return(
+                wrapped_interest + wrapped_principal + excess, years, terms.balance
+            )
         per_path[f"{key}.interest_shortfall"] = t.shortfall.sum(axis=1)
         per_period[f"{key}.standalone.interest"] = standalone_interest
         per_period[f"{key}.standalone.principal"] = t.principal_paid
@@ -245,13 +248,14 @@ def summarise_compiled(
     period: PeriodCollections,
     loss: np.ndarray,
     guarantor_default: np.ndarray,
+    yields: bool = True,
 ) -> Outcomes:
     """``summarise``'s figures, the waterfall run and reduced by the compiled kernel
     (``waterfall.kernel``) instead of a numpy ledger."""
     per_path, per_month, per_period = pool_outcomes(pool, structure, chunk, period, loss)
     weight = _weight(chunk)
     compiled_paths, compiled_sums, cross = kernel.ledger_outcomes(
-        structure, period, guarantor_default, None if weight is None else chunk.weight
+        structure, period, guarantor_default, None if weight is None else chunk.weight, yields
     )
     per_path.update(compiled_paths)
     period_sums = moments(per_period, weight)
@@ -261,16 +265,16 @@ def summarise_compiled(
 
 
 def _evaluate_chunk(
-    args: tuple[Pool, Structure, int, DefaultPaths, int, dict[int, np.ndarray] | None, bool],
+    args: tuple[Pool, Structure, int, DefaultPaths, int, dict[int, np.ndarray] | None, bool, bool],
 ) -> Outcomes:
-    pool, structure, lag, defaults, index, capital, compiled = args
+    pool, structure, lag, defaults, index, capital, compiled, yields = args
     chunk = defaults.chunk(index)
     if compiled and capital is None and kernel.usable(structure):
         period, loss = chunk_collections(pool, structure, lag, chunk)
         months = guarantor_default_months(structure, chunk)
-        return summarise_compiled(pool, structure, chunk, period, loss, months)
+        return summarise_compiled(pool, structure, chunk, period, loss, months, yields)
     period, loss, ledger = chunk_ledger(pool, structure, lag, chunk, capital)
-    return summarise(pool, structure, chunk, period, loss, ledger)
+    return summarise(pool, structure, chunk, period, loss, ledger, yields)
 
 
 def _only_chunk(defaults: DefaultPaths, index: int) -> DefaultPaths:
@@ -291,13 +295,15 @@ def evaluate(
     scheduler: str | None = None,
     capital: dict[int, np.ndarray] | None = None,
     compiled: bool = False,
+    yields: bool = True,
 ) -> Outcomes:
     """Run the structure over every chunk of ``defaults`` and combine in chunk order.
     ``capital`` (enhancer index → one amount per path) is what each enhancer can still pay
     before it is insolvent, when earlier deals of its book have used some of its net assets.
     ``compiled`` lets design evaluation (sweeps, comparisons, sizing) run on the compiled kernel
     where it applies; a scenario's own run (its memo) stays on the numpy engine, so its figures
-    are the same to the last digit whether or not numba is installed."""
+    are the same to the last digit whether or not numba is installed. Without ``yields`` the
+    per-path yields (``tranche.*.irr``) are neither solved for nor returned."""
     starts = np.r_[0, np.cumsum(defaults.sizes)]
 
     def part(k: int) -> dict[int, np.ndarray] | None:
@@ -307,7 +313,7 @@ def evaluate(
 
     # Stored chunks travel to the workers one at a time; unstored ones are regenerated there.
     jobs = [
-        (pool, structure, lag, _only_chunk(defaults, k), k, part(k), compiled)
+        (pool, structure, lag, _only_chunk(defaults, k), k, part(k), compiled, yields)
         for k in range(len(defaults.sizes))
     ]
     outcomes = map_in_order(

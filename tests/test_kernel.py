@@ -306,6 +306,13 @@ def test_evaluate_gives_the_same_outcomes_with_and_without_the_kernel() -> None:
     compiled = ev.evaluate(pool, structure, lag, defaults, compiled=True)
     reference = ev.evaluate(pool, structure, lag, defaults)
     assert_same_outcomes(reference, compiled)
+    # Design evaluation without yields: the same figures, less the yields, on both engines.
+    lean = ev.evaluate(pool, structure, lag, defaults, compiled=True, yields=False)
+    lean_reference = ev.evaluate(pool, structure, lag, defaults, yields=False)
+    assert_same_outcomes(lean_reference, lean)
+    assert set(lean.per_path) == {k for k in reference.per_path if not k.endswith(".irr")}
+    for name, values in lean.per_path.items():
+        np.testing.assert_array_equal(values, compiled.per_path[name])
 
 
 # -- what the kernel accepts ------------------------------------------------------------------

@@ -90,7 +90,7 @@ class SharedPaths:
             structure = build_structure(loaded, self.pool)
             lag = loaded.scenario.credit.recovery_lag_months
             outcomes = evaluate(
-                self.pool, structure, lag, self.defaults, self.workers, compiled=True
+                self.pool, structure, lag, self.defaults, self.workers, compiled=True, yields=False
             )
             self._cache[key] = (structure, outcomes)
             self.evaluations += 1

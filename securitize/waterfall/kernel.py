@@ -81,10 +81,12 @@ def ledger_outcomes(
     period: PeriodCollections,
     guarantor_default: np.ndarray,
     weight: np.ndarray | None,
+    yields: bool = True,
 ) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """What ``evaluate.summarise`` derives from the waterfall's ledger, computed by the kernel:
     per-path outcomes, per-period (weighted sum, sum of squares), and the per-period cross
-    moment Σ (w·available)(w·due)."""
+    moment Σ (w·available)(w·due). Without ``yields`` the per-path yields are not solved for
+    (a third of the kernel's time) and left out."""
     from securitize.enhancers.metrics import discount_factors
     from securitize.evaluate import _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT
     from securitize.waterfall.kernel_loop import run_kernel
@@ -92,7 +94,8 @@ def ledger_outcomes(
     paths, periods = period.interest.shape
     if periods != len(structure.payment_months):
         raise ValueError("collections and structure disagree on the payment periods")
-    lowered = lower(structure, _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT)
+    steps = (_IRR_BISECTIONS, _IRR_NEWTON_STEPS) if yields else (0, 0)
+    lowered = lower(structure, *steps, _RATE_LIMIT)
     by_period = period_series(structure)
     by_path = path_series(structure)
     out_sum = np.zeros((periods, len(by_period)))
@@ -124,6 +127,10 @@ def ledger_outcomes(
         out_cross,
         out_path,
     )
-    per_path = dict(zip(by_path, out_path, strict=True))
+    per_path = {
+        name: values
+        for name, values in zip(by_path, out_path, strict=True)
+        if yields or not name.endswith(".irr")
+    }
     sums = {name: (out_sum[:, i], out_square[:, i]) for i, name in enumerate(by_period)}
     return per_path, sums, out_cross
