@@ -7,6 +7,8 @@ alone, and the ledger comes back as a table with one row per payment date.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -24,13 +26,12 @@ def worst_path(run: Run) -> int:
 
 
 def _single(chunk: DefaultChunk, local: int) -> DefaultChunk:
-    """The chunk cut down to one path (renumbered 0), keeping its seed and index."""
+    """The chunk cut down to one path (renumbered 0), keeping its seed, index and the rest."""
     keep = chunk.path == local
     prepaid = chunk.prepay_path == local
-    return DefaultChunk(
-        index=chunk.index,
+    return replace(
+        chunk,
         paths=1,
-        seed=chunk.seed,
         factor=chunk.factor[[local]],
         log_weight=chunk.log_weight[[local]],
         path=np.zeros(int(keep.sum()), dtype=np.int64),
@@ -40,8 +41,6 @@ def _single(chunk: DefaultChunk, local: int) -> DefaultChunk:
         prepay_path=np.zeros(int(prepaid.sum()), dtype=np.int64),
         prepay_loan=chunk.prepay_loan[prepaid],
         prepay_month=chunk.prepay_month[prepaid],
-        common_seed=chunk.common_seed,
-        calendar_offset=chunk.calendar_offset,
     )
 
 

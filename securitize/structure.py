@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from securitize.enhancers.spec import TRANCHE_KINDS, Enhancer
 from securitize.errors import ScenarioError
@@ -133,15 +134,21 @@ class Structure:
         return tuple(k for k, g in enumerate(self.guarantees) if g.pool_level)
 
 
+def borrower_cover(pool: Pool, enhancer: Enhancer) -> pd.Series:
+    """A pool enhancer's cover of each borrower at closing (CNY, by enterprise): its share of
+    the borrower's balance, within its per-borrower cap."""
+    cover = enhancer.covered_share * pool.loans.groupby("enterprise")["balance"].sum()
+    cap = enhancer.per_borrower_cap
+    return cover if cap is None else cover.clip(upper=cap)
+
+
 def _cover_factor(pool: Pool, enhancer: Enhancer) -> float:
     """For a loan-level guarantee with a per-borrower cap: the capped cover at closing over the
     uncapped one; 1 for every other enhancer."""
-    cap = enhancer.per_borrower_cap
-    if cap is None:
+    if enhancer.per_borrower_cap is None:
         return 1.0
-    by_borrower = pool.loans.groupby("enterprise")["balance"].sum().to_numpy(dtype=float)
-    share = enhancer.covered_share
-    return float(np.minimum(share * by_borrower, cap).sum() / (share * by_borrower.sum()))
+    uncapped = enhancer.covered_share * pool.total_balance
+    return float(borrower_cover(pool, enhancer).sum() / uncapped)
 
 
 def _balances(loaded: LoadedScenario, total: float) -> list[float]:

@@ -236,9 +236,9 @@ LOAN_GUARANTEE = (
             ["enhancers[0]", "covers the pool's losses", "remove 'covers'"],
         ),
         (
-            GUARANTEE.format(name="g").replace("full_guarantee", "first_loss").replace(
-                'covers = "senior"\n', ""
-            ),
+            GUARANTEE.format(name="g")
+            .replace("full_guarantee", "first_loss")
+            .replace('covers = "senior"\n', ""),
             ["enhancers[0]", "first_loss needs a 'cap'"],
         ),
     ],

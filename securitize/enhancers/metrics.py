@@ -24,7 +24,7 @@ from securitize.stats import (
     quantile_estimate,
     ratio_estimate,
 )
-from securitize.structure import GuaranteeTerms, Structure
+from securitize.structure import GuaranteeTerms, Structure, borrower_cover
 from securitize.waterfall.engine import Ledger
 
 CENT = 0.01
@@ -132,27 +132,21 @@ def covered_amount(pool: Pool, structure: Structure, g: GuaranteeTerms) -> float
     if g.kind == "first_loss":
         return g.cap
     if g.pool_level:
-        by_borrower = pool.loans.groupby("enterprise")["balance"].sum().to_numpy(dtype=float)
-        per_borrower = g.share * by_borrower
-        if g.spec.per_borrower_cap is not None:
-            per_borrower = np.minimum(per_borrower, g.spec.per_borrower_cap)
-        return float(min(per_borrower.sum(), g.cap))
+        return float(min(borrower_cover(pool, g.spec).sum(), g.cap))
     return float(min(g.share * structure.tranches[g.tranche].balance, g.cap))
 
 
-def _largest_client(pool: Pool, g: GuaranteeTerms, column: str, covered: float) -> float:
+def _largest_client(pool: Pool, g: GuaranteeTerms, group: str | None, covered: float) -> float:
     """The largest exposure to one client (or related group): a tranche enhancer's client is
     the trust, so the whole cover counts as one; a loan-level one covers each borrower (up to
     its per-borrower cap), and a related group is the sum of its borrowers' covers."""
     if g.kind != "loan_guarantee":
         return covered
     loans = pool.loans
-    per_borrower = g.share * loans.groupby("enterprise")["balance"].sum()
-    if g.spec.per_borrower_cap is not None:
-        per_borrower = per_borrower.clip(upper=g.spec.per_borrower_cap)
-    if column not in loans.columns:
+    per_borrower = borrower_cover(pool, g.spec)
+    if group is None or group not in loans.columns:
         return float(per_borrower.max())
-    group_of = loans.groupby("enterprise")[column].first()
+    group_of = loans.groupby("enterprise")[group].first()
     group_of = group_of.where(group_of.notna() & (group_of != ""), group_of.index.to_series())
     return float(per_borrower.groupby(group_of).sum().max())
 
@@ -209,7 +203,7 @@ def limit_checks(
         out["reason"] = "net_assets not given: leverage and concentration not assessed"
         return out
     assets = spec.net_assets
-    single = _largest_client(pool, g, "", covered)
+    single = _largest_client(pool, g, None, covered)
     related = _largest_client(pool, g, "related_group", covered)
     before = spec.existing_liability / assets
     after = (spec.existing_liability + covered) / assets

@@ -51,7 +51,7 @@ def pool_cover_claims(
     period = np.searchsorted(structure.payment_months, chunk.month, side="left")
     cell = chunk.path * periods + period
     losses = event_losses(pool, chunk)
-    borrower = pool.loans["enterprise"].astype("category").cat.codes.to_numpy()[chunk.loan]
+    borrower = borrower_codes(pool)[chunk.loan]
     group = chunk.path * (int(borrower.max(initial=0)) + 1) + borrower
     order = np.lexsort((chunk.month, group))
     out = {}
@@ -69,22 +69,21 @@ def pool_cover_claims(
     return out
 
 
-def deterministic_cover_claims(
-    pool: Pool, structure: Structure, losses: np.ndarray
-) -> dict[int, np.ndarray]:
-    """As ``pool_cover_claims`` for one path of fractional defaults: ``losses`` is loans ×
-    months of expected loss; returns 1 × periods per pool enhancer."""
-    enhancers = structure.pool_enhancers
-    if not enhancers:
-        return {}
-    months = losses.shape[1]
-    period = np.searchsorted(structure.payment_months, np.arange(1, months + 1), side="left")
-    borrower = pool.loans["enterprise"].astype("category").cat.codes.to_numpy()
-    by_borrower = np.zeros((int(borrower.max()) + 1, months))
-    np.add.at(by_borrower, borrower, losses)
+def borrower_codes(pool: Pool) -> np.ndarray:
+    """Each loan's borrower as a number 0 … B − 1 (per-borrower caps count all its loans)."""
+    return pool.loans["enterprise"].astype("category").cat.codes.to_numpy()
+
+
+def layered_claims(pool: Pool, structure: Structure, losses: np.ndarray) -> dict[int, np.ndarray]:
+    """Per pool enhancer: its claims on ``losses`` (loans × months of loss, CNY), called in
+    order, each on what the earlier ones left, within its per-borrower cap counted in time
+    order; borrowers × months. Its aggregate cap is left to the caller (the engine applies it
+    in time order)."""
+    borrower = borrower_codes(pool)
+    uncovered = np.zeros((int(borrower.max()) + 1, losses.shape[1]))
+    np.add.at(uncovered, borrower, losses)
     out = {}
-    uncovered = by_borrower.copy()
-    for k in enhancers:
+    for k in structure.pool_enhancers:
         terms = structure.guarantees[k]
         claim = terms.share * uncovered
         cap = terms.spec.per_borrower_cap
@@ -92,7 +91,27 @@ def deterministic_cover_claims(
             running = np.minimum(np.cumsum(claim, axis=1), cap)
             claim = np.diff(np.c_[np.zeros(len(claim)), running], axis=1)
         uncovered = uncovered - claim
+        out[k] = claim
+    return out
+
+
+def deterministic_cover_claims(
+    pool: Pool, structure: Structure, losses: np.ndarray
+) -> dict[int, np.ndarray]:
+    """As ``pool_cover_claims`` for one path of fractional defaults: ``losses`` is loans ×
+    months of expected loss; returns 1 × periods per pool enhancer."""
+    months = losses.shape[1]
+    period = np.searchsorted(structure.payment_months, np.arange(1, months + 1), side="left")
+    out = {}
+    for k, claim in layered_claims(pool, structure, losses).items():
         per_period = np.zeros(len(structure.payment_months))
         np.add.at(per_period, period, claim.sum(axis=0))
         out[k] = per_period[None, :]
     return out
+
+
+def cover_of_losses(pool: Pool, structure: Structure, losses: np.ndarray) -> float:
+    """What the pool enhancers pay in all on losses (CNY per loan) that happen together,
+    within their per-borrower and aggregate caps."""
+    claims = layered_claims(pool, structure, losses[:, None])
+    return float(sum(min(claim.sum(), structure.guarantees[k].cap) for k, claim in claims.items()))

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from securitize.enhancers.pool_cover import cover_of_losses
 from securitize.pool import Pool
 from securitize.ratings.tables import RatingError
 from securitize.structure import Structure
@@ -64,31 +65,12 @@ def _check_obligors(obligors: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(n) for n in values)
 
 
-def _pool_cover(structure: Structure, loans: pd.DataFrame, losses: np.ndarray) -> float:
-    """What the pool-level enhancers pay on the defaulted ``loans`` losing ``losses`` (CNY)."""
-    total = 0.0
-    for g in structure.guarantees:
-        if getattr(g, "tranche", 0) >= 0:
-            continue
-        share = float(getattr(g, "share", 1.0))
-        per_borrower = getattr(g.spec, "per_borrower_cap", None)
-        if per_borrower is not None:
-            by_borrower = pd.Series(share * losses).groupby(loans["enterprise"].to_numpy()).sum()
-            paid = float(np.minimum(by_borrower.to_numpy(), per_borrower).sum())
-        else:
-            paid = share * float(losses.sum())
-        total += min(paid, float(getattr(g, "cap", math.inf)))
-    return min(total, float(losses.sum()))
-
-
 def _tranche_cover(structure: Structure, tranche: int, shortfall: float) -> float:
     """What the tranche's own enhancers pay on a principal shortfall of ``shortfall`` (CNY)."""
     paid = 0.0
-    for g in structure.guarantees:
-        if getattr(g, "tranche", -1) != tranche:
-            continue
-        remaining = shortfall - paid
-        paid += min(float(getattr(g, "share", 1.0)) * remaining, float(getattr(g, "cap", math.inf)))
+    for k in structure.enhancers_of(tranche):
+        g = structure.guarantees[k]
+        paid += min(g.share * (shortfall - paid), g.cap)
     return min(paid, shortfall)
 
 
@@ -110,19 +92,20 @@ def large_obligor_test(
     counts = _check_obligors(obligors)
     table = obligor_exposures(pool.loans)
     loan_obligor = obligor_ids(pool.loans)
-    reserve = float(sum(getattr(a, "initial", 0.0) for a in structure.accounts))
+    reserve = float(sum(a.initial for a in structure.accounts))
     balances = [t.balance for t in structure.tranches]
-    pool_enhancers = [g.name for g in structure.guarantees if getattr(g, "tranche", 0) < 0]
+    pool_enhancers = [structure.guarantees[k].name for k in structure.pool_enhancers]
     rows = []
     for n in counts:
         chosen = table.head(n)
         in_default = np.isin(loan_obligor, chosen["obligor"].to_numpy())
         defaulted = pool.loans[in_default]
         balance = defaulted["balance"].to_numpy(dtype=float)
-        with_recovery = balance * (1.0 - defaulted["recovery_rate"].to_numpy(dtype=float))
+        lost = np.where(in_default, pool.balance, 0.0)
+        with_recovery = lost * (1.0 - pool.recovery_rate)
         variants = {
-            "": (float(with_recovery.sum()), _pool_cover(structure, defaulted, with_recovery)),
-            "_zero_recovery": (float(balance.sum()), _pool_cover(structure, defaulted, balance)),
+            "": (float(with_recovery.sum()), cover_of_losses(pool, structure, with_recovery)),
+            "_zero_recovery": (float(lost.sum()), cover_of_losses(pool, structure, lost)),
         }
         for k, tranche in enumerate(structure.tranches):
             subordination = float(sum(balances[k + 1 :]))
@@ -143,7 +126,7 @@ def large_obligor_test(
                 "coverage_multiple": enhancement / loss if loss > 0 else math.inf,
                 "enhancers": "; ".join(
                     pool_enhancers
-                    + [g.name for g in structure.guarantees if getattr(g, "tranche", -1) == k]
+                    + [structure.guarantees[e].name for e in structure.enhancers_of(k)]
                 ),
             }
             for suffix, (total, pool_cover) in variants.items():

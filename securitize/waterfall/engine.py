@@ -164,6 +164,10 @@ class _Run:
             for k, g in enumerate(terms.guarantees)
         ]
         self.enhancer_arrears = [np.zeros(paths) for _ in terms.guarantees]
+        # Whether an enhancer's capital can run out at all (checked once, not on every claim).
+        self.limited = [bool(np.isfinite(c).any()) for c in self.capital]
+        # Each tranche's enhancers in call order (looked up on every interest step).
+        self.called_on = [terms.enhancers_of(j) for j in range(len(terms.tranches))]
         self.account = [np.full(paths, a.initial) for a in terms.accounts]
         self.trigger = [np.zeros(paths, dtype=bool) for _ in terms.triggers]
         self.accelerated = np.zeros(paths, dtype=bool)
@@ -262,7 +266,7 @@ class _Run:
             self.capacity[k] = self.capacity[k] - claim
         month = self.start_month[p] + self.col.months[p] - 1
         standing = self.guarantor_default[:, k] > month
-        if g.capital == np.inf and not np.isfinite(self.capital[k]).any():
+        if not self.limited[k]:
             paid = np.where(standing, claim, claim * g.recovery_rate)
         else:
             solvent = np.where(standing, np.minimum(claim, self.capital[k]), 0.0)
@@ -274,7 +278,7 @@ class _Run:
     def _reimburse(self, j: int, amount: np.ndarray, p: int) -> None:
         """Split a reimbursement of tranche j's advances among its enhancers, in call order."""
         left = amount
-        for k in self.terms.enhancers_of(j):
+        for k in self.called_on[j]:
             part = np.minimum(left, self.enhancer_arrears[k])
             self.enhancer_arrears[k] = self.enhancer_arrears[k] - part
             self.ledger.reimbursed[self.terms.guarantees[k].name][p] += part
@@ -385,7 +389,7 @@ class _Run:
         ledger.interest_paid[p] += to_current
         shortfall = current - to_current
         ledger.shortfall[p] += shortfall
-        for k in self.terms.enhancers_of(j):
+        for k in self.called_on[j]:
             if not self.terms.guarantees[k].timely_interest:
                 continue
             advanced = self._claim(shortfall, k, p)
@@ -600,7 +604,7 @@ class _Run:
         a CRMW also pays the investors' interest arrears (it then holds that claim)."""
         for j in range(len(self.terms.tranches)):
             unpaid = self.balance[j]
-            for k in self.terms.enhancers_of(j):
+            for k in self.called_on[j]:
                 paid = self._claim(unpaid, k, p)
                 self.ledger.tranches[j].guarantor_principal[p] += paid
                 unpaid = unpaid - paid
