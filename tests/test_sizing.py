@@ -216,3 +216,13 @@ def test_an_enhancer_defaults_in_the_same_calendar_month_in_every_deal(tmp_path:
     assert after.any() and (~after).any()
     np.testing.assert_array_equal(months_late[after] + 24, months_early[after])
     assert (months_late[~after] == 1).all()
+
+
+def test_a_negative_target_return_is_refused_before_simulating(tmp_path: Path, capsys) -> None:
+    from securitize.cli import main
+
+    path = tmp_path / "deal.toml"
+    path.write_text(EXACT_DEAL, encoding="utf-8")
+    assert main(["size", str(path), "--solve", "fee", "--target-return", "-0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "--target-return: value -0.1" in err and "from 0 to below 1" in err

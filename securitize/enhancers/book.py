@@ -83,7 +83,8 @@ def load_programme(path: str | Path) -> LoadedProgramme:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
-        raise ScenarioError(f"{path}: field '{where}': {error['msg']}") from None
+        shown = "" if isinstance(error.get("input"), dict) else f": value {error.get('input')!r}"
+        raise ScenarioError(f"{path}: field '{where}'{shown}: {error['msg']}") from None
     for k, deal in enumerate(programme.deals):
         if not (path.parent / deal.scenario).is_file():
             raise ScenarioError(

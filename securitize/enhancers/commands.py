@@ -108,6 +108,8 @@ def _size(args: argparse.Namespace) -> int:
         "capacity": any(e.net_assets is not None for e in guarantees),
     }
     solve = args.solve or [s for s in SOLVERS if allowed[s]]
+    if "fee" in solve:
+        sizing.check_target_return(args.target_return)
     shared = sizing.SharedPaths(loaded, args.workers)
     answers = []
     for question in solve:

@@ -320,6 +320,15 @@ def _guarantee_metrics(
     return covered, claim_metrics(outcomes.per_path, f"enhancer.{g.name}", weight, covered)
 
 
+def check_target_return(target_return: float) -> None:
+    """A target return on capital is a fraction a year from 0 to below 1."""
+    if not (math.isfinite(target_return) and 0.0 <= target_return < 1.0):
+        raise ScenarioError(
+            f"--target-return: value {target_return!r}: must be an annual return from 0 to "
+            "below 1 (write 0.10 for 10%)"
+        )
+
+
 def break_even_fee(
     shared: SharedPaths, target_return: float, enhancer: str | None = None
 ) -> SizingAnswer:
@@ -332,6 +341,7 @@ def break_even_fee(
     fee is then charged in the deal, on the same paths: the trust pays it before note interest,
     so a fee the pool's excess spread cannot carry causes claims of its own. The answer reports
     those extra claims and the return the guarantor earns in the deal at that fee."""
+    check_target_return(target_return)
     started = time.perf_counter()
     before = shared.evaluations
     loaded = shared.loaded
