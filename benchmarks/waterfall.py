@@ -2,31 +2,29 @@
 
 A 100-loan pool, monthly payments for 36 periods, a 10-step waterfall (two fees, a guarantee
 fee, a reserve draw, senior and mezzanine interest, a reserve top-up, sequential principal, a
-turbo step, the residual). Prints JSON with, measured in the same run and the same process (one
-core for every figure):
+turbo step, the residual). Prints JSON. Every figure is measured in the same run and the same
+process, on one core:
 
-* simulation: default paths (thinning sampler) for the paths;
-* collections: the pool's cash per path and period (shared by every design on those paths);
-* numpy_waterfall: the numpy engine's ledger alone (the figure this benchmark first reported);
-* numpy_design: one design on the numpy engine — the ledger and its reduction to outcomes
-  (``evaluate.summarise``), what ``evaluate`` does per chunk without the kernel;
-* kernel_waterfall: the compiled kernel's waterfall and its reduction to outcomes
-  (``kernel.ledger_outcomes``: everything in a design's evaluation that depends on the design);
-* kernel_design: the whole design on the kernel (``evaluate.summarise_compiled``):
-  kernel_waterfall plus pool_figures;
-* kernel_waterfall_no_yields, kernel_design_no_yields: the same without solving for each path's
-  yields, as ``sweep``, ``compare`` and ``size`` evaluate designs (they report no yields);
-* pool_figures: the pool's own per-path and per-period figures (``evaluate.pool_outcomes`` and
-  their sums), which no design changes but ``evaluate`` recomputes for each design;
-* kernel_first_call: the kernel's first call on a small chunk (loading the compiled code from
-  numba's cache, or compiling it when there is none: kernel_first_call_compiled), not
-  included in kernel_design;
+* simulation: default paths (thinning sampler);
+* collections: the pool's cash per path and period;
+* shared_beyond_collections: the rest of what every design on a chunk shares
+  (``evaluate.share_chunk``: the kernel's block layout of the collections, the pool's own
+  figures and their sums), made once per chunk;
+* kernel_design: one more design as ``sweep``, ``compare`` and ``size`` evaluate it: the
+  enhancers' default months, the compiled kernel's waterfall and its reduction to outcomes,
+  the design's loss tranches (``evaluate.summarise_compiled`` without yields);
+* kernel_design_with_yields: the same, solving each path's yields too;
+* numpy_design: one design on the numpy engine (its ledger and ``evaluate.summarise``);
+* end_to_end: ``evaluate_many`` on stored paths with 1 and with K designs (senior shares
+  stepped down): the tool's own marginal cost of one more design, (T_K − T_1)/(K − 1),
+  against ``simulate_defaults`` for the same paths;
 * the ratios of each design figure to simulation + collections and to the simulation alone,
-  and the largest difference between the two designs' figures (relative to each series' scale).
+  and the largest difference between the kernel's and the numpy engine's figures (relative
+  to each series' scale).
 
     python benchmarks/waterfall.py                 # 1,000,000 paths
     python benchmarks/waterfall.py --paths 200000
-    python benchmarks/waterfall.py --skip-numpy    # the kernel only
+    python benchmarks/waterfall.py --skip-numpy    # without the numpy engine
 """
 
 from __future__ import annotations
@@ -39,20 +37,20 @@ from pathlib import Path
 
 import numpy as np
 
-from securitize.credit import simulate_chunk
+from securitize.credit import simulate_chunk, simulate_defaults
 from securitize.credit.build import build_credit_model
 from securitize.credit.paths import chunk_sizes
 from securitize.evaluate import (
     Outcomes,
     chunk_collections,
+    evaluate_many,
     guarantor_default_months,
-    moments,
-    pool_outcomes,
+    share_chunk,
     summarise,
     summarise_compiled,
 )
 from securitize.pool import build_pool
-from securitize.scenario import load_scenario
+from securitize.scenario import load_scenario, with_fields
 from securitize.structure import build_structure
 from securitize.waterfall import kernel
 from securitize.waterfall.engine import run_waterfall
@@ -134,11 +132,43 @@ def _largest_difference(reference: Outcomes, compiled: Outcomes) -> float:
     return worst
 
 
+def _designs(loaded, pool, count: int) -> list:
+    """The benchmark deal with the senior share stepped down by 2 points per design."""
+    out = []
+    for k in range(count):
+        changes = {"tranches[0].share": 0.85 - 0.02 * k, "tranches[2].share": 0.08 + 0.02 * k}
+        out.append(build_structure(with_fields(loaded, changes), pool))
+    return out
+
+
+def _end_to_end(loaded, pool, model, paths: int, chunk: int, designs: int) -> dict[str, float]:
+    """``simulate_defaults`` once, then ``evaluate_many`` with one design and with ``designs``."""
+    started = time.perf_counter()
+    defaults = simulate_defaults(model, paths, 7, chunk, 1)
+    simulated = time.perf_counter() - started
+    structures = _designs(loaded, pool, designs)
+    seconds = {}
+    for count in (1, designs):
+        started = time.perf_counter()
+        evaluate_many(pool, structures[:count], 0, defaults, compiled=True, yields=False)
+        seconds[count] = time.perf_counter() - started
+    marginal = (seconds[designs] - seconds[1]) / (designs - 1)
+    return {
+        "designs": designs,
+        "simulate_defaults": simulated,
+        "evaluate_one_design": seconds[1],
+        f"evaluate_{designs}_designs": seconds[designs],
+        "one_more_design": marginal,
+        "one_more_design_over_simulation": marginal / simulated,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--paths", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=50_000)
-    parser.add_argument("--skip-numpy", action="store_true", help="time the kernel only")
+    parser.add_argument("--designs", type=int, default=4, help="K for the end-to-end figure")
+    parser.add_argument("--skip-numpy", action="store_true", help="without the numpy engine")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "benchmark.toml"
@@ -147,85 +177,68 @@ def main() -> None:
     pool = build_pool(loaded)
     structure = build_structure(loaded, pool)
     model = build_credit_model(loaded, pool, structure.senior_attachment)
-    compiled = kernel.usable(structure)
+    if not kernel.usable(structure):
+        raise SystemExit("the compiled kernel is not available here (pip install -e '.[fast]')")
     seconds = dict.fromkeys(
         [
             "simulation",
             "collections",
-            "numpy_waterfall",
-            "numpy_design",
-            "kernel_waterfall",
+            "shared_beyond_collections",
             "kernel_design",
-            "kernel_waterfall_no_yields",
-            "kernel_design_no_yields",
-            "pool_figures",
+            "kernel_design_with_yields",
+            "numpy_design",
         ],
         0.0,
     )
-    first_call_compiled = None
-    if compiled:
-        small = simulate_chunk(model, 7, 0, 100)
-        period, loss = chunk_collections(pool, structure, 0, small)
-        months = guarantor_default_months(structure, small)
-        started = time.perf_counter()
-        summarise_compiled(pool, structure, small, period, loss, months)
-        seconds["kernel_first_call"] = time.perf_counter() - started
-        from securitize.waterfall.kernel_loop import run_kernel
+    small = simulate_chunk(model, 7, 0, 100)
+    started = time.perf_counter()
+    summarise_compiled(
+        structure,
+        share_chunk(pool, structure, 0, small, blocks=True),
+        guarantor_default_months(structure, small),
+    )
+    seconds["kernel_first_call"] = time.perf_counter() - started
+    from securitize.waterfall.kernel_loop import run_kernel
 
-        # Whether that first call compiled the kernel (no cached code) or loaded it.
-        first_call_compiled = bool(run_kernel.stats.cache_misses)
+    # Whether that first call compiled the kernel (no cached code) or loaded it.
+    first_call_compiled = bool(run_kernel.stats.cache_misses)
     difference = None
     for index, size in enumerate(chunk_sizes(args.paths, args.chunk)):
         started = time.perf_counter()
         chunk = simulate_chunk(model, 7, index, size)
         seconds["simulation"] += time.perf_counter() - started
         started = time.perf_counter()
-        period, loss = chunk_collections(pool, structure, 0, chunk)
-        seconds["collections"] += time.perf_counter() - started
+        chunk_collections(pool, structure, 0, chunk)
+        collections = time.perf_counter() - started
+        seconds["collections"] += collections
+        started = time.perf_counter()
+        shared = share_chunk(pool, structure, 0, chunk, blocks=True)
+        seconds["shared_beyond_collections"] += time.perf_counter() - started - collections
+        started = time.perf_counter()
         months = guarantor_default_months(structure, chunk)
-        reference = None
+        summarise_compiled(structure, shared, months, yields=False)
+        seconds["kernel_design"] += time.perf_counter() - started
+        started = time.perf_counter()
+        months = guarantor_default_months(structure, chunk)
+        outcomes = summarise_compiled(structure, shared, months)
+        seconds["kernel_design_with_yields"] += time.perf_counter() - started
         if not args.skip_numpy:
             started = time.perf_counter()
-            ledger = run_waterfall(structure, period, months)
-            seconds["numpy_waterfall"] += time.perf_counter() - started
-            reference = summarise(pool, structure, chunk, period, loss, ledger)
+            months = guarantor_default_months(structure, chunk)
+            ledger = run_waterfall(structure, shared.period, months)
+            reference = summarise(pool, structure, chunk, shared.period, shared.loss, ledger)
             seconds["numpy_design"] += time.perf_counter() - started
             del ledger
-        if compiled:
-            started = time.perf_counter()
-            outcomes = summarise_compiled(pool, structure, chunk, period, loss, months)
-            seconds["kernel_design"] += time.perf_counter() - started
-            started = time.perf_counter()
-            weight = None if not chunk.log_weight.any() else chunk.weight
-            kernel.ledger_outcomes(structure, period, months, weight)
-            seconds["kernel_waterfall"] += time.perf_counter() - started
-            started = time.perf_counter()
-            summarise_compiled(pool, structure, chunk, period, loss, months, yields=False)
-            seconds["kernel_design_no_yields"] += time.perf_counter() - started
-            started = time.perf_counter()
-            kernel.ledger_outcomes(structure, period, months, weight, yields=False)
-            seconds["kernel_waterfall_no_yields"] += time.perf_counter() - started
-            started = time.perf_counter()
-            _, per_month, per_period = pool_outcomes(pool, structure, chunk, period, loss)
-            moments(per_month, None if weight is None else weight[:, None])
-            moments(per_period, None if weight is None else weight[:, None])
-            seconds["pool_figures"] += time.perf_counter() - started
-            if reference is not None:
-                gap = _largest_difference(reference, outcomes)
-                difference = gap if difference is None else max(difference, gap)
-    shared = seconds["simulation"] + seconds["collections"]
+            gap = _largest_difference(reference, outcomes)
+            difference = gap if difference is None else max(difference, gap)
+        del shared
+    shared_paths = seconds["simulation"] + seconds["collections"]
     ratios = {}
-    for name in (
-        "kernel_waterfall",
-        "kernel_design",
-        "kernel_waterfall_no_yields",
-        "kernel_design_no_yields",
-        "numpy_design",
-        "numpy_waterfall",
-    ):
+    for name in ("kernel_design", "kernel_design_with_yields", "numpy_design"):
         if seconds[name] > 0:
-            ratios[f"{name}_over_simulation_and_collections"] = seconds[name] / shared
+            ratios[f"{name}_over_simulation_and_collections"] = seconds[name] / shared_paths
             ratios[f"{name}_over_simulation"] = seconds[name] / seconds["simulation"]
+    end_to_end = _end_to_end(loaded, pool, model, args.paths, args.chunk, args.designs)
     print(
         json.dumps(
             {
@@ -233,10 +246,10 @@ def main() -> None:
                 "loans": pool.size,
                 "periods": len(structure.payment_months),
                 "steps": len(structure.program.combined),
-                "kernel": compiled,
                 "kernel_first_call_compiled": first_call_compiled,
                 "seconds": seconds,
                 "ratios": ratios,
+                "end_to_end": end_to_end,
                 "largest_relative_difference_kernel_vs_numpy": difference,
             },
             indent=2,

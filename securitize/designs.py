@@ -24,7 +24,7 @@ import pandas as pd
 from securitize.credit import DefaultPaths, simulate_defaults
 from securitize.credit.build import build_credit_model
 from securitize.errors import ScenarioError
-from securitize.evaluate import Outcomes, evaluate
+from securitize.evaluate import Outcomes, evaluate_many
 from securitize.pool import build_pool
 from securitize.scenario import POOL_FILE_FIELDS, LoadedScenario, load_scenario, with_fields
 from securitize.stats import Estimate, mean_estimate
@@ -77,41 +77,49 @@ def evaluate_designs(
     workers: int = 1,
     scheduler: str | None = None,
 ) -> list[Design]:
-    """Evaluate designs, simulating each distinct set of paths once."""
-    cache: dict[str, tuple[Any, DefaultPaths]] = {}
-    out = []
-    for label, changes, loaded in designs:
+    """Evaluate designs, simulating each distinct set of paths once. Designs on the same paths
+    and payment dates run together (``evaluate_many``): each chunk's collections and pool
+    figures are made once for all of them, so each further design costs its waterfall."""
+    built = []
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, (label, changes, loaded) in enumerate(designs):
         pool = build_pool(loaded)
         structure = build_structure(loaded, pool)
         key = paths_key(loaded)
-        if key not in cache:
+        lag = loaded.scenario.credit.recovery_lag_months
+        built.append((label, changes, loaded, pool, structure, key))
+        dates = (structure.horizon, tuple(structure.payment_months.tolist()))
+        groups.setdefault((key, lag, dates), []).append(index)
+    paths: dict[str, DefaultPaths] = {}
+    outcomes: dict[int, Outcomes] = {}
+    for (key, lag, _), members in groups.items():
+        _, _, loaded, pool, structure, _ = built[members[0]]
+        if key not in paths:
             model = build_credit_model(loaded, pool, structure.senior_attachment)
             settings = loaded.scenario.simulation
-            cache[key] = (
+            paths[key] = simulate_defaults(
                 model,
-                simulate_defaults(
-                    model,
-                    settings.paths,
-                    settings.seed,
-                    settings.chunk_size,
-                    workers,
-                    scheduler=scheduler,
-                ),
+                settings.paths,
+                settings.seed,
+                settings.chunk_size,
+                workers,
+                scheduler=scheduler,
             )
-        _, defaults = cache[key]
-        lag = loaded.scenario.credit.recovery_lag_months
-        outcomes = evaluate(
+        together = evaluate_many(
             pool,
-            structure,
+            [built[i][4] for i in members],
             lag,
-            defaults,
+            paths[key],
             workers,
             scheduler=scheduler,
             compiled=True,
             yields=False,
         )
-        out.append(Design(label, changes, structure, outcomes, key))
-    return out
+        outcomes.update(zip(members, together, strict=True))
+    return [
+        Design(label, changes, structure, outcomes[i], key)
+        for i, (label, changes, _, _, structure, key) in enumerate(built)
+    ]
 
 
 def _metrics(design: Design) -> dict[str, tuple[np.ndarray, str]]:

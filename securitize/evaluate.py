@@ -57,21 +57,6 @@ def chunk_collections(
     )
 
 
-def chunk_ledger(
-    pool: Pool,
-    structure: Structure,
-    lag: int,
-    chunk: DefaultChunk,
-    capital: dict[int, np.ndarray] | None = None,
-) -> tuple[PeriodCollections, np.ndarray, Ledger]:
-    """Collections, pool losses and the waterfall's ledger for one chunk (``capital``: what
-    each enhancer can still pay on each of the chunk's paths, if not its net assets)."""
-    collections, loss = chunk_collections(pool, structure, lag, chunk)
-    months = guarantor_default_months(structure, chunk)
-    covers = pool_cover_claims(pool, structure, chunk)
-    return collections, loss, run_waterfall(structure, collections, months, covers, capital)
-
-
 def guarantor_default_months(structure: Structure, chunk: DefaultChunk) -> np.ndarray:
     """Paths × guarantors: each guarantor's default month on the chunk's paths."""
     return enhancer_default_months(
@@ -135,31 +120,89 @@ def pool_outcomes(
     period: PeriodCollections,
     loss: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The chunk's pool figures, which no design changes: per-path, per-month and per-period
-    series (the waterfall's are added by ``summarise`` or ``summarise_compiled``)."""
+    """The chunk's pool figures: per-path, per-month and per-period series (the waterfall's
+    are added by ``summarise`` or ``summarise_compiled``). Only the loss tranches depend on
+    the design."""
+    cumulative_loss = _cumulative_loss(pool, structure, chunk)
+    per_month = {"pool.cumulative_loss": cumulative_loss}
+    per_month.update(loss_tranche_series(structure, cumulative_loss))
+    return _pool_paths(pool, chunk, period, loss, cumulative_loss), per_month, _pool_periods(period)
+
+
+def _cumulative_loss(pool: Pool, structure: Structure, chunk: DefaultChunk) -> np.ndarray:
     exposure = pool.schedule.padded(structure.horizon).opening_balance
-    cumulative_loss = cumulative_loss_by_month(
-        chunk, exposure / pool.total_balance, structure.horizon
-    )
-    per_path: dict[str, np.ndarray] = {
+    return cumulative_loss_by_month(chunk, exposure / pool.total_balance, structure.horizon)
+
+
+def _pool_paths(
+    pool: Pool,
+    chunk: DefaultChunk,
+    period: PeriodCollections,
+    loss: np.ndarray,
+    cumulative_loss: np.ndarray,
+) -> dict[str, np.ndarray]:
+    return {
         "weight": chunk.weight,
         "pool.loss_at_default": cumulative_loss[:, -1],
         "pool.loss": loss / pool.total_balance,
         "pool.defaulted": period.defaulted.sum(axis=1) / pool.total_balance,
     }
-    per_month: dict[str, np.ndarray] = {"pool.cumulative_loss": cumulative_loss}
-    for tranche in structure.loss_tranches:
-        width = tranche.detachment - tranche.attachment
-        share = np.clip(cumulative_loss - tranche.attachment, 0.0, width) / width
-        per_month[f"loss_tranche.{tranche.name}"] = share
-    per_period: dict[str, np.ndarray] = {
+
+
+def _pool_periods(period: PeriodCollections) -> dict[str, np.ndarray]:
+    return {
         "pool.interest": period.interest,
         "pool.principal": period.principal,
         "pool.recoveries": period.recoveries,
         "pool.defaulted": period.defaulted,
         "pool.performing_balance": period.performing_balance,
     }
-    return per_path, per_month, per_period
+
+
+def loss_tranche_series(structure: Structure, cumulative_loss: np.ndarray) -> dict[str, np.ndarray]:
+    """Each loss tranche's share written down, by month: the design's own per-month series."""
+    out = {}
+    for tranche in structure.loss_tranches:
+        width = tranche.detachment - tranche.attachment
+        share = np.clip(cumulative_loss - tranche.attachment, 0.0, width) / width
+        out[f"loss_tranche.{tranche.name}"] = share
+    return out
+
+
+@dataclass(frozen=True)
+class SharedChunk:
+    """One chunk of paths and what every design evaluated on it shares: the collections (and
+    their block layout for the compiled kernel), each path's pool loss, and the pool's own
+    figures and their sums. Made once per chunk by ``share_chunk``; designs on the same pool
+    and payment dates then cost only their waterfall (``evaluate_many``)."""
+
+    chunk: DefaultChunk
+    period: PeriodCollections
+    loss: np.ndarray
+    cumulative_loss: np.ndarray
+    pool_per_path: dict[str, np.ndarray]
+    pool_month_sums: dict[str, tuple[np.ndarray, np.ndarray]]
+    pool_period_sums: dict[str, tuple[np.ndarray, np.ndarray]]
+    blocks: np.ndarray | None
+
+
+def share_chunk(
+    pool: Pool, structure: Structure, lag: int, chunk: DefaultChunk, blocks: bool
+) -> SharedChunk:
+    """The chunk's shared part (``blocks``: also the kernel's block layout)."""
+    period, loss = chunk_collections(pool, structure, lag, chunk)
+    cumulative_loss = _cumulative_loss(pool, structure, chunk)
+    weight = _weight(chunk)
+    return SharedChunk(
+        chunk,
+        period,
+        loss,
+        cumulative_loss,
+        _pool_paths(pool, chunk, period, loss, cumulative_loss),
+        moments({"pool.cumulative_loss": cumulative_loss}, weight),
+        moments(_pool_periods(period), weight),
+        kernel.blocked(period) if blocks else None,
+    )
 
 
 def _weight(chunk: DefaultChunk) -> np.ndarray | None:
@@ -242,39 +285,59 @@ def summarise(
 
 
 def summarise_compiled(
-    pool: Pool,
     structure: Structure,
-    chunk: DefaultChunk,
-    period: PeriodCollections,
-    loss: np.ndarray,
+    shared: SharedChunk,
     guarantor_default: np.ndarray,
     yields: bool = True,
 ) -> Outcomes:
     """``summarise``'s figures, the waterfall run and reduced by the compiled kernel
-    (``waterfall.kernel``) instead of a numpy ledger."""
-    per_path, per_month, per_period = pool_outcomes(pool, structure, chunk, period, loss)
+    (``waterfall.kernel``) instead of a numpy ledger, the pool's figures taken from
+    ``shared``."""
+    chunk = shared.chunk
     weight = _weight(chunk)
     compiled_paths, compiled_sums, cross = kernel.ledger_outcomes(
-        structure, period, guarantor_default, None if weight is None else chunk.weight, yields
+        structure,
+        shared.period,
+        guarantor_default,
+        None if weight is None else chunk.weight,
+        yields,
+        shared.blocks,
     )
-    per_path.update(compiled_paths)
-    period_sums = moments(per_period, weight)
-    period_sums.update(compiled_sums)
+    per_path = {**shared.pool_per_path, **compiled_paths}
+    month_sums = dict(shared.pool_month_sums)
+    month_sums.update(moments(loss_tranche_series(structure, shared.cumulative_loss), weight))
+    period_sums = {**shared.pool_period_sums, **compiled_sums}
     period_sums["coverage.cross"] = (cross, cross)
-    return Outcomes(period.interest.shape[0], per_path, moments(per_month, weight), period_sums)
+    return Outcomes(shared.period.interest.shape[0], per_path, month_sums, period_sums)
 
 
 def _evaluate_chunk(
-    args: tuple[Pool, Structure, int, DefaultPaths, int, dict[int, np.ndarray] | None, bool, bool],
-) -> Outcomes:
-    pool, structure, lag, defaults, index, capital, compiled, yields = args
+    args: tuple[
+        Pool,
+        tuple[Structure, ...],
+        int,
+        DefaultPaths,
+        int,
+        dict[int, np.ndarray] | None,
+        bool,
+        bool,
+    ],
+) -> list[Outcomes]:
+    """Every design on one chunk, the chunk's shared part made once."""
+    pool, structures, lag, defaults, index, capital, compiled, yields = args
     chunk = defaults.chunk(index)
-    if compiled and capital is None and kernel.usable(structure):
-        period, loss = chunk_collections(pool, structure, lag, chunk)
+    on_kernel = [compiled and capital is None and kernel.usable(s) for s in structures]
+    shared = share_chunk(pool, structures[0], lag, chunk, blocks=any(on_kernel))
+    out = []
+    for structure, fast in zip(structures, on_kernel, strict=True):
         months = guarantor_default_months(structure, chunk)
-        return summarise_compiled(pool, structure, chunk, period, loss, months, yields)
-    period, loss, ledger = chunk_ledger(pool, structure, lag, chunk, capital)
-    return summarise(pool, structure, chunk, period, loss, ledger, yields)
+        if fast:
+            out.append(summarise_compiled(structure, shared, months, yields))
+            continue
+        covers = pool_cover_claims(pool, structure, chunk)
+        ledger = run_waterfall(structure, shared.period, months, covers, capital)
+        out.append(summarise(pool, structure, chunk, shared.period, shared.loss, ledger, yields))
+    return out
 
 
 def _only_chunk(defaults: DefaultPaths, index: int) -> DefaultPaths:
@@ -304,6 +367,37 @@ def evaluate(
     where it applies; a scenario's own run (its memo) stays on the numpy engine, so its figures
     are the same to the last digit whether or not numba is installed. Without ``yields`` the
     per-path yields (``tranche.*.irr``) are neither solved for nor returned."""
+    return evaluate_many(
+        pool, [structure], lag, defaults, workers, progress, scheduler, capital, compiled, yields
+    )[0]
+
+
+def same_collections(first: Structure, other: Structure) -> bool:
+    """Whether two designs on one pool collect the same cash: the same horizon and dates."""
+    return first.horizon == other.horizon and np.array_equal(
+        first.payment_months, other.payment_months
+    )
+
+
+def evaluate_many(
+    pool: Pool,
+    structures: list[Structure],
+    lag: int,
+    defaults: DefaultPaths,
+    workers: int = 1,
+    progress: bool = False,
+    scheduler: str | None = None,
+    capital: dict[int, np.ndarray] | None = None,
+    compiled: bool = False,
+    yields: bool = True,
+) -> list[Outcomes]:
+    """``evaluate`` for several designs on the same paths, pool and payment dates: simulate
+    once, evaluate many. Each chunk's collections and pool figures are made once and every
+    design runs its waterfall on them, so one more design costs its waterfall alone."""
+    if not structures:
+        return []
+    if any(not same_collections(structures[0], s) for s in structures[1:]):
+        raise ValueError("designs evaluated together must share the horizon and payment dates")
     starts = np.r_[0, np.cumsum(defaults.sizes)]
 
     def part(k: int) -> dict[int, np.ndarray] | None:
@@ -313,12 +407,17 @@ def evaluate(
 
     # Stored chunks travel to the workers one at a time; unstored ones are regenerated there.
     jobs = [
-        (pool, structure, lag, _only_chunk(defaults, k), k, part(k), compiled, yields)
+        (pool, tuple(structures), lag, _only_chunk(defaults, k), k, part(k), compiled, yields)
         for k in range(len(defaults.sizes))
     ]
-    outcomes = map_in_order(
+    by_chunk = map_in_order(
         _evaluate_chunk, jobs, workers, "evaluating" if progress else None, scheduler
     )
+    return [_combined([chunk[d] for chunk in by_chunk]) for d in range(len(structures))]
+
+
+def _combined(outcomes: list[Outcomes]) -> Outcomes:
+    """One design's chunks combined, in chunk order."""
     per_path = {
         name: np.concatenate([o.per_path[name] for o in outcomes]) for name in outcomes[0].per_path
     }

@@ -31,15 +31,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from securitize import evaluate as ev
+from securitize.collections import PeriodCollections
 from securitize.credit import simulate_chunk, simulate_defaults
 from securitize.credit.build import build_credit_model
 from securitize.credit.paths import DefaultChunk, chunk_sizes
 from securitize.pool import Pool, build_pool
-from securitize.scenario import LoadedScenario, load_scenario, parse_scenario
+from securitize.scenario import LoadedScenario, load_scenario, parse_scenario, with_fields
 from securitize.structure import Structure, build_structure
 from securitize.waterfall import kernel
 from securitize.waterfall.engine import run_waterfall
-from securitize.waterfall.kernel_loop import LANES
+from securitize.waterfall.kernel_codes import LANES
 from securitize.waterfall.kernel_lower import supports
 from tests.conftest import ROOT
 from tests.test_conservation import Spec, specs
@@ -70,9 +71,8 @@ def both(deal: Deal) -> tuple[ev.Outcomes, ev.Outcomes]:
     period, loss = ev.chunk_collections(deal.pool, deal.structure, deal.lag, deal.chunk)
     ledger = run_waterfall(deal.structure, period, deal.guarantor)
     reference = ev.summarise(deal.pool, deal.structure, deal.chunk, period, loss, ledger)
-    compiled = ev.summarise_compiled(
-        deal.pool, deal.structure, deal.chunk, period, loss, deal.guarantor
-    )
+    shared = ev.share_chunk(deal.pool, deal.structure, deal.lag, deal.chunk, blocks=True)
+    compiled = ev.summarise_compiled(deal.structure, shared, deal.guarantor)
     return reference, compiled
 
 
@@ -313,6 +313,67 @@ def test_evaluate_gives_the_same_outcomes_with_and_without_the_kernel() -> None:
     assert set(lean.per_path) == {k for k in reference.per_path if not k.endswith(".irr")}
     for name, values in lean.per_path.items():
         np.testing.assert_array_equal(values, compiled.per_path[name])
+
+
+def test_the_block_layout_holds_each_path_s_collections_in_its_lane() -> None:
+    """Block b, series c, period p, lane l is path b·LANES + l's value; lanes past the last
+    path are zero."""
+    rng = np.random.default_rng(5)
+    paths, periods = 2 * LANES + 7, 5
+    series = [rng.random((paths, periods)) for _ in range(6)]
+    ones = np.ones(periods)
+    period = PeriodCollections(*series, months=ones, scheduled_principal=ones)
+    blocks = kernel.blocked(period)
+    assert blocks.shape == (3, 6, periods, LANES)
+    for c, values in enumerate(series):
+        for path in (0, LANES - 1, LANES, paths - 1):
+            b, lane = divmod(path, LANES)
+            np.testing.assert_array_equal(blocks[b, c, :, lane], values[path])
+    assert not blocks[2, :, :, 7:].any()
+
+
+def test_designs_evaluated_together_give_each_design_s_own_figures() -> None:
+    """``evaluate_many`` shares each chunk's collections between designs: every design's
+    figures are exactly those of evaluating it alone, on the kernel or (a partial guarantee)
+    on the numpy engine."""
+    path = ROOT / "scenarios" / "wenzhou_pilot.toml"
+    loaded, pool, structure, _ = _scenario(path, 10)
+    model = build_credit_model(loaded, pool, structure.senior_attachment)
+    defaults = simulate_defaults(model, 2500, 13, 1000, 1)
+    lag = loaded.scenario.credit.recovery_lag_months
+    thinner = build_structure(
+        with_fields(loaded, {"tranches[0].share": 0.85, "tranches[1].share": 0.15}), pool
+    )
+    partial = replace(
+        structure,
+        guarantees=(replace(structure.guarantees[0], share=0.5, kind="partial_guarantee"),),
+    )
+    designs = [structure, thinner, partial]
+    assert [kernel.usable(s) for s in designs] == [True, True, False]
+    together = ev.evaluate_many(pool, designs, lag, defaults, compiled=True, yields=False)
+    for design, outcomes in zip(designs, together, strict=True):
+        alone = ev.evaluate(pool, design, lag, defaults, compiled=True, yields=False)
+        assert list(outcomes.per_path) == list(alone.per_path)
+        for name, values in alone.per_path.items():
+            np.testing.assert_array_equal(outcomes.per_path[name], values, err_msg=name)
+        for table in ("per_month", "per_period"):
+            for name, sums in getattr(alone, table).items():
+                np.testing.assert_array_equal(getattr(outcomes, table)[name][0], sums[0])
+                np.testing.assert_array_equal(getattr(outcomes, table)[name][1], sums[1])
+    assert not np.array_equal(
+        together[0].per_path["tranche.senior.standalone.loss"],
+        together[1].per_path["tranche.senior.standalone.loss"],
+    )
+
+
+def test_designs_on_different_payment_dates_are_not_evaluated_together() -> None:
+    path = ROOT / "scenarios" / "wenzhou_senior_mezz_reserve.toml"
+    loaded, pool, structure, _ = _scenario(path, 10)
+    model = build_credit_model(loaded, pool, structure.senior_attachment)
+    defaults = simulate_defaults(model, 100, 13, 100, 1)
+    shifted = replace(structure, payment_interval=structure.payment_interval * 3)
+    with pytest.raises(ValueError, match="payment dates"):
+        ev.evaluate_many(pool, [structure, shifted], 0, defaults)
 
 
 # -- what the kernel accepts ------------------------------------------------------------------

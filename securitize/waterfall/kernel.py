@@ -22,6 +22,7 @@ import numpy as np
 
 from securitize.collections import PeriodCollections
 from securitize.structure import Structure
+from securitize.waterfall.kernel_codes import COLLECTION_SERIES, LANES
 from securitize.waterfall.kernel_lower import lower, path_series, period_series, supports
 
 
@@ -76,17 +77,42 @@ def _discount_steps(payment_months: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return index.astype(np.int64), gaps.astype(np.int64)
 
 
+def blocked(period: PeriodCollections) -> np.ndarray:
+    """The collections in the kernel's block layout: blocks × series × periods × LANES, the
+    paths padded with zeros to whole blocks, so that the kernel reads each block's dates as
+    contiguous rows of lanes. Nothing in it depends on the design: it is made once per chunk
+    and shared by every design evaluated on that chunk (``evaluate.evaluate_many``)."""
+    series = (
+        period.interest,
+        period.principal,
+        period.recoveries,
+        period.defaulted,
+        period.performing_balance,
+        period.fee_base,
+    )
+    paths, periods = period.interest.shape
+    full, rest = divmod(paths, LANES)
+    out = np.zeros((full + (rest > 0), COLLECTION_SERIES, periods, LANES))
+    for c, values in enumerate(series):
+        head = np.asarray(values[: full * LANES], dtype=np.float64)
+        out[:full, c] = head.reshape(full, LANES, periods).transpose(0, 2, 1)
+        if rest:
+            out[full, c, :, :rest] = np.asarray(values[full * LANES :], dtype=np.float64).T
+    return out
+
+
 def ledger_outcomes(
     structure: Structure,
     period: PeriodCollections,
     guarantor_default: np.ndarray,
     weight: np.ndarray | None,
     yields: bool = True,
+    blocks: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """What ``evaluate.summarise`` derives from the waterfall's ledger, computed by the kernel:
     per-path outcomes, per-period (weighted sum, sum of squares), and the per-period cross
     moment Σ (w·available)(w·due). Without ``yields`` the per-path yields are not solved for
-    (a third of the kernel's time) and left out."""
+    and left out. ``blocks`` is ``blocked(period)`` when the caller shares it between designs."""
     from securitize.enhancers.metrics import discount_factors
     from securitize.evaluate import _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT
     from securitize.waterfall.kernel_loop import run_kernel
@@ -102,13 +128,12 @@ def ledger_outcomes(
     out_square = np.zeros((periods, len(by_period)))
     out_cross = np.zeros(periods)
     out_path = np.empty((len(by_path), paths))
+    if blocks is None:
+        blocks = blocked(period)
+    if blocks.shape != (-(-paths // LANES), COLLECTION_SERIES, periods, LANES):
+        raise ValueError("blocked collections do not match the collections")
     run_kernel(
-        _floats(period.interest),
-        _floats(period.principal),
-        _floats(period.recoveries),
-        _floats(period.defaulted),
-        _floats(period.performing_balance),
-        _floats(period.fee_base),
+        blocks,
         _floats(period.months),
         _floats(structure.period_start_months),
         _floats(period.scheduled_principal),

@@ -5,6 +5,10 @@ Kept apart from ``kernel_loop`` so that lowering a structure (and ``supports``) 
 
 CENT = 0.01
 
+# Paths per block: enough lanes to fill vector registers many times over, few enough that a
+# block's state stays in cache.
+LANES = 512
+
 # Step kinds, step table columns, target kinds, trigger metrics (see kernel_lower.py).
 FEE, GUARANTEE_FEE, INTEREST, DEFERRED, FUND, DRAW, PRINCIPAL, RESIDUAL = range(8)
 KIND, ARG, MODE, AMOUNT, TARGET, COVER_FEES, FIRST, COUNT = range(8)
@@ -21,3 +25,7 @@ F_POOL, F_CALL_THRESHOLD, F_RATE_LIMIT = range(3)
 IP, GR, GI, PP, GP = range(5)
 PATH_SERIES_PER_TRANCHE = 7
 PATH_SERIES_PER_GUARANTEE = 7
+# The shared collections in block layout, blocks × series × periods × lanes (kernel.blocked):
+# interest, principal, recoveries, defaulted, performing balance, fee base.
+C_INTEREST, C_PRINCIPAL, C_RECOVERIES, C_DEFAULTED, C_PERFORMING, C_FEE_BASE = range(6)
+COLLECTION_SERIES = 6

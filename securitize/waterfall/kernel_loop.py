@@ -2,8 +2,12 @@
 
 This is the compiled twin of ``engine.py``. It runs the same priority of payments with the same
 arithmetic, in the same order, on a block of paths at a time (the "lanes"), so that a block's
-whole state stays in cache and each step is a short loop over lanes (which the compiler turns
-into vector instructions where it can prove the arrays apart). As in the numpy engine, the
+whole state stays in cache. Every loop over lanes is innermost and branch-free (``_lo`` and
+``_hi`` for min and max, selects for conditions, sums over tranches or fees as lane-wise
+running sums), which is what lets the compiler turn it into vector instructions; a loop that
+touches too many arrays is split, since the compiler must check each pair apart. The
+collections arrive in the block layout (``kernel.blocked``), made once per chunk and shared by
+every design evaluated on it. As in the numpy engine, the
 main program and the post-acceleration program run one after the other, each on its own lanes,
 amounts elsewhere counting as zero. Instead of a full ledger, each block is reduced as it goes
 to what design evaluation reports (``evaluate.summarise``): per-period weighted sums and sums
@@ -23,6 +27,12 @@ from securitize.waterfall.kernel_codes import (
     AMOUNT,
     AMOUNT_TARGET,
     ARG,
+    C_DEFAULTED,
+    C_FEE_BASE,
+    C_INTEREST,
+    C_PERFORMING,
+    C_PRINCIPAL,
+    C_RECOVERIES,
     CENT,
     COUNT,
     COVER_FEES,
@@ -65,27 +75,65 @@ ensure_cache_dir()
 
 from numba import njit  # noqa: E402 (numba chooses the cache folder when a function is defined)
 
-# Paths per block: enough lanes to fill vector registers many times over, few enough that a
-# block's state and its cash-flow history stay in cache.
-LANES = 128
+# Interleaved partial sums per moment (``_add_moments``); LANES is a multiple of it.
+PARTIALS = 8
 
 
-@njit(cache=True)
-def _add_moments(values, weight, out_sum, out_square, p):
-    """Add the block's weighted values and their squares to period p's totals, lane by lane
-    in order (no reassociation: the same sums to the last digit in every process)."""
-    for s in range(values.shape[0]):
-        total = 0.0
-        square = 0.0
-        for lane in range(values.shape[1]):
+@njit(cache=True, error_model="numpy", inline="always")
+def _lo(a, b):
+    """``min(a, b)`` as a select the compiler can vectorise (the builtin branches on NaN)."""
+    return b if b < a else a
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _hi(a, b):
+    """``max(a, b)`` as a select the compiler can vectorise."""
+    return b if b > a else a
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _zero(values):
+    """values[:] = 0 as one flat loop (numba's slice assignment walks every dimension)."""
+    for i in range(values.shape[0]):
+        values[i] = 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _add_moments(values, weight, folded, out_sum, out_square, p):
+    """Add the block's weighted values and their squares to period p's totals. Each sum over
+    the lanes is a fixed tree: halves added lane by lane down to ``PARTIALS`` partial sums,
+    then those in a fixed order. Every level is a vector loop, and the order (so every last
+    digit) is the same in every process and on every machine."""
+    series, lanes = values.shape
+    for s in range(series):
+        for lane in range(lanes):
             weighted = weight[lane] * values[s, lane]
-            total += weighted
-            square += weighted * weighted
-        out_sum[p, s] += total
-        out_square[p, s] += square
+            folded[0, lane] = weighted
+            folded[1, lane] = weighted * weighted
+        out_sum[p, s] += _fold(folded[0], lanes)
+        out_square[p, s] += _fold(folded[1], lanes)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy", inline="always")
+def _fold(row, lanes):
+    """Σ row[:lanes] by the fixed tree of ``_add_moments`` (row is overwritten)."""
+    half = lanes // 2
+    while half >= PARTIALS:
+        for lane in range(half):
+            row[lane] += row[lane + half]
+        half //= 2
+    return _fixed_sum(row, 0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fixed_sum(partial, at):
+    """The ``PARTIALS`` partial sums from ``at``, added pairwise in a fixed order."""
+    return ((partial[at] + partial[at + 1]) + (partial[at + 2] + partial[at + 3])) + (
+        (partial[at + 4] + partial[at + 5]) + (partial[at + 6] + partial[at + 7])
+    )
+
+
+@njit(cache=True, error_model="numpy")
 def _targets(k, tg_kind, tg_value, tg_share, tg_floor, tg_tranche, performing, balance, out):
     """Target k on every lane (``engine._Run._target``)."""
     lanes = out.shape[0]
@@ -96,20 +144,22 @@ def _targets(k, tg_kind, tg_value, tg_share, tg_floor, tg_tranche, performing, b
     share, floor = tg_share[k], tg_floor[k]
     if tg_kind[k] == POOL:
         for lane in range(lanes):
-            out[lane] = max(share * performing[lane], floor)
+            out[lane] = _hi(share * performing[lane], floor)
     elif tg_kind[k] == NOTES:
         for lane in range(lanes):
-            base = 0.0
-            for j in range(balance.shape[0]):
-                base = base + balance[j, lane]
-            out[lane] = max(share * base, floor)
+            out[lane] = 0.0
+        for j in range(balance.shape[0]):
+            for lane in range(lanes):
+                out[lane] = out[lane] + balance[j, lane]
+        for lane in range(lanes):
+            out[lane] = _hi(share * out[lane], floor)
     else:
         j = tg_tranche[k]
         for lane in range(lanes):
-            out[lane] = max(share * balance[j, lane], floor)
+            out[lane] = _hi(share * balance[j, lane], floor)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _yields(cash, years, powers, gaps, price, bisections, newton, limit, out):
     """``evaluate.internal_rate_of_return`` on every lane: cash is periods × lanes.
 
@@ -134,8 +184,8 @@ def _yields(cash, years, powers, gaps, price, bisections, newton, limit, out):
         if first < 0:
             first, last = 0, periods - 1
         a, b = ratio / years[first], ratio / years[last]
-        low[lane] = min(max(min(a, b), -limit), limit)
-        high[lane] = min(max(max(a, b), -limit), limit)
+        low[lane] = _lo(_hi(_lo(a, b), -limit), limit)
+        high[lane] = _lo(_hi(_hi(a, b), -limit), limit)
     rate = np.empty(lanes)
     value = np.empty(lanes)
     slope = np.empty(lanes)
@@ -178,7 +228,7 @@ def _yields(cash, years, powers, gaps, price, bisections, newton, limit, out):
                 step = (value[lane] - price) / gradient if gradient < 0 else 0.0
                 if step != 0.0:
                     moved = True
-                low[lane] = min(max(rate[lane] - step, -limit), limit)
+                low[lane] = _lo(_hi(rate[lane] - step, -limit), limit)
             if not moved:
                 # Every further step is zero on every lane: the solver has stopped moving.
                 break
@@ -186,20 +236,7 @@ def _yields(cash, years, powers, gaps, price, bisections, newton, limit, out):
         out[lane] = math.expm1(low[lane]) if total[lane] > CENT else -1.0
 
 
-@njit(cache=True)
-def _life(principal, years, out):
-    """Weighted-average life (years) of principal received, periods × lanes."""
-    periods, lanes = principal.shape
-    for lane in range(lanes):
-        received = 0.0
-        timed = 0.0
-        for p in range(periods):
-            received += principal[p, lane]
-            timed += principal[p, lane] * years[p]
-        out[lane] = timed / received if received > CENT else np.nan
-
-
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _steps(
     first_step,
     last_step,
@@ -226,6 +263,7 @@ def _steps(
     account,
     owed,
     scratch,
+    work,
     target,
     guarantee_of,
     standing_of,
@@ -242,8 +280,14 @@ def _steps(
     acc_target,
 ):
     """Run steps [first_step, last_step) on the lanes where ``active`` holds
-    (``engine._Run._run_steps``)."""
+    (``engine._Run._run_steps``). Every loop over lanes is innermost and branch-free, so the
+    compiler turns it into vector instructions; ``work`` holds per-lane sums and shares."""
     lanes = pot.shape[0]
+    need = work[0]
+    subtotal = work[1]
+    share = work[2]
+    paid_step = work[3]
+    limit = work[4]
     for i in range(first_step, last_step):
         kind = steps[i, KIND]
         arg = steps[i, ARG]
@@ -253,7 +297,7 @@ def _steps(
             dues = fee_due if kind == FEE else gfee_due
             column = arg if kind == FEE else n_fee + arg
             for lane in range(lanes):
-                paid = min(pot[lane], dues[arg, lane] if active[lane] else 0.0)
+                paid = _lo(pot[lane], dues[arg, lane] if active[lane] else 0.0)
                 pot[lane] -= paid
                 dues[arg, lane] = dues[arg, lane] - paid
                 fee_paid[column, lane] += paid
@@ -265,9 +309,9 @@ def _steps(
                 if kind == DEFERRED or paid_current[j]:
                     for lane in range(lanes):
                         on = active[lane]
-                        to_investor = min(pot[lane], arrears[j, lane] if on else 0.0)
+                        to_investor = _lo(pot[lane], arrears[j, lane] if on else 0.0)
                         pot[lane] -= to_investor
-                        to_guarantor = min(pot[lane], garrears[j, lane] if on else 0.0)
+                        to_guarantor = _lo(pot[lane], garrears[j, lane] if on else 0.0)
                         pot[lane] -= to_guarantor
                         arrears[j, lane] = arrears[j, lane] - to_investor
                         garrears[j, lane] = garrears[j, lane] - to_guarantor
@@ -281,13 +325,15 @@ def _steps(
                 if paid_current[j]:
                     continue
                 group += 1
-                with_arrears = not deferred[j]
-                for lane in range(lanes):
-                    on = active[lane]
-                    due = current[j, lane] if on else 0.0
-                    if with_arrears:
-                        due = due + ((arrears[j, lane] + garrears[j, lane]) if on else 0.0)
-                    owed[j, lane] = due
+                if deferred[j]:
+                    for lane in range(lanes):
+                        owed[j, lane] = current[j, lane] if active[lane] else 0.0
+                else:
+                    for lane in range(lanes):
+                        on = active[lane]
+                        owed[j, lane] = (current[j, lane] if on else 0.0) + (
+                            (arrears[j, lane] + garrears[j, lane]) if on else 0.0
+                        )
             if group == 0:
                 continue
             if group == 1:
@@ -295,23 +341,27 @@ def _steps(
                     j = step_tranches[q]
                     if not paid_current[j]:
                         for lane in range(lanes):
-                            paid = min(pot[lane], owed[j, lane])
+                            paid = _lo(pot[lane], owed[j, lane])
                             pot[lane] -= paid
                             scratch[j, lane] = paid
             else:
                 for lane in range(lanes):
-                    total = 0.0
-                    for q in range(first, first + count):
-                        j = step_tranches[q]
-                        if not paid_current[j]:
-                            total = total + owed[j, lane]
-                    paid_total = min(pot[lane], total)
+                    subtotal[lane] = 0.0
+                for q in range(first, first + count):
+                    j = step_tranches[q]
+                    if not paid_current[j]:
+                        for lane in range(lanes):
+                            subtotal[lane] = subtotal[lane] + owed[j, lane]
+                for lane in range(lanes):
+                    total = subtotal[lane]
+                    paid_total = _lo(pot[lane], total)
                     pot[lane] -= paid_total
-                    share = paid_total / total if total > 0 else 0.0
-                    for q in range(first, first + count):
-                        j = step_tranches[q]
-                        if not paid_current[j]:
-                            scratch[j, lane] = owed[j, lane] * share
+                    share[lane] = paid_total / total if total > 0 else 0.0
+                for q in range(first, first + count):
+                    j = step_tranches[q]
+                    if not paid_current[j]:
+                        for lane in range(lanes):
+                            scratch[j, lane] = owed[j, lane] * share[lane]
             for q in range(first, first + count):
                 j = step_tranches[q]
                 if paid_current[j]:
@@ -321,43 +371,50 @@ def _steps(
                 if with_arrears:
                     # The engine pays arrears only where some path has any: with none, paying
                     # them changes nothing, and the block skips the work too.
-                    owing = False
+                    owing = 0
                     for lane in range(lanes):
-                        owing = owing or arrears[j, lane] != 0.0 or garrears[j, lane] != 0.0
-                    with_arrears = owing
-                k = guarantee_of[j]
-                not_deferrable = not tr_deferrable[j]
-                for lane in range(lanes):
-                    on = active[lane]
-                    now = current[j, lane] if on else 0.0
-                    remaining = scratch[j, lane]
-                    if with_arrears:
-                        to_investor = min(remaining, arrears[j, lane] if on else 0.0)
+                        owing += 1 if (arrears[j, lane] != 0.0) | (garrears[j, lane] != 0.0) else 0
+                    with_arrears = owing > 0
+                if with_arrears:
+                    for lane in range(lanes):
+                        on = active[lane]
+                        remaining = scratch[j, lane]
+                        to_investor = _lo(remaining, arrears[j, lane] if on else 0.0)
                         arrears[j, lane] = arrears[j, lane] - to_investor
                         ledger[j, IP, lane] += to_investor
                         remaining = remaining - to_investor
-                        to_guarantor = min(remaining, garrears[j, lane] if on else 0.0)
+                        to_guarantor = _lo(remaining, garrears[j, lane] if on else 0.0)
                         garrears[j, lane] = garrears[j, lane] - to_guarantor
                         ledger[j, GR, lane] += to_guarantor
-                        remaining = remaining - to_guarantor
-                    to_current = min(remaining, now)
+                        scratch[j, lane] = remaining - to_guarantor
+                # The current interest; ``need`` holds each lane's shortfall.
+                for lane in range(lanes):
+                    now = current[j, lane] if active[lane] else 0.0
+                    to_current = _lo(scratch[j, lane], now)
                     ledger[j, IP, lane] += to_current
-                    shortfall = now - to_current
-                    shortfall_row[j, lane] += shortfall
-                    if k >= 0:
-                        # In full while the guarantor stands and has capital left; its
-                        # recovery rate on the rest (engine._Run._claim).
+                    need[lane] = now - to_current
+                    shortfall_row[j, lane] += need[lane]
+                k = guarantee_of[j]
+                if k >= 0:
+                    # In full while the guarantor stands and has capital left; its recovery
+                    # rate on the rest (engine._Run._claim).
+                    recovery = g_recovery[k]
+                    for lane in range(lanes):
+                        shortfall = need[lane]
                         solvent = (
-                            min(shortfall, capital_left[k, lane]) if standing_of[k, lane] else 0.0
+                            _lo(shortfall, capital_left[k, lane]) if standing_of[k, lane] else 0.0
                         )
                         capital_left[k, lane] = capital_left[k, lane] - solvent
-                        advanced = solvent + (shortfall - solvent) * g_recovery[k]
+                        advanced = solvent + (shortfall - solvent) * recovery
                         ledger[j, GI, lane] += advanced
                         garrears[j, lane] = garrears[j, lane] + advanced
-                        shortfall = shortfall - advanced
-                    arrears[j, lane] = arrears[j, lane] + shortfall
-                    if not_deferrable and shortfall > CENT:
-                        shortfall_event[lane] = True
+                        need[lane] = shortfall - advanced
+                not_deferrable = not tr_deferrable[j]
+                for lane in range(lanes):
+                    arrears[j, lane] = arrears[j, lane] + need[lane]
+                    shortfall_event[lane] = shortfall_event[lane] | (
+                        not_deferrable & (need[lane] > CENT)
+                    )
         elif kind == FUND:
             if final:
                 for lane in range(lanes):
@@ -376,33 +433,40 @@ def _steps(
                 )
             for lane in range(lanes):
                 on = active[lane]
-                excess = max(account[arg, lane] - target[lane], 0.0) if on else 0.0
+                excess = _hi(account[arg, lane] - target[lane], 0.0) if on else 0.0
                 pot[lane] += excess
-                want = max(target[lane] - account[arg, lane] + excess, 0.0) if on else 0.0
-                deposit = min(pot[lane], want)
+                want = _hi(target[lane] - account[arg, lane] + excess, 0.0) if on else 0.0
+                deposit = _lo(pot[lane], want)
                 pot[lane] -= deposit
                 account[arg, lane] = account[arg, lane] - excess + deposit
         elif kind == DRAW:
-            cover_fees = steps[i, COVER_FEES] != 0
             for lane in range(lanes):
-                on = active[lane]
-                need = 0.0
-                if cover_fees:
-                    fees = 0.0
-                    for f in range(fee_due.shape[0]):
-                        fees = fees + fee_due[f, lane]
-                    need = need + (fees if on else 0.0)
-                    fees = 0.0
-                    for f in range(gfee_due.shape[0]):
-                        fees = fees + gfee_due[f, lane]
-                    need = need + (fees if on else 0.0)
-                for q in range(first, first + count):
-                    j = step_tranches[q]
-                    due = current[j, lane] if on else 0.0
-                    if not deferred[j]:
-                        due = due + ((arrears[j, lane] + garrears[j, lane]) if on else 0.0)
-                    need = need + due
-                draw = min(account[arg, lane] if on else 0.0, max(need - pot[lane], 0.0))
+                need[lane] = 0.0
+            if steps[i, COVER_FEES] != 0:
+                for dues in (fee_due, gfee_due):
+                    for lane in range(lanes):
+                        subtotal[lane] = 0.0
+                    for f in range(dues.shape[0]):
+                        for lane in range(lanes):
+                            subtotal[lane] = subtotal[lane] + dues[f, lane]
+                    for lane in range(lanes):
+                        need[lane] = need[lane] + (subtotal[lane] if active[lane] else 0.0)
+            for q in range(first, first + count):
+                j = step_tranches[q]
+                if deferred[j]:
+                    for lane in range(lanes):
+                        need[lane] = need[lane] + (current[j, lane] if active[lane] else 0.0)
+                else:
+                    for lane in range(lanes):
+                        on = active[lane]
+                        due = (current[j, lane] if on else 0.0) + (
+                            (arrears[j, lane] + garrears[j, lane]) if on else 0.0
+                        )
+                        need[lane] = need[lane] + due
+            for lane in range(lanes):
+                draw = _lo(
+                    account[arg, lane] if active[lane] else 0.0, _hi(need[lane] - pot[lane], 0.0)
+                )
                 account[arg, lane] = account[arg, lane] - draw
                 pot[lane] += draw
         elif kind == PRINCIPAL:
@@ -426,50 +490,57 @@ def _steps(
                 j = step_tranches[first + q]
                 for lane in range(lanes):
                     owed[q, lane] = (
-                        max(balance[j, lane] - target[lane], 0.0) if active[lane] else 0.0
+                        _hi(balance[j, lane] - target[lane], 0.0) if active[lane] else 0.0
                     )
-            pro_rata = steps[i, MODE] == 1
             for lane in range(lanes):
-                limit = due_left[lane] if by_due else np.inf
-                paid_step = 0.0
-                sequential = sequential_forced[lane] if pro_rata else True
-                if pro_rata:
-                    total = 0.0
-                    for q in range(count):
-                        total = total + owed[q, lane]
-                    budget = 0.0 if sequential else min(min(pot[lane], total), limit)
-                    share = budget / total if total > 0 else 0.0
-                    for q in range(count):
-                        j = step_tranches[first + q]
-                        paid = owed[q, lane] * share
+                limit[lane] = due_left[lane] if by_due else np.inf
+                paid_step[lane] = 0.0
+            pro_rata = steps[i, MODE] == 1
+            if pro_rata:
+                for lane in range(lanes):
+                    subtotal[lane] = 0.0
+                for q in range(count):
+                    for lane in range(lanes):
+                        subtotal[lane] = subtotal[lane] + owed[q, lane]
+                for lane in range(lanes):
+                    total = subtotal[lane]
+                    budget = (
+                        0.0 if sequential_forced[lane] else _lo(_lo(pot[lane], total), limit[lane])
+                    )
+                    share[lane] = budget / total if total > 0 else 0.0
+                    # Paid below, tranche by tranche (budget is what they add up to).
+                    subtotal[lane] = budget
+                for q in range(count):
+                    j = step_tranches[first + q]
+                    for lane in range(lanes):
+                        paid = owed[q, lane] * share[lane]
                         pot[lane] -= paid
                         balance[j, lane] = balance[j, lane] - paid
                         ledger[j, PP, lane] += paid
-                    paid_step += budget
-                for q in range(count):
-                    j = step_tranches[first + q]
-                    want = min(owed[q, lane], limit - paid_step) if sequential else 0.0
-                    paid = min(pot[lane], want)
+                for lane in range(lanes):
+                    paid_step[lane] += subtotal[lane]
+            for q in range(count):
+                j = step_tranches[first + q]
+                for lane in range(lanes):
+                    sequential = sequential_forced[lane] if pro_rata else True
+                    want = _lo(owed[q, lane], limit[lane] - paid_step[lane]) if sequential else 0.0
+                    paid = _lo(pot[lane], want)
                     pot[lane] -= paid
                     balance[j, lane] = balance[j, lane] - paid
                     ledger[j, PP, lane] += paid
-                    paid_step += paid
-                if by_due:
-                    due_left[lane] -= paid_step
+                    paid_step[lane] += paid
+            if by_due:
+                for lane in range(lanes):
+                    due_left[lane] -= paid_step[lane]
         else:  # residual
             for lane in range(lanes):
                 residual[lane] += pot[lane]
                 pot[lane] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def run_kernel(
-    col_interest,
-    col_principal,
-    col_recoveries,
-    col_defaulted,
-    col_performing,
-    col_fee_base,
+    blocked,
     months,
     start_month,
     scheduled,
@@ -515,10 +586,14 @@ def run_kernel(
     out_cross,
     out_path,
 ):
-    """Evaluate every path; ``out_sum``/``out_square`` are periods × series, ``out_path``
+    """Evaluate every path of ``blocked`` (the collections, ``kernel.blocked``: blocks ×
+    series × periods × LANES); ``out_sum``/``out_square`` are periods × series, ``out_path``
     series × paths (``kernel_lower.period_series`` and ``path_series`` order)."""
-    paths, periods = col_interest.shape
-    lanes = LANES
+    paths = out_path.shape[1]
+    periods = blocked.shape[2]
+    # The block width is the array's (not the LANES constant compiled in: numba's cache
+    # would not see a change to kernel_codes).
+    lanes = blocked.shape[3]
     n_tr = tr_balance.shape[0]
     n_fee = fee_kind.shape[0]
     n_g = g_tranche.shape[0]
@@ -529,17 +604,11 @@ def run_kernel(
     has_call = ints[N_HAS_CALL] != 0
     residual_holder = ints[N_RESIDUAL]
     bisections, newton = ints[N_BISECTIONS], ints[N_NEWTON]
+    with_yields = bisections + newton > 0
     pool_balance = floats[F_POOL]
     call_threshold = floats[F_CALL_THRESHOLD]
     limit = floats[F_RATE_LIMIT]
 
-    # The block's collections, dates × lanes.
-    c_interest = np.zeros((periods, lanes))
-    c_principal = np.zeros((periods, lanes))
-    c_recoveries = np.zeros((periods, lanes))
-    c_defaulted = np.zeros((periods, lanes))
-    c_performing = np.zeros((periods, lanes))
-    c_fee_base = np.zeros((periods, lanes))
     g_default = np.zeros((n_g, lanes))
     w = np.zeros(lanes)
     # State.
@@ -558,11 +627,12 @@ def run_kernel(
     carry = np.empty(lanes)
     # One date's working arrays.
     notes = np.empty(lanes)
+    reserves = np.empty(lanes)
     performing_raw = np.empty(lanes)
     interest_cash = np.empty(lanes)
     principal_cash = np.empty(lanes)
     call_now = np.empty(lanes, dtype=np.bool_)
-    everything = np.empty(lanes, dtype=np.bool_)
+    breached = np.empty(lanes, dtype=np.bool_)
     due_left = np.empty(lanes)
     available = np.empty(lanes)
     due = np.empty(lanes)
@@ -578,13 +648,18 @@ def run_kernel(
     fee_paid = np.empty((n_fee + n_g, lanes))
     owed = np.empty((n_tr, lanes))
     scratch = np.empty((n_tr, lanes))
+    work = np.empty((5, lanes))
+    subtotal = work[1]
     target = np.empty(lanes)
     accrued = np.empty(lanes)
     paid_current = np.zeros(n_tr, dtype=np.bool_)
     values = np.empty((n_series, lanes))
-    # The block's history, for yields and lives.
-    cash = np.empty((n_tr, 2, periods, lanes))
-    principal_kept = np.empty((n_tr, 2, periods, lanes))
+    folded = np.empty((2, lanes))
+    # The block's cash history, for yields (only when they are solved for).
+    cash = np.empty((n_tr, 2, periods if with_yields else 0, lanes))
+    # Per tranche, stand-alone and wrapped: principal received and principal × years (lives).
+    received = np.empty((n_tr, 2, lanes))
+    timed = np.empty((n_tr, 2, lanes))
     shortfall_total = np.empty((n_tr, lanes))
     cover = np.empty((n_g, lanes))
     # Per enhancer: claims, net claims and their present value, fees and their present value,
@@ -592,33 +667,16 @@ def run_kernel(
     enhancer_totals = np.empty((n_g, 7, lanes))
     result = np.empty(lanes)
     result_wrapped = np.empty(lanes)
+    ledger_flat = ledger.reshape(ledger.size)
+    shortfall_flat = shortfall_row.reshape(shortfall_row.size)
+    fee_paid_flat = fee_paid.reshape(fee_paid.size)
 
-    for start in range(0, paths, lanes):
+    for block in range(blocked.shape[0]):
+        start = block * lanes
         n = min(lanes, paths - start)
+        collections = blocked[block]
         for lane in range(lanes):
             w[lane] = weight[start + lane] if lane < n else 0.0
-        # Each path's collections are one contiguous row: read row by row.
-        for lane in range(n):
-            for p in range(periods):
-                c_interest[p, lane] = col_interest[start + lane, p]
-            for p in range(periods):
-                c_principal[p, lane] = col_principal[start + lane, p]
-            for p in range(periods):
-                c_recoveries[p, lane] = col_recoveries[start + lane, p]
-            for p in range(periods):
-                c_defaulted[p, lane] = col_defaulted[start + lane, p]
-            for p in range(periods):
-                c_performing[p, lane] = col_performing[start + lane, p]
-            for p in range(periods):
-                c_fee_base[p, lane] = col_fee_base[start + lane, p]
-        for p in range(periods):
-            for lane in range(n, lanes):
-                c_interest[p, lane] = 0.0
-                c_principal[p, lane] = 0.0
-                c_recoveries[p, lane] = 0.0
-                c_defaulted[p, lane] = 0.0
-                c_performing[p, lane] = 0.0
-                c_fee_base[p, lane] = 0.0
         for k in range(n_g):
             for lane in range(lanes):
                 g_default[k, lane] = gdef[start + lane, k] if lane < n else 0.0
@@ -629,18 +687,23 @@ def run_kernel(
                 arrears[j, lane] = 0.0
                 garrears[j, lane] = 0.0
                 shortfall_total[j, lane] = 0.0
-        fee_due[:] = 0.0
-        gfee_due[:] = 0.0
-        enhancer_totals[:] = 0.0
+        _zero(received.reshape(received.size))
+        _zero(timed.reshape(timed.size))
+        _zero(fee_due.reshape(fee_due.size))
+        _zero(gfee_due.reshape(gfee_due.size))
+        _zero(enhancer_totals.reshape(enhancer_totals.size))
         for a in range(n_acc):
             for lane in range(lanes):
                 account[a, lane] = acc_initial[a]
-        trigger[:] = False
-        accelerated[:] = False
-        called[:] = False
-        shortfall_event[:] = False
-        cumulative[:] = 0.0
-        carry[:] = 0.0
+        for t in range(n_trg):
+            for lane in range(lanes):
+                trigger[t, lane] = False
+        for lane in range(lanes):
+            accelerated[lane] = False
+            called[lane] = False
+            shortfall_event[lane] = False
+            cumulative[lane] = 0.0
+            carry[lane] = 0.0
 
         for p in range(periods):
             final = p == periods - 1
@@ -651,10 +714,10 @@ def run_kernel(
                 c = tr_coupon[j]
                 for lane in range(lanes):
                     current[j, lane] = balance[j, lane] * (c * year_fraction) if c != 0 else 0.0
-            ledger[:] = 0.0
-            shortfall_row[:] = 0.0
-            fee_paid[:] = 0.0
-            residual[:] = 0.0
+            _zero(ledger_flat)
+            _zero(shortfall_flat)
+            _zero(fee_paid_flat)
+            _zero(residual)
 
             # 1. Fees accrue.
             for f in range(n_fee):
@@ -662,126 +725,137 @@ def run_kernel(
                 rate = fee_rate[f]
                 if kind == POOL_FEE:
                     for lane in range(lanes):
-                        accrued[lane] = rate / 12.0 * c_fee_base[p, lane]
+                        accrued[lane] = rate / 12.0 * collections[C_FEE_BASE, p, lane]
                 elif kind == TRANCHE_FEE:
+                    tranche = fee_tranche[f]
                     for lane in range(lanes):
-                        accrued[lane] = rate * period_months / 12.0 * balance[fee_tranche[f], lane]
+                        accrued[lane] = rate * period_months / 12.0 * balance[tranche, lane]
                 else:
                     for lane in range(lanes):
                         accrued[lane] = fee_amount[f] * period_months / 12.0
                 if has_call:
                     # A called deal has ended: nothing more accrues.
                     for lane in range(lanes):
-                        if called[lane]:
-                            accrued[lane] = 0.0
+                        accrued[lane] = 0.0 if called[lane] else accrued[lane]
                 for lane in range(lanes):
                     fee_due[f, lane] = fee_due[f, lane] + accrued[lane]
             for k in range(n_g):
                 j = g_tranche[k]
                 for lane in range(lanes):
-                    standing = min(max(g_default[k, lane] - start_month[p], 0.0), period_months)
+                    standing = _lo(_hi(g_default[k, lane] - start_month[p], 0.0), period_months)
                     cover[k, lane] = balance[j, lane] * (standing / 12.0)
                     gfee_due[k, lane] = gfee_due[k, lane] + g_fee_rate[k] * cover[k, lane]
                     standing_of[k, lane] = g_default[k, lane] > end_month
 
             # 2. Triggers, on the notes after the previous date and this period's pool.
             for lane in range(lanes):
-                total = 0.0
-                for j in range(n_tr):
-                    total = total + balance[j, lane]
-                notes[lane] = total
-                performing_raw[lane] = c_performing[p, lane]
-                cumulative[lane] = cumulative[lane] + c_defaulted[p, lane]
+                notes[lane] = 0.0
+                reserves[lane] = 0.0
+                performing_raw[lane] = collections[C_PERFORMING, p, lane]
+                cumulative[lane] = cumulative[lane] + collections[C_DEFAULTED, p, lane]
+            for j in range(n_tr):
+                for lane in range(lanes):
+                    notes[lane] = notes[lane] + balance[j, lane]
+            for a in range(n_acc):
+                for lane in range(lanes):
+                    reserves[lane] = reserves[lane] + account[a, lane]
             for t in range(n_trg):
                 metric = trg_metric[t]
                 threshold = trg_threshold[t]
                 above = trg_above[t] != 0
-                curable = trg_curable[t] != 0
-                for lane in range(lanes):
-                    if metric == SHORTFALL:
-                        breached = shortfall_event[lane]
-                    else:
+                if metric == SHORTFALL:
+                    for lane in range(lanes):
+                        breached[lane] = shortfall_event[lane]
+                else:
+                    for lane in range(lanes):
                         if metric == DEFAULT_RATIO:
                             value = cumulative[lane] / pool_balance
-                        elif notes[lane] > CENT:
-                            reserves = 0.0
-                            for a in range(n_acc):
-                                reserves = reserves + account[a, lane]
-                            value = (performing_raw[lane] + reserves) / notes[lane]
                         else:
-                            value = np.inf
-                        breached = value > threshold if above else value < threshold
-                    trigger[t, lane] = breached if curable else (trigger[t, lane] or breached)
-                    if trg_accelerate[t] and trigger[t, lane]:
-                        accelerated[lane] = True
+                            value = (
+                                (performing_raw[lane] + reserves[lane]) / notes[lane]
+                                if notes[lane] > CENT
+                                else np.inf
+                            )
+                        breached[lane] = value > threshold if above else value < threshold
+                if trg_curable[t] != 0:
+                    for lane in range(lanes):
+                        trigger[t, lane] = breached[lane]
+                else:
+                    for lane in range(lanes):
+                        trigger[t, lane] = trigger[t, lane] | breached[lane]
+                if trg_accelerate[t]:
+                    for lane in range(lanes):
+                        accelerated[lane] = accelerated[lane] | trigger[t, lane]
             for lane in range(lanes):
-                forced = False
-                for t in range(n_trg):
-                    if not trg_accelerate[t] and trigger[t, lane]:
-                        forced = True
-                sequential_forced[lane] = forced
+                sequential_forced[lane] = False
                 shortfall_event[lane] = False
+            for t in range(n_trg):
+                if not trg_accelerate[t]:
+                    for lane in range(lanes):
+                        sequential_forced[lane] = sequential_forced[lane] | trigger[t, lane]
 
             # 3. Collections, the clean-up call, the legal-final release, amounts due.
             for lane in range(lanes):
-                ic = c_interest[p, lane]
-                pc = c_principal[p, lane] + c_recoveries[p, lane]
+                ic = collections[C_INTEREST, p, lane]
+                pc = collections[C_PRINCIPAL, p, lane] + collections[C_RECOVERIES, p, lane]
                 performing = performing_raw[lane]
                 now = False
                 if has_call:
-                    if called[lane]:
-                        ic = 0.0
-                        pc = 0.0
-                        performing = 0.0
+                    was = called[lane]
+                    ic = 0.0 if was else ic
+                    pc = 0.0 if was else pc
+                    performing = 0.0 if was else performing
                     now = (
-                        (not called[lane])
-                        and performing <= call_threshold
-                        and performing > CENT
-                        and notes[lane] > CENT
+                        (not was)
+                        & (performing <= call_threshold)
+                        & (performing > CENT)
+                        & (notes[lane] > CENT)
                     )
                     pc = pc + (performing if now else 0.0)
                     performing = 0.0 if now else performing
-                released = 0.0
-                if final:
-                    for a in range(n_acc):
-                        released = released + account[a, lane]
-                        account[a, lane] = 0.0
-                every = final or accelerated[lane] or now or called[lane]
-                due_left[lane] = notes[lane] if every else max(notes[lane] - performing, 0.0)
+                every = final | accelerated[lane] | now | called[lane]
+                due_left[lane] = notes[lane] if every else _hi(notes[lane] - performing, 0.0)
                 senior = balance[0, lane]
-                owing = senior if every else min(senior, scheduled[p])
-                fees = 0.0
-                for f in range(n_fee):
-                    fees = fees + fee_due[f, lane]
-                owing += fees
-                fees = 0.0
-                for k in range(n_g):
-                    fees = fees + gfee_due[k, lane]
-                owing += fees
-                for j in range(n_tr):
-                    owing += current[j, lane] + (arrears[j, lane] + garrears[j, lane])
-                due[lane] = owing
+                due[lane] = senior if every else _lo(senior, scheduled[p])
                 available[lane] = ic + pc + carry[lane]
                 interest_cash[lane] = ic
-                principal_cash[lane] = pc + released
+                principal_cash[lane] = pc
                 call_now[lane] = now
-                everything[lane] = every
+            if final:
+                # The legal final month releases the accounts (reserves is their sum).
+                for lane in range(lanes):
+                    principal_cash[lane] = principal_cash[lane] + reserves[lane]
+                for a in range(n_acc):
+                    for lane in range(lanes):
+                        account[a, lane] = 0.0
+            for dues in (fee_due, gfee_due):
+                for lane in range(lanes):
+                    subtotal[lane] = 0.0
+                for f in range(dues.shape[0]):
+                    for lane in range(lanes):
+                        subtotal[lane] = subtotal[lane] + dues[f, lane]
+                for lane in range(lanes):
+                    due[lane] += subtotal[lane]
+            for j in range(n_tr):
+                for lane in range(lanes):
+                    due[lane] += current[j, lane] + (arrears[j, lane] + garrears[j, lane])
 
             # 4. The main program on lanes not accelerated (interest then principal, or
             # combined), then the post-acceleration one on the others.
-            any_main = False
-            any_accelerated = False
+            n_accelerated = 0
             for lane in range(lanes):
-                active[lane] = not accelerated[lane]
-                any_main = any_main or active[lane]
-                any_accelerated = any_accelerated or accelerated[lane]
-                if separate:
-                    pot[lane] = interest_cash[lane] + carry[lane] if active[lane] else 0.0
-                else:
-                    whole = interest_cash[lane] + principal_cash[lane] + carry[lane]
-                    pot[lane] = whole if active[lane] else 0.0
+                n_accelerated += 1 if accelerated[lane] else 0
+            any_main = n_accelerated < lanes
+            any_accelerated = n_accelerated > 0
+            for lane in range(lanes):
+                on = not accelerated[lane]
+                active[lane] = on
                 whole = interest_cash[lane] + principal_cash[lane] + carry[lane]
-                fast[lane] = whole if accelerated[lane] else 0.0
+                if separate:
+                    pot[lane] = interest_cash[lane] + carry[lane] if on else 0.0
+                else:
+                    pot[lane] = whole if on else 0.0
+                fast[lane] = 0.0 if on else whole
             for run in range(3):
                 if run < 2:
                     if not any_main or (run == 1 and not separate):
@@ -823,6 +897,7 @@ def run_kernel(
                     account,
                     owed,
                     scratch,
+                    work,
                     target,
                     guarantee_of,
                     standing_of,
@@ -844,24 +919,26 @@ def run_kernel(
 
             # 5. Cash left is carried (or, at the legal final month, the residual); the
             # guarantor pays unpaid principal at the legal final month.
-            for lane in range(lanes):
-                if final:
+            if final:
+                for lane in range(lanes):
                     residual[lane] += pot[lane]
                     carry[lane] = 0.0
-                else:
+            else:
+                for lane in range(lanes):
                     carry[lane] = pot[lane]
-                called[lane] = called[lane] or call_now[lane]
+            for lane in range(lanes):
+                called[lane] = called[lane] | call_now[lane]
             if final:
                 for k in range(n_g):
                     j = g_tranche[k]
+                    recovery = g_recovery[k]
                     for lane in range(lanes):
                         unpaid = balance[j, lane]
                         solvent = (
-                            min(unpaid, capital_left[k, lane]) if standing_of[k, lane] else 0.0
+                            _lo(unpaid, capital_left[k, lane]) if standing_of[k, lane] else 0.0
                         )
                         capital_left[k, lane] = capital_left[k, lane] - solvent
-                        paid = solvent + (unpaid - solvent) * g_recovery[k]
-                        ledger[j, GP, lane] += paid
+                        ledger[j, GP, lane] += solvent + (unpaid - solvent) * recovery
 
             # 6. The date's values (kernel_lower.period_series order) and the path history.
             for lane in range(lanes):
@@ -884,35 +961,43 @@ def run_kernel(
             for lane in range(lanes):
                 values[s, lane] = 1.0 if accelerated[lane] else 0.0
             s += 1
+            year = years[p]
             for j in range(n_tr):
-                holder = j == residual_holder
                 for lane in range(lanes):
                     ip = ledger[j, IP, lane]
                     pp = ledger[j, PP, lane]
-                    wrapped_principal = pp + ledger[j, GP, lane]
-                    standalone_interest = ip + ledger[j, GR, lane]
-                    wrapped_interest = ip + ledger[j, GI, lane]
-                    values[s, lane] = standalone_interest
+                    values[s, lane] = ip + ledger[j, GR, lane]
                     values[s + 1, lane] = pp
-                    values[s + 2, lane] = wrapped_interest
-                    values[s + 3, lane] = wrapped_principal
+                    values[s + 2, lane] = ip + ledger[j, GI, lane]
+                    values[s + 3, lane] = pp + ledger[j, GP, lane]
                     values[s + 4, lane] = balance[j, lane]
-                    excess = residual[lane] if holder else 0.0
-                    cash[j, 0, p, lane] = standalone_interest + pp + excess
-                    cash[j, 1, p, lane] = wrapped_interest + wrapped_principal + excess
-                    principal_kept[j, 0, p, lane] = pp
-                    principal_kept[j, 1, p, lane] = wrapped_principal
+                for lane in range(lanes):
+                    pp = values[s + 1, lane]
+                    wrapped_principal = values[s + 3, lane]
+                    received[j, 0, lane] += pp
+                    timed[j, 0, lane] += pp * year
+                    received[j, 1, lane] += wrapped_principal
+                    timed[j, 1, lane] += wrapped_principal * year
+                for lane in range(lanes):
                     shortfall_total[j, lane] += shortfall_row[j, lane]
+                if with_yields:
+                    holder = j == residual_holder
+                    for lane in range(lanes):
+                        excess = residual[lane] if holder else 0.0
+                        cash[j, 0, p, lane] = values[s, lane] + values[s + 1, lane] + excess
+                        cash[j, 1, p, lane] = values[s + 2, lane] + values[s + 3, lane] + excess
                 s += 5
             for k in range(n_g):
                 j = g_tranche[k]
                 df = g_discount[k, p]
                 for lane in range(lanes):
                     claim = ledger[j, GI, lane] + ledger[j, GP, lane]
-                    net = claim - ledger[j, GR, lane]
-                    fee = fee_paid[n_fee + k, lane]
                     values[s, lane] = claim
                     values[s + 1, lane] = cover[k, lane]
+                for lane in range(lanes):
+                    claim = values[s, lane]
+                    net = claim - ledger[j, GR, lane]
+                    fee = fee_paid[n_fee + k, lane]
                     enhancer_totals[k, 0, lane] += claim
                     enhancer_totals[k, 1, lane] += net
                     enhancer_totals[k, 2, lane] += net * df
@@ -921,55 +1006,56 @@ def run_kernel(
                     enhancer_totals[k, 5, lane] += cover[k, lane] * df
                     enhancer_totals[k, 6, lane] += cover[k, lane]
                 s += 2
-            _add_moments(values, w, out_sum, out_square, p)
-            cross = 0.0
+            _add_moments(values, w, folded, out_sum, out_square, p)
             for lane in range(lanes):
-                cross += w[lane] * available[lane] * w[lane] * due[lane]
-            out_cross[p] += cross
+                folded[0, lane] = w[lane] * available[lane] * w[lane] * due[lane]
+            out_cross[p] += _fold(folded[0], lanes)
 
         # 7. Per-path outcomes (kernel_lower.path_series order).
         s = 0
         for j in range(n_tr):
             price = tr_balance[j]
-            gp_last = np.empty(lanes)
-            for lane in range(lanes):
-                gp_last[lane] = ledger[j, GP, lane]
             for lane in range(n):
                 out_path[s, start + lane] = (
                     balance[j, lane] + arrears[j, lane] + garrears[j, lane]
                 ) / price
+            for lane in range(n):
                 out_path[s + 1, start + lane] = (
-                    balance[j, lane] - gp_last[lane] + arrears[j, lane]
+                    balance[j, lane] - ledger[j, GP, lane] + arrears[j, lane]
                 ) / price
-            _life(principal_kept[j, 0], years, result)
-            for lane in range(n):
-                out_path[s + 2, start + lane] = result[lane]
-            _life(principal_kept[j, 1], years, result)
-            for lane in range(n):
-                out_path[s + 3, start + lane] = result[lane]
-            _yields(cash[j, 0], years, powers, gaps, price, bisections, newton, limit, result)
-            same = True
-            for p in range(periods):
+            for v in range(2):
                 for lane in range(n):
-                    if cash[j, 0, p, lane] != cash[j, 1, p, lane]:
-                        same = False
-            if same:
-                result_wrapped[:] = result
-            else:
-                _yields(
-                    cash[j, 1],
-                    years,
-                    powers,
-                    gaps,
-                    price,
-                    bisections,
-                    newton,
-                    limit,
-                    result_wrapped,
-                )
+                    out_path[s + 2 + v, start + lane] = (
+                        timed[j, v, lane] / received[j, v, lane]
+                        if received[j, v, lane] > CENT
+                        else np.nan
+                    )
+            if with_yields:
+                _yields(cash[j, 0], years, powers, gaps, price, bisections, newton, limit, result)
+                same = True
+                for p in range(periods):
+                    for lane in range(n):
+                        if cash[j, 0, p, lane] != cash[j, 1, p, lane]:
+                            same = False
+                if same:
+                    result_wrapped[:] = result
+                else:
+                    _yields(
+                        cash[j, 1],
+                        years,
+                        powers,
+                        gaps,
+                        price,
+                        bisections,
+                        newton,
+                        limit,
+                        result_wrapped,
+                    )
+                for lane in range(n):
+                    out_path[s + 4, start + lane] = result[lane]
+                for lane in range(n):
+                    out_path[s + 5, start + lane] = result_wrapped[lane]
             for lane in range(n):
-                out_path[s + 4, start + lane] = result[lane]
-                out_path[s + 5, start + lane] = result_wrapped[lane]
                 out_path[s + 6, start + lane] = shortfall_total[j, lane]
             s += PATH_SERIES_PER_TRANCHE
         for k in range(n_g):
