@@ -11,9 +11,10 @@ process, on one core:
   (``evaluate.share_chunk``: the kernel's block layout of the collections, the pool's own
   figures and their sums), made once per chunk;
 * kernel_design: one more design as ``sweep``, ``compare`` and ``size`` evaluate it: the
-  enhancers' default months, the compiled kernel's waterfall and its reduction to outcomes,
-  the design's loss tranches (``evaluate.summarise_compiled`` without yields);
-* kernel_design_with_yields: the same, solving each path's yields too;
+  enhancers' default months, the compiled kernel's waterfall and its reduction to the per-path
+  figures they report (``evaluate.summarise_compiled`` without yields or per-period sums);
+* kernel_design_all_figures: the same with every figure a scenario's own run reports: each
+  path's yields, and the per-period and per-month sums (loss tranches included);
 * numpy_design: one design on the numpy engine (its ledger and ``evaluate.summarise``);
 * end_to_end: ``evaluate_many`` on stored paths with 1 and with K designs (senior shares
   stepped down): the tool's own marginal cost of one more design, (T_K − T_1)/(K − 1),
@@ -150,7 +151,9 @@ def _end_to_end(loaded, pool, model, paths: int, chunk: int, designs: int) -> di
     seconds = {}
     for count in (1, designs):
         started = time.perf_counter()
-        evaluate_many(pool, structures[:count], 0, defaults, compiled=True, yields=False)
+        evaluate_many(
+            pool, structures[:count], 0, defaults, compiled=True, yields=False, periods=False
+        )
         seconds[count] = time.perf_counter() - started
     marginal = (seconds[designs] - seconds[1]) / (designs - 1)
     return {
@@ -185,7 +188,7 @@ def main() -> None:
             "collections",
             "shared_beyond_collections",
             "kernel_design",
-            "kernel_design_with_yields",
+            "kernel_design_all_figures",
             "numpy_design",
         ],
         0.0,
@@ -216,12 +219,12 @@ def main() -> None:
         seconds["shared_beyond_collections"] += time.perf_counter() - started - collections
         started = time.perf_counter()
         months = guarantor_default_months(structure, chunk)
-        summarise_compiled(structure, shared, months, yields=False)
+        summarise_compiled(structure, shared, months, yields=False, periods=False)
         seconds["kernel_design"] += time.perf_counter() - started
         started = time.perf_counter()
         months = guarantor_default_months(structure, chunk)
         outcomes = summarise_compiled(structure, shared, months)
-        seconds["kernel_design_with_yields"] += time.perf_counter() - started
+        seconds["kernel_design_all_figures"] += time.perf_counter() - started
         if not args.skip_numpy:
             started = time.perf_counter()
             months = guarantor_default_months(structure, chunk)
@@ -234,7 +237,7 @@ def main() -> None:
         del shared
     shared_paths = seconds["simulation"] + seconds["collections"]
     ratios = {}
-    for name in ("kernel_design", "kernel_design_with_yields", "numpy_design"):
+    for name in ("kernel_design", "kernel_design_all_figures", "numpy_design"):
         if seconds[name] > 0:
             ratios[f"{name}_over_simulation_and_collections"] = seconds[name] / shared_paths
             ratios[f"{name}_over_simulation"] = seconds[name] / seconds["simulation"]

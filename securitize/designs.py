@@ -79,7 +79,8 @@ def evaluate_designs(
 ) -> list[Design]:
     """Evaluate designs, simulating each distinct set of paths once. Designs on the same paths
     and payment dates run together (``evaluate_many``): each chunk's collections and pool
-    figures are made once for all of them, so each further design costs its waterfall."""
+    figures are made once for all of them, so each further design costs its waterfall. Only
+    per-path figures are kept: the tables and charts of designs report nothing else."""
     built = []
     groups: dict[tuple[Any, ...], list[int]] = {}
     for index, (label, changes, loaded) in enumerate(designs):
@@ -114,6 +115,7 @@ def evaluate_designs(
             scheduler=scheduler,
             compiled=True,
             yields=False,
+            periods=False,
         )
         outcomes.update(zip(members, together, strict=True))
     return [

@@ -187,9 +187,15 @@ class SharedChunk:
 
 
 def share_chunk(
-    pool: Pool, structure: Structure, lag: int, chunk: DefaultChunk, blocks: bool
+    pool: Pool,
+    structure: Structure,
+    lag: int,
+    chunk: DefaultChunk,
+    blocks: bool,
+    periods: bool = True,
 ) -> SharedChunk:
-    """The chunk's shared part (``blocks``: also the kernel's block layout)."""
+    """The chunk's shared part (``blocks``: also the kernel's block layout; ``periods``: also
+    the sums of the pool's per-month and per-period figures)."""
     period, loss = chunk_collections(pool, structure, lag, chunk)
     cumulative_loss = _cumulative_loss(pool, structure, chunk)
     weight = _weight(chunk)
@@ -199,8 +205,8 @@ def share_chunk(
         loss,
         cumulative_loss,
         _pool_paths(pool, chunk, period, loss, cumulative_loss),
-        moments({"pool.cumulative_loss": cumulative_loss}, weight),
-        moments(_pool_periods(period), weight),
+        moments({"pool.cumulative_loss": cumulative_loss}, weight) if periods else {},
+        moments(_pool_periods(period), weight) if periods else {},
         kernel.blocked(period) if blocks else None,
     )
 
@@ -229,9 +235,11 @@ def summarise(
     loss: np.ndarray,
     ledger: Ledger,
     yields: bool = True,
+    periods: bool = True,
 ) -> Outcomes:
     """Reduce a chunk's ledger to the figures the results report (per-path yields only with
-    ``yields``: design comparisons do not report them, and solving for them is costly)."""
+    ``yields``, per-month and per-period sums only with ``periods``: design comparisons and
+    sizing report neither, and they are most of the reduction's cost)."""
     paths = period.interest.shape[0]
     years = structure.payment_months / 12.0
     per_path, per_month, per_period = pool_outcomes(pool, structure, chunk, period, loss)
@@ -275,6 +283,8 @@ def summarise(
     per_period.update(enhancer_periods)
     if structure.pool_enhancers:
         per_period["pool_cover_cash"] = ledger.cover_cash
+    if not periods:
+        return Outcomes(paths, per_path, {}, {})
     weight = _weight(chunk)
     period_sums = moments(per_period, weight)
     # The cross moment Σ (w a)(w d) gives the standard error of the coverage multiple E[a]/E[d].
@@ -289,11 +299,13 @@ def summarise_compiled(
     shared: SharedChunk,
     guarantor_default: np.ndarray,
     yields: bool = True,
+    periods: bool = True,
 ) -> Outcomes:
     """``summarise``'s figures, the waterfall run and reduced by the compiled kernel
     (``waterfall.kernel``) instead of a numpy ledger, the pool's figures taken from
     ``shared``."""
     chunk = shared.chunk
+    paths = shared.period.interest.shape[0]
     weight = _weight(chunk)
     compiled_paths, compiled_sums, cross = kernel.ledger_outcomes(
         structure,
@@ -302,13 +314,16 @@ def summarise_compiled(
         None if weight is None else chunk.weight,
         yields,
         shared.blocks,
+        periods,
     )
     per_path = {**shared.pool_per_path, **compiled_paths}
+    if not periods:
+        return Outcomes(paths, per_path, {}, {})
     month_sums = dict(shared.pool_month_sums)
     month_sums.update(moments(loss_tranche_series(structure, shared.cumulative_loss), weight))
     period_sums = {**shared.pool_period_sums, **compiled_sums}
     period_sums["coverage.cross"] = (cross, cross)
-    return Outcomes(shared.period.interest.shape[0], per_path, month_sums, period_sums)
+    return Outcomes(paths, per_path, month_sums, period_sums)
 
 
 def _evaluate_chunk(
@@ -321,22 +336,25 @@ def _evaluate_chunk(
         dict[int, np.ndarray] | None,
         bool,
         bool,
+        bool,
     ],
 ) -> list[Outcomes]:
     """Every design on one chunk, the chunk's shared part made once."""
-    pool, structures, lag, defaults, index, capital, compiled, yields = args
+    pool, structures, lag, defaults, index, capital, compiled, yields, periods = args
     chunk = defaults.chunk(index)
     on_kernel = [compiled and capital is None and kernel.usable(s) for s in structures]
-    shared = share_chunk(pool, structures[0], lag, chunk, blocks=any(on_kernel))
+    shared = share_chunk(pool, structures[0], lag, chunk, any(on_kernel), periods)
     out = []
     for structure, fast in zip(structures, on_kernel, strict=True):
         months = guarantor_default_months(structure, chunk)
         if fast:
-            out.append(summarise_compiled(structure, shared, months, yields))
+            out.append(summarise_compiled(structure, shared, months, yields, periods))
             continue
         covers = pool_cover_claims(pool, structure, chunk)
         ledger = run_waterfall(structure, shared.period, months, covers, capital)
-        out.append(summarise(pool, structure, chunk, shared.period, shared.loss, ledger, yields))
+        out.append(
+            summarise(pool, structure, chunk, shared.period, shared.loss, ledger, yields, periods)
+        )
     return out
 
 
@@ -359,6 +377,7 @@ def evaluate(
     capital: dict[int, np.ndarray] | None = None,
     compiled: bool = False,
     yields: bool = True,
+    periods: bool = True,
 ) -> Outcomes:
     """Run the structure over every chunk of ``defaults`` and combine in chunk order.
     ``capital`` (enhancer index → one amount per path) is what each enhancer can still pay
@@ -366,9 +385,20 @@ def evaluate(
     ``compiled`` lets design evaluation (sweeps, comparisons, sizing) run on the compiled kernel
     where it applies; a scenario's own run (its memo) stays on the numpy engine, so its figures
     are the same to the last digit whether or not numba is installed. Without ``yields`` the
-    per-path yields (``tranche.*.irr``) are neither solved for nor returned."""
+    per-path yields (``tranche.*.irr``) are neither solved for nor returned; without
+    ``periods`` only per-path figures are (design evaluation needs no more)."""
     return evaluate_many(
-        pool, [structure], lag, defaults, workers, progress, scheduler, capital, compiled, yields
+        pool,
+        [structure],
+        lag,
+        defaults,
+        workers,
+        progress,
+        scheduler,
+        capital,
+        compiled,
+        yields,
+        periods,
     )[0]
 
 
@@ -390,6 +420,7 @@ def evaluate_many(
     capital: dict[int, np.ndarray] | None = None,
     compiled: bool = False,
     yields: bool = True,
+    periods: bool = True,
 ) -> list[Outcomes]:
     """``evaluate`` for several designs on the same paths, pool and payment dates: simulate
     once, evaluate many. Each chunk's collections and pool figures are made once and every
@@ -407,7 +438,17 @@ def evaluate_many(
 
     # Stored chunks travel to the workers one at a time; unstored ones are regenerated there.
     jobs = [
-        (pool, tuple(structures), lag, _only_chunk(defaults, k), k, part(k), compiled, yields)
+        (
+            pool,
+            tuple(structures),
+            lag,
+            _only_chunk(defaults, k),
+            k,
+            part(k),
+            compiled,
+            yields,
+            periods,
+        )
         for k in range(len(defaults.sizes))
     ]
     by_chunk = map_in_order(

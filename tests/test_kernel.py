@@ -313,6 +313,23 @@ def test_evaluate_gives_the_same_outcomes_with_and_without_the_kernel() -> None:
     assert set(lean.per_path) == {k for k in reference.per_path if not k.endswith(".irr")}
     for name, values in lean.per_path.items():
         np.testing.assert_array_equal(values, compiled.per_path[name])
+    # Per-path figures alone, as designs are evaluated: the same per-path figures, no sums.
+    bare = ev.evaluate(pool, structure, lag, defaults, compiled=True, yields=False, periods=False)
+    bare_reference = ev.evaluate(pool, structure, lag, defaults, yields=False, periods=False)
+    assert bare.per_month == bare.per_period == bare_reference.per_period == {}
+    assert_same_outcomes(bare_reference, bare)
+    for name, values in bare.per_path.items():
+        np.testing.assert_array_equal(values, lean.per_path[name])
+    # The kernel itself skips the per-period work (its cross moment is left at zero).
+    chunk = defaults.chunk(0)
+    shared = ev.share_chunk(pool, structure, lag, chunk, blocks=True)
+    months = ev.guarantor_default_months(structure, chunk)
+    _, sums, cross = kernel.ledger_outcomes(
+        structure, shared.period, months, None, False, shared.blocks, periods=False
+    )
+    assert sums == {} and not cross.any()
+    _, sums, cross = kernel.ledger_outcomes(structure, shared.period, months, None, False)
+    assert sums and cross.all()
 
 
 def test_the_block_layout_holds_each_path_s_collections_in_its_lane() -> None:

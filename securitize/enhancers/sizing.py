@@ -89,8 +89,16 @@ class SharedPaths:
             loaded = with_fields(self.loaded, changes)
             structure = build_structure(loaded, self.pool)
             lag = loaded.scenario.credit.recovery_lag_months
+            # Solvers read per-path figures only: no yields, no per-period sums.
             outcomes = evaluate(
-                self.pool, structure, lag, self.defaults, self.workers, compiled=True, yields=False
+                self.pool,
+                structure,
+                lag,
+                self.defaults,
+                self.workers,
+                compiled=True,
+                yields=False,
+                periods=False,
             )
             self._cache[key] = (structure, outcomes)
             self.evaluations += 1

@@ -108,29 +108,32 @@ def ledger_outcomes(
     weight: np.ndarray | None,
     yields: bool = True,
     blocks: np.ndarray | None = None,
+    periods: bool = True,
 ) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """What ``evaluate.summarise`` derives from the waterfall's ledger, computed by the kernel:
     per-path outcomes, per-period (weighted sum, sum of squares), and the per-period cross
     moment Σ (w·available)(w·due). Without ``yields`` the per-path yields are not solved for
-    and left out. ``blocks`` is ``blocked(period)`` when the caller shares it between designs."""
+    and left out; without ``periods`` the per-period sums are not made (empty, and the cross
+    moment zero). ``blocks`` is ``blocked(period)`` when the caller shares it between
+    designs."""
     from securitize.enhancers.metrics import discount_factors
     from securitize.evaluate import _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT
     from securitize.waterfall.kernel_loop import run_kernel
 
-    paths, periods = period.interest.shape
-    if periods != len(structure.payment_months):
+    paths, dates = period.interest.shape
+    if dates != len(structure.payment_months):
         raise ValueError("collections and structure disagree on the payment periods")
     steps = (_IRR_BISECTIONS, _IRR_NEWTON_STEPS) if yields else (0, 0)
-    lowered = lower(structure, *steps, _RATE_LIMIT)
+    lowered = lower(structure, *steps, _RATE_LIMIT, periods)
     by_period = period_series(structure)
     by_path = path_series(structure)
-    out_sum = np.zeros((periods, len(by_period)))
-    out_square = np.zeros((periods, len(by_period)))
-    out_cross = np.zeros(periods)
+    out_sum = np.zeros((dates, len(by_period)))
+    out_square = np.zeros((dates, len(by_period)))
+    out_cross = np.zeros(dates)
     out_path = np.empty((len(by_path), paths))
     if blocks is None:
         blocks = blocked(period)
-    if blocks.shape != (-(-paths // LANES), COLLECTION_SERIES, periods, LANES):
+    if blocks.shape != (-(-paths // LANES), COLLECTION_SERIES, dates, LANES):
         raise ValueError("blocked collections do not match the collections")
     run_kernel(
         blocks,
@@ -144,7 +147,7 @@ def ledger_outcomes(
         _floats(
             np.array(
                 [discount_factors(structure, g.spec.discount_rate) for g in structure.guarantees]
-            ).reshape(len(structure.guarantees), periods)
+            ).reshape(len(structure.guarantees), dates)
         ),
         *lowered.arrays,
         out_sum,
@@ -157,5 +160,7 @@ def ledger_outcomes(
         for name, values in zip(by_path, out_path, strict=True)
         if yields or not name.endswith(".irr")
     }
+    if not periods:
+        return per_path, {}, out_cross
     sums = {name: (out_sum[:, i], out_square[:, i]) for i, name in enumerate(by_period)}
     return per_path, sums, out_cross

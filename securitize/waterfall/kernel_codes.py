@@ -17,7 +17,7 @@ AMOUNT_TARGET, POOL, NOTES, TRANCHE = range(4)
 DEFAULT_RATIO, OVERCOLLATERALISATION, SHORTFALL = range(3)
 POOL_FEE, TRANCHE_FEE, FIXED_FEE = range(3)
 # Integer settings: ints[...]
-N_SEPARATE, N_HAS_CALL, N_RESIDUAL, N_BISECTIONS, N_NEWTON = range(5)
+N_SEPARATE, N_HAS_CALL, N_RESIDUAL, N_BISECTIONS, N_NEWTON, N_PERIODS = range(6)
 # Float settings: floats[...]
 F_POOL, F_CALL_THRESHOLD, F_RATE_LIMIT = range(3)
 # Per-tranche period series kept for the path: interest paid, guarantor reimbursed, guarantor

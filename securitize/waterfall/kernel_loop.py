@@ -57,6 +57,7 @@ from securitize.waterfall.kernel_codes import (
     N_BISECTIONS,
     N_HAS_CALL,
     N_NEWTON,
+    N_PERIODS,
     N_RESIDUAL,
     N_SEPARATE,
     NOTES,
@@ -605,6 +606,7 @@ def run_kernel(
     residual_holder = ints[N_RESIDUAL]
     bisections, newton = ints[N_BISECTIONS], ints[N_NEWTON]
     with_yields = bisections + newton > 0
+    with_periods = ints[N_PERIODS] != 0
     pool_balance = floats[F_POOL]
     call_threshold = floats[F_CALL_THRESHOLD]
     limit = floats[F_RATE_LIMIT]
@@ -940,7 +942,46 @@ def run_kernel(
                         capital_left[k, lane] = capital_left[k, lane] - solvent
                         ledger[j, GP, lane] += solvent + (unpaid - solvent) * recovery
 
-            # 6. The date's values (kernel_lower.period_series order) and the path history.
+            # 6. The path's running totals, and the date's values (kernel_lower.period_series
+            # order) with their sums over the block when per-period figures are wanted.
+            year = years[p]
+            for j in range(n_tr):
+                for lane in range(lanes):
+                    pp = ledger[j, PP, lane]
+                    wrapped_principal = pp + ledger[j, GP, lane]
+                    received[j, 0, lane] += pp
+                    timed[j, 0, lane] += pp * year
+                    received[j, 1, lane] += wrapped_principal
+                    timed[j, 1, lane] += wrapped_principal * year
+                for lane in range(lanes):
+                    shortfall_total[j, lane] += shortfall_row[j, lane]
+                if with_yields:
+                    holder = j == residual_holder
+                    for lane in range(lanes):
+                        ip = ledger[j, IP, lane]
+                        pp = ledger[j, PP, lane]
+                        excess = residual[lane] if holder else 0.0
+                        cash[j, 0, p, lane] = (ip + ledger[j, GR, lane]) + pp + excess
+                        cash[j, 1, p, lane] = (
+                            (ip + ledger[j, GI, lane]) + (pp + ledger[j, GP, lane]) + excess
+                        )
+            for k in range(n_g):
+                j = g_tranche[k]
+                df = g_discount[k, p]
+                for lane in range(lanes):
+                    claim = ledger[j, GI, lane] + ledger[j, GP, lane]
+                    net = claim - ledger[j, GR, lane]
+                    fee = fee_paid[n_fee + k, lane]
+                    enhancer_totals[k, 0, lane] += claim
+                    enhancer_totals[k, 1, lane] += net
+                    enhancer_totals[k, 2, lane] += net * df
+                    enhancer_totals[k, 3, lane] += fee
+                    enhancer_totals[k, 4, lane] += fee * df
+                for lane in range(lanes):
+                    enhancer_totals[k, 5, lane] += cover[k, lane] * df
+                    enhancer_totals[k, 6, lane] += cover[k, lane]
+            if not with_periods:
+                continue
             for lane in range(lanes):
                 values[0, lane] = available[lane]
                 values[1, lane] = due[lane]
@@ -961,7 +1002,6 @@ def run_kernel(
             for lane in range(lanes):
                 values[s, lane] = 1.0 if accelerated[lane] else 0.0
             s += 1
-            year = years[p]
             for j in range(n_tr):
                 for lane in range(lanes):
                     ip = ledger[j, IP, lane]
@@ -971,40 +1011,12 @@ def run_kernel(
                     values[s + 2, lane] = ip + ledger[j, GI, lane]
                     values[s + 3, lane] = pp + ledger[j, GP, lane]
                     values[s + 4, lane] = balance[j, lane]
-                for lane in range(lanes):
-                    pp = values[s + 1, lane]
-                    wrapped_principal = values[s + 3, lane]
-                    received[j, 0, lane] += pp
-                    timed[j, 0, lane] += pp * year
-                    received[j, 1, lane] += wrapped_principal
-                    timed[j, 1, lane] += wrapped_principal * year
-                for lane in range(lanes):
-                    shortfall_total[j, lane] += shortfall_row[j, lane]
-                if with_yields:
-                    holder = j == residual_holder
-                    for lane in range(lanes):
-                        excess = residual[lane] if holder else 0.0
-                        cash[j, 0, p, lane] = values[s, lane] + values[s + 1, lane] + excess
-                        cash[j, 1, p, lane] = values[s + 2, lane] + values[s + 3, lane] + excess
                 s += 5
             for k in range(n_g):
                 j = g_tranche[k]
-                df = g_discount[k, p]
                 for lane in range(lanes):
-                    claim = ledger[j, GI, lane] + ledger[j, GP, lane]
-                    values[s, lane] = claim
+                    values[s, lane] = ledger[j, GI, lane] + ledger[j, GP, lane]
                     values[s + 1, lane] = cover[k, lane]
-                for lane in range(lanes):
-                    claim = values[s, lane]
-                    net = claim - ledger[j, GR, lane]
-                    fee = fee_paid[n_fee + k, lane]
-                    enhancer_totals[k, 0, lane] += claim
-                    enhancer_totals[k, 1, lane] += net
-                    enhancer_totals[k, 2, lane] += net * df
-                    enhancer_totals[k, 3, lane] += fee
-                    enhancer_totals[k, 4, lane] += fee * df
-                    enhancer_totals[k, 5, lane] += cover[k, lane] * df
-                    enhancer_totals[k, 6, lane] += cover[k, lane]
                 s += 2
             _add_moments(values, w, folded, out_sum, out_square, p)
             for lane in range(lanes):

@@ -265,8 +265,12 @@ class _Targets:
         )
 
 
-def lower(structure: Structure, bisections: int, newton: int, rate_limit: float) -> Lowered:
-    """The structure's flat arrays (``supports(structure)`` must hold)."""
+def lower(
+    structure: Structure, bisections: int, newton: int, rate_limit: float, periods: bool = True
+) -> Lowered:
+    """The structure's flat arrays (``supports(structure)`` must hold); ``bisections`` and
+    ``newton`` are the yield solver's iterations (none: no yields), ``periods`` whether the
+    per-period sums are wanted."""
     program = structure.program
     names = [t.name for t in structure.tranches]
     fee_index = {f.name: i for i, f in enumerate(program.fees)}
@@ -346,6 +350,7 @@ def lower(structure: Structure, bisections: int, newton: int, rate_limit: float)
                 program.residual_tranche,
                 bisections,
                 newton,
+                int(periods),
             ]
         ),
         _floats(
