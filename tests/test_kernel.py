@@ -333,16 +333,22 @@ def test_evaluate_gives_the_same_outcomes_with_and_without_the_kernel() -> None:
 
 
 def test_the_block_layout_holds_each_path_s_collections_in_its_lane() -> None:
-    """Block b, series c, period p, lane l is path b·LANES + l's value; lanes past the last
-    path are zero."""
+    """Block b, series c, period p, lane l is path b·LANES + l's value (principal and
+    recoveries as their sum, the one amount the waterfall uses); lanes past the last path are
+    zero."""
     rng = np.random.default_rng(5)
     paths, periods = 2 * LANES + 7, 5
-    series = [rng.random((paths, periods)) for _ in range(6)]
+    interest, principal, recoveries, defaulted, performing, fee_base = (
+        rng.random((paths, periods)) for _ in range(6)
+    )
     ones = np.ones(periods)
-    period = PeriodCollections(*series, months=ones, scheduled_principal=ones)
+    period = PeriodCollections(
+        interest, principal, recoveries, defaulted, performing, fee_base, ones, ones
+    )
     blocks = kernel.blocked(period)
-    assert blocks.shape == (3, 6, periods, LANES)
-    for c, values in enumerate(series):
+    expected = [interest, principal + recoveries, defaulted, performing, fee_base]
+    assert blocks.shape == (3, len(expected), periods, LANES)
+    for c, values in enumerate(expected):
         for path in (0, LANES - 1, LANES, paths - 1):
             b, lane = divmod(path, LANES)
             np.testing.assert_array_equal(blocks[b, c, :, lane], values[path])

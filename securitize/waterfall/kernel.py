@@ -84,8 +84,7 @@ def blocked(period: PeriodCollections) -> np.ndarray:
     and shared by every design evaluated on that chunk (``evaluate.evaluate_many``)."""
     series = (
         period.interest,
-        period.principal,
-        period.recoveries,
+        period.principal + period.recoveries,
         period.defaulted,
         period.performing_balance,
         period.fee_base,

@@ -7,7 +7,7 @@ CENT = 0.01
 
 # Paths per block: enough lanes to fill vector registers many times over, few enough that a
 # block's state stays in cache.
-LANES = 512
+LANES = 1024
 
 # Step kinds, step table columns, target kinds, trigger metrics (see kernel_lower.py).
 FEE, GUARANTEE_FEE, INTEREST, DEFERRED, FUND, DRAW, PRINCIPAL, RESIDUAL = range(8)
@@ -26,6 +26,7 @@ IP, GR, GI, PP, GP = range(5)
 PATH_SERIES_PER_TRANCHE = 7
 PATH_SERIES_PER_GUARANTEE = 7
 # The shared collections in block layout, blocks × series × periods × lanes (kernel.blocked):
-# interest, principal, recoveries, defaulted, performing balance, fee base.
-C_INTEREST, C_PRINCIPAL, C_RECOVERIES, C_DEFAULTED, C_PERFORMING, C_FEE_BASE = range(6)
-COLLECTION_SERIES = 6
+# interest, principal with recoveries (the waterfall sees only their sum), defaulted,
+# performing balance, fee base.
+C_INTEREST, C_PRINCIPAL_CASH, C_DEFAULTED, C_PERFORMING, C_FEE_BASE = range(5)
+COLLECTION_SERIES = 5

@@ -31,8 +31,7 @@ from securitize.waterfall.kernel_codes import (
     C_FEE_BASE,
     C_INTEREST,
     C_PERFORMING,
-    C_PRINCIPAL,
-    C_RECOVERIES,
+    C_PRINCIPAL_CASH,
     CENT,
     COUNT,
     COVER_FEES,
@@ -607,6 +606,9 @@ def run_kernel(
     bisections, newton = ints[N_BISECTIONS], ints[N_NEWTON]
     with_yields = bisections + newton > 0
     with_periods = ints[N_PERIODS] != 0
+    default_ratio = False
+    for t in range(trg_metric.shape[0]):
+        default_ratio = default_ratio or trg_metric[t] == DEFAULT_RATIO
     pool_balance = floats[F_POOL]
     call_threshold = floats[F_CALL_THRESHOLD]
     limit = floats[F_RATE_LIMIT]
@@ -659,9 +661,10 @@ def run_kernel(
     folded = np.empty((2, lanes))
     # The block's cash history, for yields (only when they are solved for).
     cash = np.empty((n_tr, 2, periods if with_yields else 0, lanes))
-    # Per tranche, stand-alone and wrapped: principal received and principal × years (lives).
-    received = np.empty((n_tr, 2, lanes))
-    timed = np.empty((n_tr, 2, lanes))
+    # Per tranche: principal received from the trust and principal × years (lives; wrapped,
+    # the guarantor's principal at the legal final date is added at the end).
+    received = np.empty((n_tr, lanes))
+    timed = np.empty((n_tr, lanes))
     shortfall_total = np.empty((n_tr, lanes))
     cover = np.empty((n_g, lanes))
     # Per enhancer: claims, net claims and their present value, fees and their present value,
@@ -754,7 +757,9 @@ def run_kernel(
                 notes[lane] = 0.0
                 reserves[lane] = 0.0
                 performing_raw[lane] = collections[C_PERFORMING, p, lane]
-                cumulative[lane] = cumulative[lane] + collections[C_DEFAULTED, p, lane]
+            if default_ratio:
+                for lane in range(lanes):
+                    cumulative[lane] = cumulative[lane] + collections[C_DEFAULTED, p, lane]
             for j in range(n_tr):
                 for lane in range(lanes):
                     notes[lane] = notes[lane] + balance[j, lane]
@@ -799,7 +804,7 @@ def run_kernel(
             # 3. Collections, the clean-up call, the legal-final release, amounts due.
             for lane in range(lanes):
                 ic = collections[C_INTEREST, p, lane]
-                pc = collections[C_PRINCIPAL, p, lane] + collections[C_RECOVERIES, p, lane]
+                pc = collections[C_PRINCIPAL_CASH, p, lane]
                 performing = performing_raw[lane]
                 now = False
                 if has_call:
@@ -948,11 +953,8 @@ def run_kernel(
             for j in range(n_tr):
                 for lane in range(lanes):
                     pp = ledger[j, PP, lane]
-                    wrapped_principal = pp + ledger[j, GP, lane]
-                    received[j, 0, lane] += pp
-                    timed[j, 0, lane] += pp * year
-                    received[j, 1, lane] += wrapped_principal
-                    timed[j, 1, lane] += wrapped_principal * year
+                    received[j, lane] += pp
+                    timed[j, lane] += pp * year
                 for lane in range(lanes):
                     shortfall_total[j, lane] += shortfall_row[j, lane]
                 if with_yields:
@@ -1035,13 +1037,20 @@ def run_kernel(
                 out_path[s + 1, start + lane] = (
                     balance[j, lane] - ledger[j, GP, lane] + arrears[j, lane]
                 ) / price
-            for v in range(2):
-                for lane in range(n):
-                    out_path[s + 2 + v, start + lane] = (
-                        timed[j, v, lane] / received[j, v, lane]
-                        if received[j, v, lane] > CENT
-                        else np.nan
-                    )
+            for lane in range(n):
+                out_path[s + 2, start + lane] = (
+                    timed[j, lane] / received[j, lane] if received[j, lane] > CENT else np.nan
+                )
+            last_year = years[periods - 1]
+            for lane in range(n):
+                # The guarantor pays principal only at the legal final date (ledger's last row).
+                guaranteed = ledger[j, GP, lane]
+                wrapped = received[j, lane] + guaranteed
+                out_path[s + 3, start + lane] = (
+                    (timed[j, lane] + guaranteed * last_year) / wrapped
+                    if wrapped > CENT
+                    else np.nan
+                )
             if with_yields:
                 _yields(cash[j, 0], years, powers, gaps, price, bisections, newton, limit, result)
                 same = True
