@@ -17,12 +17,13 @@ from securitize.credit.losses import cumulative_loss_by_month
 from securitize.credit.paths import DefaultChunk, DefaultPaths
 from securitize.enhancers.metrics import enhancer_outcomes
 from securitize.enhancers.pool_cover import pool_cover_claims
-from securitize.parallel import map_in_order
+from securitize.parallel import in_process, map_in_order
 from securitize.period_cash import period_collections
 from securitize.pool import Pool
 from securitize.structure import Structure
 from securitize.waterfall import kernel
 from securitize.waterfall.engine import Ledger, run_waterfall
+from securitize.waterfall.kernel_lower import path_series
 
 # Amounts below one cent are rounding, not losses.
 CENT = 0.01
@@ -300,10 +301,11 @@ def summarise_compiled(
     guarantor_default: np.ndarray,
     yields: bool = True,
     periods: bool = True,
+    table: tuple[np.ndarray, int] | None = None,
 ) -> Outcomes:
     """``summarise``'s figures, the waterfall run and reduced by the compiled kernel
     (``waterfall.kernel``) instead of a numpy ledger, the pool's figures taken from
-    ``shared``."""
+    ``shared`` (``table``: see ``kernel.ledger_outcomes``)."""
     chunk = shared.chunk
     paths = shared.period.interest.shape[0]
     weight = _weight(chunk)
@@ -315,6 +317,7 @@ def summarise_compiled(
         yields,
         shared.blocks,
         periods,
+        table,
     )
     per_path = {**shared.pool_per_path, **compiled_paths}
     if not periods:
@@ -326,29 +329,41 @@ def summarise_compiled(
     return Outcomes(paths, per_path, month_sums, period_sums)
 
 
+@dataclass(frozen=True)
+class _Design:
+    """One design of an evaluation: its structure, whether it runs on the kernel, and (when
+    the chunks run in this process) the table its per-path figures are written into."""
+
+    structure: Structure
+    on_kernel: bool
+    table: np.ndarray | None
+
+
 def _evaluate_chunk(
     args: tuple[
         Pool,
-        tuple[Structure, ...],
+        tuple[_Design, ...],
         int,
         DefaultPaths,
         int,
+        int,
         dict[int, np.ndarray] | None,
-        bool,
         bool,
         bool,
     ],
 ) -> list[Outcomes]:
     """Every design on one chunk, the chunk's shared part made once."""
-    pool, structures, lag, defaults, index, capital, compiled, yields, periods = args
+    pool, designs, lag, defaults, index, first, capital, yields, periods = args
     chunk = defaults.chunk(index)
-    on_kernel = [compiled and capital is None and kernel.usable(s) for s in structures]
-    shared = share_chunk(pool, structures[0], lag, chunk, any(on_kernel), periods)
+    on_kernel = any(d.on_kernel for d in designs)
+    shared = share_chunk(pool, designs[0].structure, lag, chunk, on_kernel, periods)
     out = []
-    for structure, fast in zip(structures, on_kernel, strict=True):
+    for design in designs:
+        structure = design.structure
         months = guarantor_default_months(structure, chunk)
-        if fast:
-            out.append(summarise_compiled(structure, shared, months, yields, periods))
+        if design.on_kernel:
+            table = None if design.table is None else (design.table, first)
+            out.append(summarise_compiled(structure, shared, months, yields, periods, table))
             continue
         covers = pool_cover_claims(pool, structure, chunk)
         ledger = run_waterfall(structure, shared.period, months, covers, capital)
@@ -436,16 +451,23 @@ def evaluate_many(
             return None
         return {e: values[starts[k] : starts[k + 1]] for e, values in capital.items()}
 
+    here = in_process(len(defaults.sizes), workers, scheduler)
+    designs = []
+    for structure in structures:
+        fast = compiled and capital is None and kernel.usable(structure)
+        # Run here, the kernel writes each design's per-path figures straight into one table.
+        table = np.empty((len(path_series(structure)), defaults.paths)) if fast and here else None
+        designs.append(_Design(structure, fast, table))
     # Stored chunks travel to the workers one at a time; unstored ones are regenerated there.
     jobs = [
         (
             pool,
-            tuple(structures),
+            tuple(designs),
             lag,
             _only_chunk(defaults, k),
             k,
+            int(starts[k]),
             part(k),
-            compiled,
             yields,
             periods,
         )
@@ -454,13 +476,18 @@ def evaluate_many(
     by_chunk = map_in_order(
         _evaluate_chunk, jobs, workers, "evaluating" if progress else None, scheduler
     )
-    return [_combined([chunk[d] for chunk in by_chunk]) for d in range(len(structures))]
+    return [_combined([chunk[d] for chunk in by_chunk], design) for d, design in enumerate(designs)]
 
 
-def _combined(outcomes: list[Outcomes]) -> Outcomes:
-    """One design's chunks combined, in chunk order."""
+def _combined(outcomes: list[Outcomes], design: _Design) -> Outcomes:
+    """One design's chunks combined, in chunk order (per-path figures the kernel wrote into
+    the design's table are already whole)."""
+    whole = {}
+    if design.table is not None:
+        whole = dict(zip(path_series(design.structure), design.table, strict=True))
     per_path = {
-        name: np.concatenate([o.per_path[name] for o in outcomes]) for name in outcomes[0].per_path
+        name: whole[name] if name in whole else np.concatenate([o.per_path[name] for o in outcomes])
+        for name in outcomes[0].per_path
     }
 
     def combined(field: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:

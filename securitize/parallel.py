@@ -94,6 +94,12 @@ def close_clients() -> None:
     _clients.clear()
 
 
+def in_process(jobs: int, workers: int = 1, scheduler: str | None = None) -> bool:
+    """Whether ``map_in_order`` runs its jobs in this process (so they can write into arrays
+    the caller holds)."""
+    return scheduler is None and (workers <= 1 or jobs <= 1)
+
+
 def map_in_order(
     function: Callable[[Job], Result],
     jobs: Sequence[Job],
@@ -107,7 +113,7 @@ def map_in_order(
         client = dask_client(scheduler)
         futures = client.map(function, list(jobs), pure=False)
         return _tracked((future.result() for future in futures), len(jobs), progress)
-    if workers <= 1 or len(jobs) <= 1:
+    if in_process(len(jobs), workers):
         return _tracked((function(job) for job in jobs), len(jobs), progress)
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
         return _tracked(pool.map(function, jobs), len(jobs), progress)

@@ -108,13 +108,16 @@ def ledger_outcomes(
     yields: bool = True,
     blocks: np.ndarray | None = None,
     periods: bool = True,
+    table: tuple[np.ndarray, int] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]:
     """What ``evaluate.summarise`` derives from the waterfall's ledger, computed by the kernel:
     per-path outcomes, per-period (weighted sum, sum of squares), and the per-period cross
     moment Σ (w·available)(w·due). Without ``yields`` the per-path yields are not solved for
     and left out; without ``periods`` the per-period sums are not made (empty, and the cross
     moment zero). ``blocks`` is ``blocked(period)`` when the caller shares it between
-    designs."""
+    designs. ``table`` (an array of ``path_series`` rows × every path of the evaluation, and
+    this chunk's first column) receives the per-path figures in place, so that chunks need no
+    joining afterwards; the figures returned are views of it."""
     from securitize.enhancers.metrics import discount_factors
     from securitize.evaluate import _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT
     from securitize.waterfall.kernel_loop import run_kernel
@@ -129,7 +132,12 @@ def ledger_outcomes(
     out_sum = np.zeros((dates, len(by_period)))
     out_square = np.zeros((dates, len(by_period)))
     out_cross = np.zeros(dates)
-    out_path = np.empty((len(by_path), paths))
+    if table is None:
+        out_path, first = np.empty((len(by_path), paths)), 0
+    else:
+        out_path, first = table
+        if out_path.shape[0] != len(by_path) or first + paths > out_path.shape[1]:
+            raise ValueError("the per-path table does not fit the structure and chunk")
     if blocks is None:
         blocks = blocked(period)
     if blocks.shape != (-(-paths // LANES), COLLECTION_SERIES, dates, LANES):
@@ -153,9 +161,10 @@ def ledger_outcomes(
         out_square,
         out_cross,
         out_path,
+        first,
     )
     per_path = {
-        name: values
+        name: values[first : first + paths]
         for name, values in zip(by_path, out_path, strict=True)
         if yields or not name.endswith(".irr")
     }

@@ -585,11 +585,13 @@ def run_kernel(
     out_square,
     out_cross,
     out_path,
+    first_path,
 ):
     """Evaluate every path of ``blocked`` (the collections, ``kernel.blocked``: blocks ×
     series × periods × LANES); ``out_sum``/``out_square`` are periods × series, ``out_path``
-    series × paths (``kernel_lower.period_series`` and ``path_series`` order)."""
-    paths = out_path.shape[1]
+    series × paths (``kernel_lower.period_series`` and ``path_series`` order), the block's
+    paths written from column ``first_path`` on."""
+    paths = weight.shape[0]
     periods = blocked.shape[2]
     # The block width is the array's (not the LANES constant compiled in: numba's cache
     # would not see a change to kernel_codes).
@@ -632,7 +634,6 @@ def run_kernel(
     # One date's working arrays.
     notes = np.empty(lanes)
     reserves = np.empty(lanes)
-    performing_raw = np.empty(lanes)
     interest_cash = np.empty(lanes)
     principal_cash = np.empty(lanes)
     call_now = np.empty(lanes, dtype=np.bool_)
@@ -753,10 +754,10 @@ def run_kernel(
                     standing_of[k, lane] = g_default[k, lane] > end_month
 
             # 2. Triggers, on the notes after the previous date and this period's pool.
+            performing_raw = collections[C_PERFORMING, p]
             for lane in range(lanes):
                 notes[lane] = 0.0
                 reserves[lane] = 0.0
-                performing_raw[lane] = collections[C_PERFORMING, p, lane]
             if default_ratio:
                 for lane in range(lanes):
                     cumulative[lane] = cumulative[lane] + collections[C_DEFAULTED, p, lane]
@@ -824,10 +825,13 @@ def run_kernel(
                 due_left[lane] = notes[lane] if every else _hi(notes[lane] - performing, 0.0)
                 senior = balance[0, lane]
                 due[lane] = senior if every else _lo(senior, scheduled[p])
-                available[lane] = ic + pc + carry[lane]
                 interest_cash[lane] = ic
                 principal_cash[lane] = pc
                 call_now[lane] = now
+            if with_periods:
+                # What the date has, for the coverage multiple (before any release).
+                for lane in range(lanes):
+                    available[lane] = interest_cash[lane] + principal_cash[lane] + carry[lane]
             if final:
                 # The legal final month releases the accounts (reserves is their sum).
                 for lane in range(lanes):
@@ -835,17 +839,19 @@ def run_kernel(
                 for a in range(n_acc):
                     for lane in range(lanes):
                         account[a, lane] = 0.0
-            for dues in (fee_due, gfee_due):
-                for lane in range(lanes):
-                    subtotal[lane] = 0.0
-                for f in range(dues.shape[0]):
+            if with_periods:
+                # What the date owes, for the coverage multiple.
+                for dues in (fee_due, gfee_due):
                     for lane in range(lanes):
-                        subtotal[lane] = subtotal[lane] + dues[f, lane]
-                for lane in range(lanes):
-                    due[lane] += subtotal[lane]
-            for j in range(n_tr):
-                for lane in range(lanes):
-                    due[lane] += current[j, lane] + (arrears[j, lane] + garrears[j, lane])
+                        subtotal[lane] = 0.0
+                    for f in range(dues.shape[0]):
+                        for lane in range(lanes):
+                            subtotal[lane] = subtotal[lane] + dues[f, lane]
+                    for lane in range(lanes):
+                        due[lane] += subtotal[lane]
+                for j in range(n_tr):
+                    for lane in range(lanes):
+                        due[lane] += current[j, lane] + (arrears[j, lane] + garrears[j, lane])
 
             # 4. The main program on lanes not accelerated (interest then principal, or
             # combined), then the post-acceleration one on the others.
@@ -1030,15 +1036,15 @@ def run_kernel(
         for j in range(n_tr):
             price = tr_balance[j]
             for lane in range(n):
-                out_path[s, start + lane] = (
+                out_path[s, first_path + start + lane] = (
                     balance[j, lane] + arrears[j, lane] + garrears[j, lane]
                 ) / price
             for lane in range(n):
-                out_path[s + 1, start + lane] = (
+                out_path[s + 1, first_path + start + lane] = (
                     balance[j, lane] - ledger[j, GP, lane] + arrears[j, lane]
                 ) / price
             for lane in range(n):
-                out_path[s + 2, start + lane] = (
+                out_path[s + 2, first_path + start + lane] = (
                     timed[j, lane] / received[j, lane] if received[j, lane] > CENT else np.nan
                 )
             last_year = years[periods - 1]
@@ -1046,7 +1052,7 @@ def run_kernel(
                 # The guarantor pays principal only at the legal final date (ledger's last row).
                 guaranteed = ledger[j, GP, lane]
                 wrapped = received[j, lane] + guaranteed
-                out_path[s + 3, start + lane] = (
+                out_path[s + 3, first_path + start + lane] = (
                     (timed[j, lane] + guaranteed * last_year) / wrapped
                     if wrapped > CENT
                     else np.nan
@@ -1073,14 +1079,14 @@ def run_kernel(
                         result_wrapped,
                     )
                 for lane in range(n):
-                    out_path[s + 4, start + lane] = result[lane]
+                    out_path[s + 4, first_path + start + lane] = result[lane]
                 for lane in range(n):
-                    out_path[s + 5, start + lane] = result_wrapped[lane]
+                    out_path[s + 5, first_path + start + lane] = result_wrapped[lane]
             for lane in range(n):
-                out_path[s + 6, start + lane] = shortfall_total[j, lane]
+                out_path[s + 6, first_path + start + lane] = shortfall_total[j, lane]
             s += PATH_SERIES_PER_TRANCHE
         for k in range(n_g):
             for c in range(PATH_SERIES_PER_GUARANTEE):
                 for lane in range(n):
-                    out_path[s + c, start + lane] = enhancer_totals[k, c, lane]
+                    out_path[s + c, first_path + start + lane] = enhancer_totals[k, c, lane]
             s += PATH_SERIES_PER_GUARANTEE
