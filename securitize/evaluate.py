@@ -358,9 +358,14 @@ def _evaluate_chunk(
     on_kernel = any(d.on_kernel for d in designs)
     shared = share_chunk(pool, designs[0].structure, lag, chunk, on_kernel, periods)
     out = []
+    # Designs that differ elsewhere share their guarantors' default months on the chunk.
+    months_of: dict[tuple[tuple[str, float, float], ...], np.ndarray] = {}
     for design in designs:
         structure = design.structure
-        months = guarantor_default_months(structure, chunk)
+        key = tuple((g.name, g.annual_pd, g.asset_correlation) for g in structure.guarantees)
+        if key not in months_of:
+            months_of[key] = guarantor_default_months(structure, chunk)
+        months = months_of[key]
         if design.on_kernel:
             table = None if design.table is None else (design.table, first)
             out.append(summarise_compiled(structure, shared, months, yields, periods, table))
