@@ -306,27 +306,46 @@ def summarise_compiled(
     """``summarise``'s figures, the waterfall run and reduced by the compiled kernel
     (``waterfall.kernel``) instead of a numpy ledger, the pool's figures taken from
     ``shared`` (``table``: see ``kernel.ledger_outcomes``)."""
+    return summarise_compiled_many(
+        [structure], shared, [guarantor_default], yields, periods, [table]
+    )[0]
+
+
+def summarise_compiled_many(
+    structures: list[Structure],
+    shared: SharedChunk,
+    guarantor_defaults: list[np.ndarray],
+    yields: bool = True,
+    periods: bool = True,
+    tables: list[tuple[np.ndarray, int] | None] | None = None,
+) -> list[Outcomes]:
+    """``summarise_compiled`` for several designs on one chunk, run together by the kernel
+    (``kernel.ledger_outcomes_many``)."""
     chunk = shared.chunk
     paths = shared.period.interest.shape[0]
     weight = _weight(chunk)
-    compiled_paths, compiled_sums, cross = kernel.ledger_outcomes(
-        structure,
+    figures = kernel.ledger_outcomes_many(
+        structures,
         shared.period,
-        guarantor_default,
+        guarantor_defaults,
         None if weight is None else chunk.weight,
         yields,
         shared.blocks,
         periods,
-        table,
+        tables,
     )
-    per_path = {**shared.pool_per_path, **compiled_paths}
-    if not periods:
-        return Outcomes(paths, per_path, {}, {})
-    month_sums = dict(shared.pool_month_sums)
-    month_sums.update(moments(loss_tranche_series(structure, shared.cumulative_loss), weight))
-    period_sums = {**shared.pool_period_sums, **compiled_sums}
-    period_sums["coverage.cross"] = (cross, cross)
-    return Outcomes(paths, per_path, month_sums, period_sums)
+    out = []
+    for structure, (compiled_paths, compiled_sums, cross) in zip(structures, figures, strict=True):
+        per_path = {**shared.pool_per_path, **compiled_paths}
+        if not periods:
+            out.append(Outcomes(paths, per_path, {}, {}))
+            continue
+        month_sums = dict(shared.pool_month_sums)
+        month_sums.update(moments(loss_tranche_series(structure, shared.cumulative_loss), weight))
+        period_sums = {**shared.pool_period_sums, **compiled_sums}
+        period_sums["coverage.cross"] = (cross, cross)
+        out.append(Outcomes(paths, per_path, month_sums, period_sums))
+    return out
 
 
 @dataclass(frozen=True)
@@ -357,21 +376,36 @@ def _evaluate_chunk(
     chunk = defaults.chunk(index)
     on_kernel = any(d.on_kernel for d in designs)
     shared = share_chunk(pool, designs[0].structure, lag, chunk, on_kernel, periods)
-    out = []
     # Designs that differ elsewhere share their guarantors' default months on the chunk.
     months_of: dict[tuple[tuple[str, float, float], ...], np.ndarray] = {}
+    months = []
     for design in designs:
-        structure = design.structure
-        key = tuple((g.name, g.annual_pd, g.asset_correlation) for g in structure.guarantees)
+        guarantees = design.structure.guarantees
+        key = tuple((g.name, g.annual_pd, g.asset_correlation) for g in guarantees)
         if key not in months_of:
-            months_of[key] = guarantor_default_months(structure, chunk)
-        months = months_of[key]
+            months_of[key] = guarantor_default_months(design.structure, chunk)
+        months.append(months_of[key])
+    fast = [d for d in designs if d.on_kernel]
+    compiled = iter(
+        summarise_compiled_many(
+            [d.structure for d in fast],
+            shared,
+            [m for d, m in zip(designs, months, strict=True) if d.on_kernel],
+            yields,
+            periods,
+            [None if d.table is None else (d.table, first) for d in fast],
+        )
+        if fast
+        else []
+    )
+    out = []
+    for design, design_months in zip(designs, months, strict=True):
         if design.on_kernel:
-            table = None if design.table is None else (design.table, first)
-            out.append(summarise_compiled(structure, shared, months, yields, periods, table))
+            out.append(next(compiled))
             continue
+        structure = design.structure
         covers = pool_cover_claims(pool, structure, chunk)
-        ledger = run_waterfall(structure, shared.period, months, covers, capital)
+        ledger = run_waterfall(structure, shared.period, design_months, covers, capital)
         out.append(
             summarise(pool, structure, chunk, shared.period, shared.loss, ledger, yields, periods)
         )
@@ -481,19 +515,32 @@ def evaluate_many(
     by_chunk = map_in_order(
         _evaluate_chunk, jobs, workers, "evaluating" if progress else None, scheduler
     )
-    return [_combined([chunk[d] for chunk in by_chunk], design) for d, design in enumerate(designs)]
+    joined: dict[tuple[int, ...], np.ndarray] = {}
+    return [
+        _combined([chunk[d] for chunk in by_chunk], design, joined)
+        for d, design in enumerate(designs)
+    ]
 
 
-def _combined(outcomes: list[Outcomes], design: _Design) -> Outcomes:
-    """One design's chunks combined, in chunk order (per-path figures the kernel wrote into
-    the design's table are already whole)."""
+def _combined(
+    outcomes: list[Outcomes], design: _Design, joined: dict[tuple[int, ...], np.ndarray]
+) -> Outcomes:
+    """One design's chunks combined, in chunk order. Per-path figures the kernel wrote into
+    the design's table are already whole; the pool's, the same arrays for every design, are
+    joined once (``joined``, by the chunks' arrays)."""
     whole = {}
     if design.table is not None:
         whole = dict(zip(path_series(design.structure), design.table, strict=True))
-    per_path = {
-        name: whole[name] if name in whole else np.concatenate([o.per_path[name] for o in outcomes])
-        for name in outcomes[0].per_path
-    }
+    per_path = {}
+    for name in outcomes[0].per_path:
+        if name in whole:
+            per_path[name] = whole[name]
+            continue
+        parts = [o.per_path[name] for o in outcomes]
+        key = tuple(id(part) for part in parts)
+        if key not in joined:
+            joined[key] = np.concatenate(parts)
+        per_path[name] = joined[key]
 
     def combined(field: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         first = getattr(outcomes[0], field)
