@@ -92,6 +92,16 @@ def _hi(a, b):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _column_sums(rows, out):
+    """out[lane] = Σ rows[r, lane], row by row from zero (the engine's order)."""
+    for lane in range(out.shape[0]):
+        out[lane] = 0.0
+    for r in range(rows.shape[0]):
+        for lane in range(out.shape[0]):
+            out[lane] = out[lane] + rows[r, lane]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _zero(values):
     """values[:] = 0 as one flat loop (numba's slice assignment walks every dimension)."""
     for i in range(values.shape[0]):
@@ -146,11 +156,7 @@ def _targets(k, tg_kind, tg_value, tg_share, tg_floor, tg_tranche, performing, b
         for lane in range(lanes):
             out[lane] = _hi(share * performing[lane], floor)
     elif tg_kind[k] == NOTES:
-        for lane in range(lanes):
-            out[lane] = 0.0
-        for j in range(balance.shape[0]):
-            for lane in range(lanes):
-                out[lane] = out[lane] + balance[j, lane]
+        _column_sums(balance, out)
         for lane in range(lanes):
             out[lane] = _hi(share * out[lane], floor)
     else:
@@ -444,11 +450,7 @@ def _steps(
                 need[lane] = 0.0
             if steps[i, COVER_FEES] != 0:
                 for dues in (fee_due, gfee_due):
-                    for lane in range(lanes):
-                        subtotal[lane] = 0.0
-                    for f in range(dues.shape[0]):
-                        for lane in range(lanes):
-                            subtotal[lane] = subtotal[lane] + dues[f, lane]
+                    _column_sums(dues, subtotal)
                     for lane in range(lanes):
                         need[lane] = need[lane] + (subtotal[lane] if active[lane] else 0.0)
             for q in range(first, first + count):
@@ -755,18 +757,11 @@ def run_kernel(
 
             # 2. Triggers, on the notes after the previous date and this period's pool.
             performing_raw = collections[C_PERFORMING, p]
-            for lane in range(lanes):
-                notes[lane] = 0.0
-                reserves[lane] = 0.0
             if default_ratio:
                 for lane in range(lanes):
                     cumulative[lane] = cumulative[lane] + collections[C_DEFAULTED, p, lane]
-            for j in range(n_tr):
-                for lane in range(lanes):
-                    notes[lane] = notes[lane] + balance[j, lane]
-            for a in range(n_acc):
-                for lane in range(lanes):
-                    reserves[lane] = reserves[lane] + account[a, lane]
+            _column_sums(balance, notes)
+            _column_sums(account, reserves)
             for t in range(n_trg):
                 metric = trg_metric[t]
                 threshold = trg_threshold[t]
@@ -842,11 +837,7 @@ def run_kernel(
             if with_periods:
                 # What the date owes, for the coverage multiple.
                 for dues in (fee_due, gfee_due):
-                    for lane in range(lanes):
-                        subtotal[lane] = 0.0
-                    for f in range(dues.shape[0]):
-                        for lane in range(lanes):
-                            subtotal[lane] = subtotal[lane] + dues[f, lane]
+                    _column_sums(dues, subtotal)
                     for lane in range(lanes):
                         due[lane] += subtotal[lane]
                 for j in range(n_tr):
