@@ -23,6 +23,7 @@ from securitize.pool import Pool
 from securitize.structure import Structure
 from securitize.waterfall import kernel
 from securitize.waterfall.engine import Ledger, run_waterfall
+from securitize.waterfall.kernel_codes import COLLECTION_SERIES, LANES
 from securitize.waterfall.kernel_lower import path_series
 
 # Amounts below one cent are rounding, not losses.
@@ -194,9 +195,10 @@ def share_chunk(
     chunk: DefaultChunk,
     blocks: bool,
     periods: bool = True,
+    buffer: np.ndarray | None = None,
 ) -> SharedChunk:
-    """The chunk's shared part (``blocks``: also the kernel's block layout; ``periods``: also
-    the sums of the pool's per-month and per-period figures)."""
+    """The chunk's shared part (``blocks``: also the kernel's block layout, in ``buffer`` if
+    given; ``periods``: also the sums of the pool's per-month and per-period figures)."""
     period, loss = chunk_collections(pool, structure, lag, chunk)
     cumulative_loss = _cumulative_loss(pool, structure, chunk)
     weight = _weight(chunk)
@@ -208,7 +210,7 @@ def share_chunk(
         _pool_paths(pool, chunk, period, loss, cumulative_loss),
         moments({"pool.cumulative_loss": cumulative_loss}, weight) if periods else {},
         moments(_pool_periods(period), weight) if periods else {},
-        kernel.blocked(period) if blocks else None,
+        kernel.blocked(period, buffer) if blocks else None,
     )
 
 
@@ -369,13 +371,14 @@ def _evaluate_chunk(
         dict[int, np.ndarray] | None,
         bool,
         bool,
+        np.ndarray | None,
     ],
 ) -> list[Outcomes]:
     """Every design on one chunk, the chunk's shared part made once."""
-    pool, designs, lag, defaults, index, first, capital, yields, periods = args
+    pool, designs, lag, defaults, index, first, capital, yields, periods, buffer = args
     chunk = defaults.chunk(index)
     on_kernel = any(d.on_kernel for d in designs)
-    shared = share_chunk(pool, designs[0].structure, lag, chunk, on_kernel, periods)
+    shared = share_chunk(pool, designs[0].structure, lag, chunk, on_kernel, periods, buffer)
     # Designs that differ elsewhere share their guarantors' default months on the chunk.
     months_of: dict[tuple[tuple[str, float, float], ...], np.ndarray] = {}
     months = []
@@ -497,6 +500,12 @@ def evaluate_many(
         # Run here, the kernel writes each design's per-path figures straight into one table.
         table = np.empty((len(path_series(structure)), defaults.paths)) if fast and here else None
         designs.append(_Design(structure, fast, table))
+    # Run here, the chunks take turns with one buffer for their block layout.
+    buffer = None
+    if here and any(d.on_kernel for d in designs):
+        blocks = -(-max(defaults.sizes) // LANES)
+        dates = len(structures[0].payment_months)
+        buffer = np.empty((blocks, COLLECTION_SERIES, dates, LANES))
     # Stored chunks travel to the workers one at a time; unstored ones are regenerated there.
     jobs = [
         (
@@ -509,6 +518,7 @@ def evaluate_many(
             part(k),
             yields,
             periods,
+            buffer,
         )
         for k in range(len(defaults.sizes))
     ]

@@ -77,11 +77,13 @@ def _discount_steps(payment_months: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return index.astype(np.int64), gaps.astype(np.int64)
 
 
-def blocked(period: PeriodCollections) -> np.ndarray:
+def blocked(period: PeriodCollections, buffer: np.ndarray | None = None) -> np.ndarray:
     """The collections in the kernel's block layout: blocks × series × periods × LANES, the
     paths padded with zeros to whole blocks, so that the kernel reads each block's dates as
     contiguous rows of lanes. Nothing in it depends on the design: it is made once per chunk
-    and shared by every design evaluated on that chunk (``evaluate.evaluate_many``)."""
+    and shared by every design evaluated on that chunk (``evaluate.evaluate_many``). Written
+    into the leading blocks of ``buffer`` if given (one buffer serves every chunk of an
+    evaluation, instead of fresh memory for each)."""
     series = (
         period.interest,
         period.principal + period.recoveries,
@@ -91,7 +93,14 @@ def blocked(period: PeriodCollections) -> np.ndarray:
     )
     paths, periods = period.interest.shape
     full, rest = divmod(paths, LANES)
-    out = np.zeros((full + (rest > 0), COLLECTION_SERIES, periods, LANES))
+    shape = (full + (rest > 0), COLLECTION_SERIES, periods, LANES)
+    if buffer is None:
+        out = np.zeros(shape)
+    else:
+        if buffer.shape[0] < shape[0] or buffer.shape[1:] != shape[1:]:
+            raise ValueError("the block buffer does not fit the collections")
+        out = buffer[: shape[0]]
+        out[full:] = 0.0
     for c, values in enumerate(series):
         head = np.asarray(values[: full * LANES], dtype=np.float64)
         out[:full, c] = head.reshape(full, LANES, periods).transpose(0, 2, 1)
