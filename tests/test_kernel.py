@@ -353,6 +353,11 @@ def test_the_block_layout_holds_each_path_s_collections_in_its_lane() -> None:
             b, lane = divmod(path, LANES)
             np.testing.assert_array_equal(blocks[b, c, :, lane], values[path])
     assert not blocks[2, :, :, 7:].any()
+    # Into a buffer that held a larger chunk before: the same layout, padding zeroed.
+    buffer = np.full((4, len(expected), periods, LANES), np.nan)
+    np.testing.assert_array_equal(kernel.blocked(period, buffer), blocks)
+    with pytest.raises(ValueError, match="buffer"):
+        kernel.blocked(period, buffer[:2])
 
 
 def test_designs_evaluated_together_give_each_design_s_own_figures() -> None:
