@@ -3,6 +3,8 @@
 For each chunk: pool collections from its default events, the enhancers' default months, the
 waterfall; then the chunk is reduced to per-path outcomes (losses, WAL, claims) and per-month
 running sums. Chunks are reduced in order, so the totals do not depend on the worker count.
+Several designs on the same paths and dates share each chunk's collections and pool figures
+(``evaluate_many``: simulate once, evaluate many).
 """
 
 from __future__ import annotations

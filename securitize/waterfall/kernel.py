@@ -2,10 +2,12 @@
 
 Evaluating one more design on shared paths is the waterfall plus its reduction to outcomes. The
 numpy engine writes a full ledger (some forty paths × dates arrays) and ``evaluate.summarise``
-reads it back; the kernel runs the same priority of payments path by path and reduces each path
-as it goes, so nothing paths × dates is ever written. ``usable(structure)`` says whether it
-applies: numba is importable and the kernel implements everything the structure uses
-(``kernel_lower.supports``); otherwise the numpy engine runs. Same inputs give the same numbers
+reads it back; the kernel runs the same priority of payments on blocks of paths and reduces each
+path as it goes, so nothing paths × dates is ever written. The collections reach it in a block
+layout made once per chunk (``blocked``), and several designs on one chunk run together, a few
+blocks at a time through every design (``ledger_outcomes_many``). ``usable(structure)`` says
+whether it applies: numba is importable and the kernel implements everything the structure
+uses (``kernel_lower.supports``); otherwise the numpy engine runs. Same inputs give the same numbers
 either way (to rounding: ``tests/test_kernel.py`` compares every output with the numpy engine's).
 ``SECURITIZE_KERNEL=0`` in the environment turns the kernel off.
 """
