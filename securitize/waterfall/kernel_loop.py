@@ -60,6 +60,7 @@ from securitize.waterfall.kernel_codes import (
     N_RESIDUAL,
     N_SEPARATE,
     NOTES,
+    OVERCOLLATERALISATION,
     PATH_SERIES_PER_GUARANTEE,
     PATH_SERIES_PER_TRANCHE,
     POOL,
@@ -143,7 +144,7 @@ def _fixed_sum(partial, at):
     )
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _targets(k, tg_kind, tg_value, tg_share, tg_floor, tg_tranche, performing, balance, out):
     """Target k on every lane (``engine._Run._target``)."""
     lanes = out.shape[0]
@@ -610,9 +611,13 @@ def run_kernel(
     bisections, newton = ints[N_BISECTIONS], ints[N_NEWTON]
     with_yields = bisections + newton > 0
     with_periods = ints[N_PERIODS] != 0
+    # Cumulative defaults feed only a default-ratio trigger, the accounts' sum (each date) only
+    # an over-collateralisation trigger.
     default_ratio = False
+    with_reserves = False
     for t in range(trg_metric.shape[0]):
         default_ratio = default_ratio or trg_metric[t] == DEFAULT_RATIO
+        with_reserves = with_reserves or trg_metric[t] == OVERCOLLATERALISATION
     pool_balance = floats[F_POOL]
     call_threshold = floats[F_CALL_THRESHOLD]
     limit = floats[F_RATE_LIMIT]
@@ -761,7 +766,8 @@ def run_kernel(
                 for lane in range(lanes):
                     cumulative[lane] = cumulative[lane] + collections[C_DEFAULTED, p, lane]
             _column_sums(balance, notes)
-            _column_sums(account, reserves)
+            if with_reserves or final:
+                _column_sums(account, reserves)
             for t in range(n_trg):
                 metric = trg_metric[t]
                 threshold = trg_threshold[t]
