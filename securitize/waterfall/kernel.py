@@ -185,7 +185,7 @@ def ledger_outcomes_many(
                 run.out_path,
                 run.first + first,
             )
-    return [run.figures(paths, yields, periods) for run in runs]
+    return [run.figures() for run in runs]
 
 
 class _Run:
@@ -206,6 +206,7 @@ class _Run:
         paths, dates = period.interest.shape
         if dates != len(structure.payment_months):
             raise ValueError("collections and structure disagree on the payment periods")
+        self.paths, self.yields, self.periods = paths, yields, periods
         steps = (_IRR_BISECTIONS, _IRR_NEWTON_STEPS) if yields else (0, 0)
         self.lowered = lower(structure, *steps, _RATE_LIMIT, periods)
         self.by_period = period_series(structure)
@@ -236,14 +237,15 @@ class _Run:
             ):
                 raise ValueError("the per-path table does not fit the structure and chunk")
 
-    def figures(self, paths: int, yields: bool, periods: bool) -> Figures:
+    def figures(self) -> Figures:
+        """The figures the kernel wrote (``ledger_outcomes``'s return)."""
         first = self.first
         per_path = {
-            name: values[first : first + paths]
+            name: values[first : first + self.paths]
             for name, values in zip(self.by_path, self.out_path, strict=True)
-            if yields or not name.endswith(".irr")
+            if self.yields or not name.endswith(".irr")
         }
-        if not periods:
+        if not self.periods:
             return per_path, {}, self.out_cross
         sums = {
             name: (self.out_sum[:, i], self.out_square[:, i])
