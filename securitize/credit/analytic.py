@@ -78,7 +78,6 @@ from securitize.credit.analytic_large_pool import (
 )
 from securitize.credit.analytic_lattice import (
     MAX_LATTICE_POINTS,
-    default_factor_panels,
     identical_loans,
     lattice_unit,
     mixed_spectrum,
@@ -87,6 +86,7 @@ from securitize.credit.analytic_quadrature import (
     DEFAULT_MIXING_PANELS,
     DEFAULT_ORDER,
     DEFAULT_X_MAX,
+    default_factor_panels,
     factor_nodes,
 )
 
@@ -203,7 +203,7 @@ def finite_pool_loss_distribution(
         )
     exposure = lattice.max(axis=1, initial=0) * unit
     if factor_panels is None:
-        factor_panels = default_factor_panels(exposure)
+        factor_panels = default_factor_panels(exposure, a)
     z, s, w = factor_nodes(nu, factor_panels, factor_order, x_max, mixing_panels, mixing_order)
     threshold = ndtri(curve) if nu is None else stdtrit(nu, curve)
     groups = identical_loans(a, threshold, lattice)

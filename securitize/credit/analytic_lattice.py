@@ -52,18 +52,6 @@ def lattice_unit(lgd: np.ndarray, max_points: int) -> float:
     return high
 
 
-def default_factor_panels(exposure: np.ndarray) -> int:
-    """Panels of the z rule: 10 + 1.2 sqrt(N_eff), N_eff = (Σ e_i)² / Σ e_i², at most 400.
-
-    Given z the pool loss has relative spread ~1/sqrt(N_eff), so each lattice point's
-    probability is a bump of width ∝ 1/sqrt(N_eff) in z that the panels must resolve. Calibrated
-    so lattice probabilities are within ~3e-11 of a much finer rule for 15 to 5000 loans.
-    """
-    square = float(np.sum(exposure**2))
-    n_eff = float(np.sum(exposure)) ** 2 / square if square > 0 else 1.0
-    return int(np.clip(np.ceil(10.0 + 1.2 * math.sqrt(n_eff)), 10, 400))
-
-
 @dataclass(frozen=True)
 class LoanGroup:
     """Loans identical in loading, default thresholds and lattice losses, and how many.
