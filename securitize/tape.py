@@ -18,6 +18,11 @@ from securitize.errors import TapeError
 from securitize.schedules import AMORTISATION_TYPES
 from securitize.tabular import read_table
 
+# The largest amount a tape may state, CNY. Amounts are float64: below 2^53 cents (≈ 9e13 CNY)
+# every cent is exact, and a pool of thousands of loans at this bound still sums to the cent.
+# No enterprise loan comes near it; a value beyond it is a typing or export error.
+LARGEST_AMOUNT = 1e12
+
 
 def _is_iso_date(values: pd.Series) -> pd.Series:
     """Whether each text is a real calendar date written YYYY-MM-DD."""
@@ -42,7 +47,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("enterprise", str, "must be non-empty"),
     Column("industry", str, "must be non-empty"),
     Column("region", str, "must be non-empty"),
-    Column("balance", float, "must be above 0 (CNY)", lambda v: v > 0),
+    Column(
+        "balance",
+        float,
+        f"must be above 0 and at most {LARGEST_AMOUNT:.0e} CNY",
+        lambda v: (v > 0) & (v <= LARGEST_AMOUNT),
+    ),
     Column(
         "coupon",
         float,
@@ -62,7 +72,12 @@ COLUMNS: tuple[Column, ...] = (
         lambda v: v.isin(AMORTISATION_TYPES),
     ),
     Column("score", float, "must be from 0 to 100 (科创指数)", lambda v: (v >= 0) & (v <= 100)),
-    Column("ip_appraised_value", float, "must be at least 0 (CNY)", lambda v: v >= 0),
+    Column(
+        "ip_appraised_value",
+        float,
+        f"must be at least 0 and at most {LARGEST_AMOUNT:.0e} CNY",
+        lambda v: (v >= 0) & (v <= LARGEST_AMOUNT),
+    ),
     Column("patents", int, "must be a whole number at least 0", lambda v: v >= 0, False),
     Column(
         "pd",
