@@ -11,13 +11,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from securitize import __version__
 from securitize.errors import SecuritizeError
-from securitize.jsonsafe import json_safe
+from securitize.terminal import PrintableStream, printable
+
+if TYPE_CHECKING:  # pandas and numpy load only when a command needs them
+    import pandas as pd
 
 DEFAULT_SCENARIO = Path("scenarios") / "wenzhou_pilot.toml"
 EXIT_USER_ERROR = 2
@@ -41,6 +42,8 @@ def default_scenario() -> Path:
 
 
 def results_json(document: dict[str, Any]) -> bytes:
+    from securitize.jsonsafe import json_safe
+
     return (
         json.dumps(json_safe(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     ).encode()
@@ -129,6 +132,8 @@ def _statement(args: argparse.Namespace) -> int:
         )
         print(f"wrote {out}")
     else:
+        import pandas as pd
+
         print(f"path {statement.attrs['path']}: defaults {statement.attrs['defaults']}")
         with pd.option_context("display.width", 200, "display.max_columns", 12):
             print(statement.round(2).T.to_string())
@@ -156,6 +161,8 @@ def _write_table(frame: pd.DataFrame, out: str | None, force: bool) -> None:
     from securitize.output import write_outputs
 
     if out is None:
+        import pandas as pd
+
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(frame.to_string(index=False))
         return
@@ -312,15 +319,23 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``securitize`` console command."""
-    args = _parser().parse_args(argv)
+    stdout = sys.stdout
+    sys.stdout = PrintableStream(stdout)
     try:
+        args = _parser().parse_args(argv)
+        if getattr(args, "scheduler", None) is not None:
+            from securitize.parallel import check_scheduler
+
+            check_scheduler(args.scheduler)  # before anything is simulated
         return args.handler(args)
     except SecuritizeError as exc:
-        print(f"securitize: error: {exc}", file=sys.stderr)
+        print(f"securitize: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("securitize: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

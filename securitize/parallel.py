@@ -39,10 +39,31 @@ def _tracked(results: Iterator[Result], total: int, progress: str | None) -> lis
     return list(bar)
 
 
+def check_scheduler(scheduler: str) -> int | None:
+    """Refuse a scheduler that cannot work before anything runs; the local worker count
+    (``local``, ``local:N``) or None for a cluster's address."""
+    if scheduler == "local":
+        return os.cpu_count() or 1
+    if scheduler.startswith("local:"):
+        count = scheduler.partition(":")[2]
+        if not (count.isdigit() and int(count) >= 1):
+            raise SecuritizeError(
+                f"--scheduler {scheduler}: write local or local:N with N a whole number of "
+                "workers, at least 1"
+            )
+        return int(count)
+    if scheduler.startswith(("tcp://", "tls://", "ucx://")) and scheduler.partition("://")[2]:
+        return None
+    raise SecuritizeError(
+        f"--scheduler {scheduler}: must be local, local:N or a scheduler address (tcp://host:port)"
+    )
+
+
 def dask_client(scheduler: str) -> Any:
     """A Dask client for ``scheduler`` (kept for the life of the process)."""
     if scheduler in _clients:
         return _clients[scheduler]
+    workers = check_scheduler(scheduler)
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -50,11 +71,7 @@ def dask_client(scheduler: str) -> Any:
             f"--scheduler {scheduler}: Dask is not installed; "
             "install it with: pip install 'securitize[dask]'"
         ) from None
-    if scheduler == "local" or scheduler.startswith("local:"):
-        count = scheduler.partition(":")[2]
-        if count and not count.isdigit():
-            raise SecuritizeError(f"--scheduler {scheduler}: write local or local:N (N workers)")
-        workers = int(count) if count else (os.cpu_count() or 1)
+    if workers is not None:
         import dask
 
         # Dask trims the workers' heap aggressively (MALLOC_TRIM_THRESHOLD_=64 KiB), which
@@ -64,18 +81,13 @@ def dask_client(scheduler: str) -> Any:
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         )
         client = Client(cluster)
-    elif scheduler.startswith(("tcp://", "tls://", "ucx://")):
+    else:
         try:
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise SecuritizeError(
                 f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})"
             ) from None
-    else:
-        raise SecuritizeError(
-            f"--scheduler {scheduler}: must be local, local:N or a scheduler address "
-            "(tcp://host:port)"
-        )
     _clients[scheduler] = client
     return client
 
