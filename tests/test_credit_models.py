@@ -967,3 +967,16 @@ def test_different_seeds_give_different_chunks() -> None:
     other = simulate_defaults(full_model(), 5_000, 72, 5_000).chunks[0]
     assert not np.array_equal(first.factor, other.factor)
     assert not np.array_equal(first.recovery[:10], other.recovery[:10])
+
+
+def test_every_correlation_matrix_the_check_accepts_has_a_factor_root() -> None:
+    # Z3 = (Z1 + Z2)/√2 written with rounding: the smallest eigenvalue is −4e-11, inside the
+    # tolerance, so the check accepts it; the Cholesky root must then exist too.
+    from securitize.credit.models import _factor_root, check_correlation_matrix
+
+    a = 1 / np.sqrt(2) + 3e-11
+    correlation = np.array([[1.0, 0.0, a], [0.0, 1.0, a], [a, a, 1.0]])
+    check_correlation_matrix(correlation, 3)
+    root = _factor_root(correlation)
+    assert np.allclose(root @ root.T, correlation, atol=1e-9)
+    assert np.allclose(np.triu(root, 1), 0.0)  # lower-triangular: Z1 is the first normal

@@ -127,9 +127,13 @@ class FactorCopula:
 def _factor_root(correlation: np.ndarray) -> np.ndarray:
     """The lower-triangular R with R Rᵀ = C (Cholesky), so the first factor — the global one —
     is the first independent normal and an importance shift on it moves the global factor.
-    A tiny ridge admits semi-definite C."""
+    A ridge of 1e-12 admits singular C; a matrix the check accepts with a slightly negative
+    smallest eigenvalue (≥ −_PSD_TOLERANCE, rounding in its entries) gets a ridge that lifts
+    that eigenvalue to 1e-12, so every accepted matrix has a root."""
     size = correlation.shape[0]
-    return np.linalg.cholesky(correlation + 1e-12 * np.eye(size))
+    smallest = float(np.linalg.eigvalsh(correlation).min())
+    ridge = 1e-12 + max(0.0, -smallest)
+    return np.linalg.cholesky(correlation + ridge * np.eye(size))
 
 
 def check_correlation_matrix(matrix: np.ndarray, size: int) -> None:
