@@ -57,7 +57,8 @@ def _csv_rows(path: Path, text: str) -> tuple[list[str], list[list[str]], list[s
         if not line.startswith("#"):
             break
         notes.append(line.lstrip("#").strip())
-    body = lines[len(notes) :]
+    comments = len(notes)
+    body = lines[comments:]
     if not body:
         raise TapeError(f"{path}: no header row")
     separator = _separator(body[0])
@@ -68,7 +69,7 @@ def _csv_rows(path: Path, text: str) -> tuple[list[str], list[list[str]], list[s
         header = [name.strip() for name in next(reader)]
         rows = [row for row in reader if row]
     except csv.Error as exc:
-        raise TapeError(f"{path}: line {reader.line_num + len(notes)}: {exc}") from None
+        raise TapeError(f"{path}: line {reader.line_num + comments}: {exc}") from None
     _check_header(path, header)
     for number, row in enumerate(rows, start=1):
         if len(row) != len(header):
@@ -116,7 +117,6 @@ def read_table(path: Path) -> tuple[pd.DataFrame, list[str]]:
             # Read the header as a row: pandas would rename a repeated name ('balance.1').
             sheet = pd.read_excel(path, header=None)
             header = [str(name).strip() for name in sheet.iloc[0]] if len(sheet) else []
-            _check_header(path, header)
             frame = sheet.iloc[1:].reset_index(drop=True)
             frame.columns = header
         elif suffix == ".parquet":

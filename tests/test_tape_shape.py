@@ -85,3 +85,10 @@ def test_an_absurd_balance_is_refused_at_validation(tmp_path: Path) -> None:
     message = _error(_write(tmp_path, tape_rows(GOOD_ROW, huge)))
     assert "row 2 (loan A2), column 'balance': value '1e308'" in message
     assert "at most 1e+12 CNY" in message
+
+
+def test_a_broken_quote_names_its_file_line_in_a_semicolon_tape(tmp_path: Path) -> None:
+    # Two comment lines, the header, then the broken row: file line 4, whatever the separator.
+    rows = tape_rows(GOOD_ROW.replace("Alpha Tech", '"Alpha" Tech'), GOOD_ROW_2).replace(",", ";")
+    message = _error(_write(tmp_path, "# one\n# two\n" + rows))
+    assert ": line 4:" in message
