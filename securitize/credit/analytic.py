@@ -39,11 +39,15 @@ by t_ν⁻¹(p) s, and are integrated over s.
 
 Accuracy and cost (measured on a shared 2-core machine; checks in tests/test_analytic.py).
 
-* The lattice is the one approximation a user must budget for. Each loss moves by at most
-  unit/2 and the result reports the largest move (``max_rounding_error``, CNY). The default
-  lattice (≤ 4096 points) for 100 loans of CNY 3–20m has a unit ≈ CNY 0.2m (moves ≤ 0.1m per
-  loan); for 1000 such loans the unit is ≈ CNY 2m, coarse, so raise ``max_points`` (cost grows
-  in proportion) or pass ``unit``. Losses that are whole multiples of ``unit`` are exact.
+* The lattice is the one approximation a user must budget for, and its effect is bounded, not
+  guessed. When every loss is a whole multiple of a common measure (equal loans, round
+  balances at a fixed recovery) that measure is the unit and nothing is rounded. Otherwise each
+  loss moves by δ_ik ≤ unit/2, and since the lattice loss and the true loss count the same
+  defaults, |L' − L| ≤ Σ_i max_k δ_ik on every path (``rounding_bound``: bounds each quantile's
+  move) and E|L' − L| ≤ Σ_i Σ_k p_ik δ_ik (``mean_rounding_bound``: bounds the move of the
+  expected loss and of every expected tranche loss). The default lattice starts at 4096 points
+  and grows to 32768 until the mean bound is within 0.1% of the expected loss; a lattice whose
+  mean bound exceeds 1% is refused (too many unequal loans: pass ``unit`` or ``max_points``).
 * The quadrature is not a budget item at the defaults: total probability is 1 to ~1e-15, the
   mean equals Σ_i Σ_k l_ik (F_i(k) − F_i(k−1)) (lattice losses) to ~1e-12 relative, tiny pools
   agree with brute-force enumeration under adaptive quadrature to ~3e-13 (the reference's own
@@ -81,6 +85,7 @@ from securitize.credit.analytic_lattice import (
     identical_loans,
     lattice_unit,
     mixed_spectrum,
+    rounding_moves,
 )
 from securitize.credit.analytic_quadrature import (
     DEFAULT_MIXING_PANELS,
@@ -99,17 +104,32 @@ __all__ = [
 ]
 
 DEFAULT_MAX_POINTS = 4096
+# The default lattice may grow to this many points to hold the rounding of the expected loss
+# within ROUNDING_TARGET of it; a lattice that moves it by more than ROUNDING_LIMIT is refused.
+DEFAULT_POINTS_CAP = 2**15
+ROUNDING_TARGET = 1e-3
+ROUNDING_LIMIT = 1e-2
 
 
 @dataclass(frozen=True, eq=False)
 class LossDistribution:
-    """Distribution of cumulative pool loss (CNY) on a lattice, one row per requested month."""
+    """Distribution of cumulative pool loss (CNY) on a lattice, one row per requested month.
+
+    Each loss l_ik is moved to the lattice by δ_ik = |l_ik − j_ik · unit|, and the lattice loss
+    L' and the true loss L are the same defaults counted two ways, so the result carries proven
+    bounds on what the lattice changes: ``max_rounding_error`` = max δ_ik; ``rounding_bound`` =
+    Σ_i max_k δ_ik ≥ |L' − L| on every path, hence bounds the move of every quantile;
+    ``mean_rounding_bound`` = Σ_i Σ_k p_ik δ_ik ≥ E|L' − L|, hence bounds the move of the
+    expected loss and of any expected tranche loss in CNY (the payoff is 1-Lipschitz in L).
+    """
 
     months: np.ndarray
     unit: float
     loss: np.ndarray
     probability: np.ndarray
     max_rounding_error: float
+    rounding_bound: float
+    mean_rounding_bound: float
 
     def _row(self, month: int) -> np.ndarray:
         where = np.flatnonzero(self.months == month)
@@ -171,7 +191,7 @@ def finite_pool_loss_distribution(
     *,
     nu: float | None = None,
     unit: float | None = None,
-    max_points: int = DEFAULT_MAX_POINTS,
+    max_points: int | None = None,
     factor_panels: int | None = None,
     factor_order: int = DEFAULT_ORDER,
     mixing_panels: int = DEFAULT_MIXING_PANELS,
@@ -182,19 +202,31 @@ def finite_pool_loss_distribution(
 
     ``loss_given_default`` (CNY) and ``cumulative_pd`` are loans × months; ``loading`` is
     a_i = sqrt(asset correlation), scalar or per loan; ``nu`` selects the Student-t copula.
-    ``unit`` is the lattice spacing in CNY; by default the finest spacing whose lattice has at
-    most ``max_points`` points. ``factor_panels`` defaults to a count that grows with the pool's
-    effective number of loans (see the module notes); each panel has ``factor_order`` nodes.
+    ``unit`` is the lattice spacing in CNY; by default the losses' common measure if they have a
+    workable one, else the finest spacing whose lattice has at most ``max_points`` points (a
+    hard cap when given; without it the lattice grows as the module notes say). A lattice that
+    moves the expected loss by more than 1% is refused with ValueError. ``factor_panels``
+    defaults to a count that grows with the pool's effective number of loans and its loadings
+    (see the module notes); each panel has ``factor_order`` nodes.
     """
     lgd, curve, a, wanted = _validated(loss_given_default, cumulative_pd, loading, months, nu)
     horizon = int(wanted[-1])
     lgd, curve = lgd[:, :horizon], curve[:, :horizon]
+    in_month = np.diff(curve, axis=1, prepend=0.0)  # unconditional p_ik
+    expected = float(np.sum(in_month * lgd))
     if unit is None:
-        unit = lattice_unit(lgd, max_points)
+        unit = _default_unit(lgd, in_month, expected, max_points)
     elif not (math.isfinite(unit) and unit > 0):
         raise ValueError(f"lattice unit must be a positive number of CNY, got {unit}")
+    moves = rounding_moves(lgd, unit)
+    mean_bound = float(np.sum(in_month * moves))
+    if mean_bound > ROUNDING_LIMIT * expected:
+        raise ValueError(
+            f"a lattice unit of {unit:.6g} CNY moves the expected loss by up to {mean_bound:.3g} "
+            f"CNY, {mean_bound / expected:.2%} of it (at most {ROUNDING_LIMIT:.0%}): the losses "
+            "are too many or too unequal for this lattice; pass a finer unit or more max_points"
+        )
     lattice = np.rint(lgd / unit).astype(np.int64)
-    rounding = float(np.max(np.abs(lgd - lattice * unit), initial=0.0))
     points = int(lattice.max(axis=1, initial=0).sum()) + 1
     if points > MAX_LATTICE_POINTS:
         raise ValueError(
@@ -217,8 +249,30 @@ def finite_pool_loss_distribution(
         unit=float(unit),
         loss=np.arange(points) * float(unit),
         probability=probability,
-        max_rounding_error=rounding,
+        max_rounding_error=float(moves.max(initial=0.0)),
+        rounding_bound=float(moves.max(axis=1, initial=0.0).sum()),
+        mean_rounding_bound=mean_bound,
     )
+
+
+def _default_unit(
+    lgd: np.ndarray, in_month: np.ndarray, expected: float, max_points: int | None
+) -> float:
+    """The lattice unit when none is given: exact if the losses allow, else fine enough.
+
+    A given ``max_points`` is a hard cap. Without one the lattice starts at
+    ``DEFAULT_MAX_POINTS`` and grows fourfold, to at most ``DEFAULT_POINTS_CAP``, until the proven
+    bound on the expected loss's rounding is within ``ROUNDING_TARGET`` of it.
+    """
+    if max_points is not None:
+        return lattice_unit(lgd, max_points)
+    budget = DEFAULT_MAX_POINTS
+    while True:
+        unit = lattice_unit(lgd, budget)
+        bound = float(np.sum(in_month * rounding_moves(lgd, unit)))
+        if bound <= ROUNDING_TARGET * expected or budget >= DEFAULT_POINTS_CAP:
+            return unit
+        budget = min(4 * budget, DEFAULT_POINTS_CAP)
 
 
 def _validated(
