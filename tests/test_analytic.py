@@ -423,3 +423,22 @@ def test_bad_inputs_are_refused_with_the_rule_they_break(change, message):
     arguments.update(change)
     with pytest.raises(ValueError, match=message):
         finite_pool_loss_distribution(**arguments, **options)
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.8])
+def test_default_quadrature_keeps_its_documented_accuracy_at_high_correlation(rho):
+    """CDF within 2e-10 of a rule with three times the z panels and order 12 (documented).
+    A rule blind to the loading erred by 1e-8 at ρ = 0.5 and 4e-5 at ρ = 0.8."""
+    from securitize.credit.analytic_quadrature import default_factor_panels
+
+    balances = np.random.default_rng(3).integers(3, 20, 100).astype(float)
+    lgd = 0.6 * balances[:, None] * UNIT
+    curve = np.full((100, 1), 0.03)
+    a = math.sqrt(rho)
+    result = finite_pool_loss_distribution(lgd, curve, a, [1], unit=0.6 * UNIT)
+    panels = default_factor_panels(lgd[:, 0], np.full(100, a))
+    finer = finite_pool_loss_distribution(
+        lgd, curve, a, [1], unit=0.6 * UNIT, factor_panels=3 * panels, factor_order=12
+    )
+    gap = np.abs(np.cumsum(result.probability[0]) - np.cumsum(finer.probability[0])).max()
+    assert gap <= 2e-10

@@ -56,18 +56,30 @@ def chi_scale_quadrature(
     return np.sqrt(v / nu), weights
 
 
+# The loading at which the √N_eff rule was calibrated (ρ = 0.18): a / sqrt(1 − a²) ≈ 0.469.
+CALIBRATION_SLOPE = math.sqrt(0.18 / 0.82)
+MAX_FACTOR_PANELS = 1000
+
+
 def default_factor_panels(exposure: np.ndarray, loading: np.ndarray) -> int:
-    """Panels of the z rule: 10 + 1.2 sqrt(N_eff), N_eff = (Σ e_i)² / Σ e_i², at most 400.
+    """Panels of the z rule: 10 + 1.2 sqrt(N_eff) · max(1, (κ / κ₀)^1.2), at most 1000.
 
-    Given z the pool loss has relative spread ~1/sqrt(N_eff), so each lattice point's
-    probability is a bump of width ∝ 1/sqrt(N_eff) in z that the panels must resolve. Calibrated
-    so lattice probabilities are within ~3e-11 of a much finer rule for 15 to 5000 loans.
-
-    ``loading`` (a_i = sqrt(ρ_i), per loan) is not used yet: the rule ignores correlation.
+    N_eff = (Σ e_i)² / Σ e_i². Given z the pool loss has relative spread ~1/sqrt(N_eff), so each
+    lattice point's probability is a bump in z that the panels must resolve; the conditional PD
+    Φ((c − a z)/sqrt(1 − a²)) moves with z at the rate κ = a / sqrt(1 − a²) (the largest over
+    the loans), so the bumps narrow as the loading grows. κ₀ is the rate at ρ = 0.18, where the
+    √N_eff rule was first calibrated. Measured: CDF within 3e-11 of a rule with three times
+    the panels and order 12, for 15 to 1000 loans at ρ from 0.05 to 0.95 (tests/test_analytic.py
+    checks ρ = 0.5 and 0.8); the old rule, blind to the loading, erred by 1e-8 at ρ = 0.5 and
+    4e-5 at ρ = 0.8 for 100 loans.
     """
     square = float(np.sum(exposure**2))
     n_eff = float(np.sum(exposure)) ** 2 / square if square > 0 else 1.0
-    return int(np.clip(np.ceil(10.0 + 1.2 * math.sqrt(n_eff)), 10, 400))
+    a = float(np.max(loading, initial=0.0))
+    slope = a / math.sqrt(1.0 - a * a)
+    steepness = max(1.0, (slope / CALIBRATION_SLOPE) ** 1.2)
+    panels = np.ceil(10.0 + 1.2 * math.sqrt(n_eff) * steepness)
+    return int(np.clip(panels, 10, MAX_FACTOR_PANELS))
 
 
 def factor_nodes(
