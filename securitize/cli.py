@@ -252,7 +252,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--templates",
-        help="render the memo from templates in this folder (its files replace the package's)",
+        help=(
+            "render the memo from templates in this folder (its files, in sub-folders too, "
+            "replace the package's; they run sandboxed)"
+        ),
     )
     run.set_defaults(handler=_run)
     verify = commands.add_parser(
@@ -260,7 +263,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("memo", help="memo.html written by 'securitize run'")
     verify.add_argument("--workers", type=int, help="worker processes for the rerun")
-    verify.add_argument("--templates", help="the template folder the memo was rendered with")
+    verify.add_argument(
+        "--templates",
+        help=(
+            "a copy of the template folder the memo was rendered with (every file must match "
+            "the memo's manifest); without it verify uses only the package's templates"
+        ),
+    )
     verify.add_argument(
         "--exact",
         action="store_true",

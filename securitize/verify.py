@@ -5,6 +5,9 @@ as rendered (the digest), that the scenario it embeds gives the same figures whe
 same seed and path count (every figure of the results document, compared exactly: the engine is
 deterministic), and that rendering those figures again gives the same memo text (so an edit is
 found even when the editor recomputed the digest). Software version differences are warnings.
+A memo rendered with non-package templates (``run --templates DIR``) has its text checked only
+against a folder the user names with ``--templates`` whose files hash to the memo's manifest;
+verify never loads the folder a memo records on its own.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from securitize.errors import SecuritizeError
 from securitize.jsonsafe import json_safe
 from securitize.memo import seal
 from securitize.memo.i18n import LANGUAGES
@@ -190,22 +194,51 @@ def _read(path: Path) -> str:
 
 
 def _templates(manifest: dict[str, Any], given: Path | None, report: Report) -> Path | None:
-    """The template folder the memo was rendered with (``given`` or its recorded path)."""
+    """The folder of non-package templates to render the memo's text with, or ``None``.
+
+    Verify loads no templates but the package's unless the user names a folder (``given``): a
+    folder the memo merely records is someone's claim, not something to run. A memo rendered
+    with other templates is then a difference (its text cannot be reproduced from the
+    package's), and a named folder must hash, file for file (sub-folders too), to the memo's
+    manifest, else each differing file is a difference and the text is not re-rendered. Either
+    way the report says that non-package templates were used."""
     recorded = manifest.get("templates")
     if recorded is None:
+        if given is not None:
+            raise SecuritizeError(
+                f"--templates {given}: the memo was rendered with the package's templates "
+                "(its manifest records no others); verify it without --templates"
+            )
         return None
-    folder = given or Path(recorded["path"])
-    if not folder.is_dir():
+    files: dict[str, str] = recorded["files"]
+    used = (
+        f"the memo was rendered with non-package templates ({len(files)} file(s), "
+        f"from {recorded['path']})"
+    )
+    if given is None:
         report.differences.append(
-            f"templates: the memo was rendered from templates in {recorded['path']}, not found "
-            "here; pass --templates DIR to check its text"
+            f"templates: {used}, which were not supplied, so its text could not be reproduced; "
+            "pass --templates DIR (a copy of that folder) to check it"
         )
         return None
-    now = seal.template_hashes(folder)
-    for name, digest in recorded["files"].items():
-        if now.get(name) != digest:
-            report.differences.append(f"templates: {folder / name} differs from the memo's")
-    return folder
+    seal.check_templates(given)
+    now = seal.template_hashes(given)
+    differing = []
+    for name in sorted(files.keys() | now.keys()):
+        if name not in now:
+            differing.append(f"templates: {given / name}: missing (the memo's templates had it)")
+        elif name not in files:
+            differing.append(f"templates: {given / name}: not among the memo's templates")
+        elif now[name] != files[name]:
+            differing.append(f"templates: {given / name} differs from the memo's")
+    report.differences += differing
+    if differing:
+        report.warnings.append(
+            f"{used}; --templates {given} differs from them, so its text was not re-rendered"
+        )
+        return None
+    report.warnings.append(f"{used}; its text is checked against --templates {given}")
+    return given
 
 
 def _field(mapping: dict[str, Any], key: str, kind: type, where: str, source: str) -> Any:
@@ -236,7 +269,9 @@ def check_manifest(manifest: Any, source: str) -> None:
     if manifest.get("templates") is not None:
         templates = _field(manifest, "templates", dict, "manifest.", source)
         _field(templates, "path", str, "manifest.templates.", source)
-        _field(templates, "files", dict, "manifest.templates.", source)
+        files = _field(templates, "files", dict, "manifest.templates.", source)
+        for name in files:
+            _field(files, name, str, "manifest.templates.files.", source)
 
 
 def _rerun(manifest: dict[str, Any], folder: Path, source: str, workers: int | None) -> Any:
@@ -290,10 +325,8 @@ def verify_memo(
     elif report.rounding:
         report.warnings.append(rounding_warning(report))
     if manifest.get("templates") is None or folder_of_templates is not None:
-        from securitize.memo import render_html
-
         results = _with_provenance(run.results, figures)
-        fresh = render_html(results, templates=folder_of_templates, lang=manifest["language"])
+        fresh = seal.render_memo(results, folder_of_templates, manifest["language"])
         fresh_before, _, fresh_after = fresh.partition(seal.MARKER)
         report.differences += text_differences(before + after, fresh_before + fresh_after)
     return report

@@ -4,12 +4,14 @@ or Chinese from the same results and the same templates.
 The templates only lay figures out; words come from the message catalogues (``i18n``),
 formatting from the filters registered here (``formats``), and any figure not in ``Results``
 from a pure function in ``derive`` / ``disclosure``. Autoescaping is on because enterprise names
-and notes come from a loan tape someone else wrote.
+and notes come from a loan tape someone else wrote; the environment is sandboxed because a
+template folder named with ``--templates`` may be someone else's too.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, partial
@@ -17,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context, LoopContext, Macro
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Cycler, Joiner
 
 from securitize.memo import charts, derive, disclosure, formats
 from securitize.memo.diagram import structure_svg
@@ -68,14 +74,58 @@ BASE_ENHANCER_FIELDS = {f.name for f in dataclasses.fields(EnhancerResult)} - {
 }
 
 
+# Values whose methods a template may call (``dict.items``, ``str.split``, ...; the immutable
+# sandbox already refuses the methods that change them), and jinja's own helper objects.
+PLAIN_TYPES = (str, int, float, bool, type(None), dict, list, tuple, set, frozenset)
+JINJA_OBJECTS = (LoopContext, Cycler, Joiner)
+
+
+def template_callable(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a function the renderer hands a template (``t``, ``bucket_bound``) as callable there."""
+    function.memo_template_callable = True  # type: ignore[attr-defined]
+    return function
+
+
+class MemoSandbox(ImmutableSandboxedEnvironment):
+    """jinja2's immutable sandbox, and calls limited to what a memo template needs: macros, the
+    functions the renderer hands it (marked with ``template_callable``) and the environment's
+    globals, methods of plain values and of jinja's loop helpers. The objects a template is
+    shown (a results document, pandas frames, numpy arrays) keep their methods out of reach: a
+    frame's ``to_csv`` or an array's ``tofile`` would write files wherever a template said."""
+
+    def is_safe_callable(self, obj: Any) -> bool:
+        if not super().is_safe_callable(obj):
+            return False
+        if isinstance(obj, Macro | Joiner | LoopContext):
+            return True
+        if any(obj is value for value in self.globals.values()):
+            return True
+        if isinstance(obj, types.MethodType | types.BuiltinMethodType | types.MethodWrapperType):
+            owner = obj.__self__
+            return type(owner) in PLAIN_TYPES or isinstance(owner, JINJA_OBJECTS)
+        return getattr(obj, "memo_template_callable", False) is True
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        # The error names what was called, not its repr (a frame's repr is many lines).
+        if not self.is_safe_callable(obj):
+            name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+            raise SecurityError(f"calling {name} is unsafe")
+        return super().call(context, obj, *args, **kwargs)
+
+
 @cache
 def environment(templates: Path | None = None, lang: str = "en") -> jinja2.Environment:
     """The memo's jinja2 environment for ``lang``: package templates (a file in ``templates``, a
     folder the user named explicitly, takes the place of the package's), autoescape, undefined
-    names are errors."""
+    names are errors.
+
+    The environment is sandboxed (``MemoSandbox``): a template reads the figures it is given and
+    calls the filters and functions registered here, but cannot reach Python internals
+    (``__class__``, ``__globals__``, ...), change the objects it is shown or call their methods;
+    a template that tries raises ``jinja2.exceptions.SecurityError`` instead of running."""
     if lang not in LANGUAGES:
         raise ValueError(f"memo language {lang!r}: must be one of {', '.join(LANGUAGES)}")
-    env = jinja2.Environment(
+    env = MemoSandbox(
         loader=jinja2.FileSystemLoader(TEMPLATES if templates is None else [templates, TEMPLATES]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -221,7 +271,7 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
     large_obligor = _large_obligor(results)
     loans = results.loans
     context: dict[str, Any] = {
-        "t": t,
+        "t": template_callable(t),
         "html_lang": HTML_LANG[lang],
         "results": results,
         "deal": results.deal,
@@ -241,7 +291,7 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
         "band_ratings": dict(zip(loans["band"], loans["shadow_rating"], strict=True))
         if "band" in loans and "shadow_rating" in loans
         else {},
-        "bucket_bound": partial(_bucket_bound, lang),
+        "bucket_bound": template_callable(partial(_bucket_bound, lang)),
         "limits": disclosure.rules()["concentration"],
         "concentration": disclosure.concentration(results),
         "largest": disclosure.largest_loans(results),

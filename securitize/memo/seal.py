@@ -13,6 +13,7 @@ import base64
 import gzip
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -61,12 +62,27 @@ def _input_file(reference: str, path: Path, expected_sha256: str | None) -> dict
 
 
 def template_hashes(folder: Path) -> dict[str, str]:
-    """SHA-256 of each file in a user's template folder, by name."""
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.iterdir())
-        if p.is_file()
-    }
+    """SHA-256 of every file under a user's template folder, in sub-folders too, keyed by its
+    path relative to the folder in POSIX form (``memo.css``, ``sections/credit.j2``): any file
+    the renderer could load from the folder is covered. Folder links are followed, as the
+    renderer follows them, each real folder once."""
+    hashes: dict[str, str] = {}
+    seen: set[str] = set()
+    for root, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree: its files are hashed under their first path
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders.sort()
+        for name in files:
+            path = Path(root, name)
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                raise SecuritizeError(f"templates: {path}: cannot read ({exc.strerror})") from None
+            hashes[path.relative_to(folder).as_posix()] = hashlib.sha256(raw).hexdigest()
+    return dict(sorted(hashes.items()))
 
 
 def manifest(run: Any, language: str, templates: Path | None) -> dict[str, Any]:
@@ -136,25 +152,63 @@ def verification_document(run: Any, language: str, templates: Path | None) -> di
     }
 
 
-def memo_html(run: Any, *, language: str = "en", templates: Path | None = None) -> str:
-    """The sealed memo of ``run``: rendered from the package templates (or ``templates``, a
-    folder the user named), with its verification block."""
+def _template_place(exc: BaseException, templates: Path) -> str:
+    """Where in the templates a rendering error happened: ``name, line N`` from the error (a
+    syntax error) or from the innermost template frame of its traceback (a runtime error)."""
+    from securitize.memo.render import TEMPLATES
+
+    name, line = getattr(exc, "name", None), getattr(exc, "lineno", None)
+    if name is None:
+        frame = exc.__traceback__
+        while frame is not None:
+            path = Path(frame.tb_frame.f_code.co_filename)
+            for folder in (templates, TEMPLATES):
+                if path.is_relative_to(folder):
+                    name, line = path.relative_to(folder).as_posix(), frame.tb_lineno
+                    break
+            frame = frame.tb_next
+    return (name or "template") + (f", line {line}" if line else "")
+
+
+def render_memo(results: Any, templates: Path | None, language: str) -> str:
+    """The memo's HTML (unsealed); an error in a user's templates (a syntax error, an undefined
+    figure, something the sandbox refuses) is a one-line ``SecuritizeError`` naming the file."""
     import jinja2
 
     from securitize.memo import render_html
 
-    check_templates(templates)
     try:
-        html = render_html(run.results, templates=templates, lang=language)
-    except jinja2.TemplateError as exc:
+        return render_html(results, templates=templates, lang=language)
+    except SecuritizeError:
+        raise
+    except Exception as exc:
         if templates is None:
             raise  # the package's own templates: a bug, not a user error
-        where = f", line {exc.lineno}" if getattr(exc, "lineno", None) else ""
-        name = getattr(exc, "name", None) or "template"
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        if isinstance(exc, jinja2.exceptions.SecurityError):
+            what = f"{first} (refused by the template sandbox)"
+        elif isinstance(exc, jinja2.TemplateError):
+            what = first or type(exc).__name__
+        else:  # a filter or function given a value it does not take
+            what = f"{type(exc).__name__}: {first}"
         raise SecuritizeError(
-            f"--templates {templates}: {name}{where}: {str(exc).splitlines()[0]}"
+            f"--templates {templates}: {_template_place(exc, templates)}: {what}"
         ) from None
-    return seal(html, verification_document(run, language, templates))
+
+
+def memo_html(run: Any, *, language: str = "en", templates: Path | None = None) -> str:
+    """The sealed memo of ``run``: rendered from the package templates (or ``templates``, a
+    folder the user named), with its verification block."""
+    check_templates(templates)
+    before = None if templates is None else template_hashes(templates)
+    html = render_memo(run.results, templates, language)
+    document = verification_document(run, language, templates)
+    recorded = document["manifest"]["templates"]
+    if recorded is not None and recorded["files"] != before:
+        raise SecuritizeError(
+            f"--templates {templates}: changed while the memo was being rendered; run again"
+        )
+    return seal(html, document)
 
 
 def check_templates(templates: Path | None) -> None:
