@@ -88,6 +88,7 @@ def _quantile_row(
     slack = exact.rounding_bound + 1e-9 * exact.unit + 1e-12 * abs(q)
     reaches = float(exact.cdf(month, q + slack))  # P(L ≤ q̂ + D)
     below = float(exact.cdf(month, q - slack))  # P(L < q̂ − D), the lattice being discrete
+    below = 0.0 if math.isnan(below) else below  # below the engine's accuracy floor: ~0
     allowed = AGREEMENT_STANDARD_ERRORS * sigma
     row = _row(f"pool loss {100 * level:g}% quantile", simulated, exact.quantile(month, level), 0)
     gap = max(level - reaches, below - level, 0.0)

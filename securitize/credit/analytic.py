@@ -112,6 +112,8 @@ DEFAULT_MAX_POINTS = 4096
 DEFAULT_POINTS_CAP = 2**15
 ROUNDING_TARGET = 1e-3
 ROUNDING_LIMIT = 1e-2
+# A tail or CDF value is printed only when its FFT round-off is at most this fraction of it.
+RESOLVED_RELATIVE = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +126,12 @@ class LossDistribution:
     Σ_i max_k δ_ik ≥ |L' − L| on every path, hence bounds the move of every quantile;
     ``mean_rounding_bound`` = Σ_i Σ_k p_ik δ_ik ≥ E|L' − L|, hence bounds the move of the
     expected loss and of any expected tranche loss in CNY (the payoff is 1-Lipschitz in L).
+
+    ``accuracy_floor`` is the FFT's round-off on a single lattice probability (a probability of
+    1e-20 comes back as ~1e-16 noise). A tail or CDF value is resolved when its round-off, the
+    floor times the square root of the lattice points summed, is at most ``RESOLVED_RELATIVE``
+    of it; ``cdf`` and ``probability_of_exceeding`` return NaN for values that are not, rather than
+    digits that are noise, and ``quantile`` refuses levels in the unresolved tail.
     """
 
     months: np.ndarray
@@ -133,6 +141,7 @@ class LossDistribution:
     max_rounding_error: float
     rounding_bound: float
     mean_rounding_bound: float
+    accuracy_floor: float
 
     def _row(self, month: int) -> np.ndarray:
         where = np.flatnonzero(self.months == month)
@@ -140,24 +149,40 @@ class LossDistribution:
             raise ValueError(f"month {month} was not computed; months are {self.months.tolist()}")
         return self.probability[where[0]]
 
+    def _resolved(self, value: np.ndarray, summed: np.ndarray) -> np.ndarray:
+        """``value`` where its round-off is small beside it, else NaN; the round-off of a sum of
+        lattice probabilities grows like the square root of the points summed."""
+        noise = self.accuracy_floor * np.sqrt(summed)
+        return np.where(noise <= RESOLVED_RELATIVE * value, value, np.nan)
+
     def cdf(self, month: int, x: float | np.ndarray) -> float | np.ndarray:
-        """P(L_month ≤ x) for loss x in CNY."""
+        """P(L_month ≤ x) for loss x in CNY; NaN where that is below the accuracy floor."""
         cumulative = np.cumsum(self._row(month))
         index = np.searchsorted(self.loss, np.asarray(x, dtype=float), side="right") - 1
         value = np.where(index >= 0, cumulative[np.maximum(index, 0)], 0.0)
+        value = np.where(index >= 0, self._resolved(value, index + 1.0), 0.0)
         return float(value) if value.ndim == 0 else value
 
     def probability_of_exceeding(self, month: int, x: float | np.ndarray) -> float | np.ndarray:
-        """P(L_month > x), summed over the tail itself so small tail probabilities keep digits."""
+        """P(L_month > x), summed over the tail itself so small tail probabilities keep digits;
+        NaN where the tail is below the accuracy floor (0 beyond the largest possible loss)."""
         tail = np.cumsum(self._row(month)[::-1])[::-1]  # tail[j] = P(L ≥ loss[j])
         index = np.searchsorted(self.loss, np.asarray(x, dtype=float), side="right")
-        value = np.where(index < tail.size, tail[np.minimum(index, tail.size - 1)], 0.0)
+        inside = index < tail.size
+        value = np.where(inside, tail[np.minimum(index, tail.size - 1)], 0.0)
+        value = np.where(inside, self._resolved(value, tail.size - index), 0.0)
         return float(value) if value.ndim == 0 else value
 
     def quantile(self, month: int, level: float) -> float:
         """The lower quantile: the smallest lattice loss whose CDF reaches ``level``."""
         if not 0.0 < level <= 1.0:
             raise ValueError(f"quantile level must lie in (0, 1], got {level}")
+        unresolved = self.accuracy_floor * math.sqrt(self.loss.size) / RESOLVED_RELATIVE
+        if 1.0 - level < unresolved:
+            raise ValueError(
+                f"quantile level {level!r} lies in the tail beyond the exact engine's accuracy "
+                f"(tail probabilities below {unresolved:.1e} are FFT round-off here)"
+            )
         cumulative = np.cumsum(self._row(month))
         index = min(int(np.searchsorted(cumulative, level, side="left")), self.loss.size - 1)
         return float(self.loss[index])
@@ -245,7 +270,10 @@ def finite_pool_loss_distribution(
     n_fft = fft.next_fast_len(points, real=True)
     spectrum = mixed_spectrum(groups, wanted - 1, n_fft, z, s, w)
     probability = fft.irfft(spectrum, n=n_fft, axis=1)[:, :points]
-    # The quadrature sum is a mixture of distributions, so negatives are FFT round-off (~1e-17).
+    # The quadrature sum is a mixture of distributions, so negatives are FFT round-off; their
+    # size, and the rounding of one product per group of loans, measure the accuracy floor.
+    negative = float(-probability.min(initial=0.0))
+    floor = max(4.0 * negative, np.finfo(float).eps * (4 + len(groups)))
     probability[probability < 0.0] = 0.0
     return LossDistribution(
         months=wanted,
@@ -255,6 +283,7 @@ def finite_pool_loss_distribution(
         max_rounding_error=float(moves.max(initial=0.0)),
         rounding_bound=float(moves.max(axis=1, initial=0.0).sum()),
         mean_rounding_bound=mean_bound,
+        accuracy_floor=floor,
     )
 
 
