@@ -49,22 +49,38 @@ def results_json(document: dict[str, Any]) -> bytes:
     ).encode()
 
 
+def _memo_names(languages: list[str], pdf: bool, selection: bool) -> list[str]:
+    """The files a run writes: memo.html (or memo.en.html and memo.zh.html), PDFs alike."""
+    stems = ["memo"] if len(languages) == 1 else [f"memo.{language}" for language in languages]
+    suffixes = ["html", "pdf"] if pdf else ["html"]
+    names = [f"{stem}.{suffix}" for stem in stems for suffix in suffixes]
+    return [*names, "results.json", *(["selection_report.csv"] if selection else [])]
+
+
 def _run(args: argparse.Namespace) -> int:
-    from securitize.output import write_outputs
+    from securitize.output import check_destination, output_option, write_outputs
     from securitize.run import run_scenario
+    from securitize.scenario import load_scenario
     from securitize.summary import format_summary
 
     scenario = Path(args.scenario) if args.scenario else default_scenario()
     templates = Path(args.templates) if args.templates else None
     from securitize.memo.seal import check_templates, memo_html
 
+    out = output_option(args.out)
     check_templates(templates)
     if args.pdf:
         from securitize.memo.pdf import load_weasyprint
 
         load_weasyprint()  # fail before the simulation, not after it
+    loaded = load_scenario(scenario)
+    folder = out if out is not None else Path("reports") / loaded.scenario.deal.name
+    # One language: memo.html; --lang both: memo.en.html and memo.zh.html (and PDFs alike).
+    languages = ["en", "zh"] if args.lang == "both" else [args.lang]
+    selection = loaded.scenario.selection is not None
+    check_destination(folder, _memo_names(languages, args.pdf, selection), force=args.force)
     run = run_scenario(
-        scenario,
+        loaded,
         paths=args.paths,
         seed=args.seed,
         workers=args.workers,
@@ -72,9 +88,6 @@ def _run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
     )
     results = run.results
-    folder = Path(args.out) if args.out else Path("reports") / results.deal["name"]
-    # One language: memo.html; --lang both: memo.en.html and memo.zh.html (and PDFs alike).
-    languages = ["en", "zh"] if args.lang == "both" else [args.lang]
     files = {}
     for language in languages:
         stem = "memo" if len(languages) == 1 else f"memo.{language}"
@@ -110,8 +123,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _statement(args: argparse.Namespace) -> int:
-    from securitize.output import write_outputs
-    from securitize.run import run_scenario
+    from securitize.output import check_destination, output_option, write_outputs
+    from securitize.run import run_scenario, with_overrides
+    from securitize.scenario import load_scenario
     from securitize.statement import path_statement
 
     scenario = Path(args.scenario) if args.scenario else default_scenario()
@@ -123,10 +137,18 @@ def _statement(args: argparse.Namespace) -> int:
             raise SecuritizeError(
                 f"--path: value {args.path!r}: must be 'worst' or a path number"
             ) from None
-    run = run_scenario(scenario, paths=args.paths, seed=args.seed, progress=not args.quiet)
+    out = output_option(args.out)
+    if out is not None:
+        if out.suffix.lower() != ".csv":
+            raise SecuritizeError(f"--out {out}: must end in .csv")
+        check_destination(out.parent, [out.name], force=args.force)
+    loaded = with_overrides(load_scenario(scenario), paths=args.paths, seed=args.seed)
+    paths = loaded.scenario.simulation.paths
+    if isinstance(path, int) and not 0 <= path < paths:
+        raise SecuritizeError(f"--path {path}: no such path; this run has paths 0 to {paths - 1}")
+    run = run_scenario(loaded, progress=not args.quiet)
     statement = path_statement(run, path)
-    if args.out:
-        out = Path(args.out)
+    if out is not None:
         write_outputs(
             out.parent, {out.name: statement.to_csv(index=False).encode()}, force=args.force
         )
@@ -157,6 +179,18 @@ def _table_bytes(frame: pd.DataFrame, out: Path) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n").encode()
 
 
+def _check_table(out: str | None, force: bool) -> None:
+    """Refuse a table destination before the work that fills it: suffix, existing file."""
+    from securitize.output import check_destination, output_option
+
+    path = output_option(out)
+    if path is None:
+        return
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise SecuritizeError(f"--out {path}: must end in .csv or .parquet")
+    check_destination(path.parent, [path.name], force=force)
+
+
 def _write_table(frame: pd.DataFrame, out: str | None, force: bool) -> None:
     from securitize.output import write_outputs
 
@@ -176,6 +210,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     if len(args.scenarios) < 2:
         raise SecuritizeError("compare: give at least two scenario files")
+    _check_table(args.out, args.force)
     frame = compare_scenarios(
         [Path(p) for p in args.scenarios], paths_count=args.paths, scheduler=args.scheduler
     )
@@ -204,18 +239,26 @@ def _sweep(args: argparse.Namespace) -> int:
                 )
             settings.append(tuple(parse_value(v, f) for v, f in zip(parts, group, strict=True)))
         vary[group] = settings
-    loaded = with_overrides(load_scenario(args.scenario), paths=args.paths, seed=args.seed)
-    frame = sweep(loaded, vary, workers=args.workers or 1, scheduler=args.scheduler)
-    if args.chart:
-        from securitize.designs import sweep_chart
-        from securitize.output import write_outputs
+    from securitize.output import check_destination, output_option, write_outputs
 
-        chart = Path(args.chart)
+    chart = output_option(args.chart, "--chart")
+    if chart is not None:
         if chart.suffix.lower() != ".png":
             raise SecuritizeError(f"--chart {chart}: must end in .png")
-        write_outputs(chart.parent, {chart.name: sweep_chart(frame)}, force=args.force)
-        print(f"wrote {chart}")
+        check_destination(chart.parent, [chart.name], force=args.force)
+    _check_table(args.out, args.force)
+    loaded = with_overrides(load_scenario(args.scenario), paths=args.paths, seed=args.seed)
+    frame = sweep(loaded, vary, workers=args.workers or 1, scheduler=args.scheduler)
+    # Both outputs are made before either is written: a failure leaves nothing half done.
+    image = None
+    if chart is not None:
+        from securitize.designs import sweep_chart
+
+        image = sweep_chart(frame)
     _write_table(frame, args.out, args.force)
+    if chart is not None and image is not None:
+        write_outputs(chart.parent, {chart.name: image}, force=args.force)
+        print(f"wrote {chart}")
     return 0
 
 

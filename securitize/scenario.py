@@ -416,6 +416,11 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         raise ScenarioError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc})") from None
+    if "programme" in data and "deal" not in data:
+        raise ScenarioError(
+            f"{path}: is a programme file (it has [programme], not [deal]); "
+            f"run it with: securitize book {path}"
+        )
     return LoadedScenario(scenario=parse_scenario(data, path), path=path.resolve(), raw=raw)
 
 

@@ -56,6 +56,19 @@ def add_enhancer_commands(commands: argparse._SubParsersAction) -> None:
     book.set_defaults(handler=_book)
 
 
+def _check_json(path: str | None, force: bool) -> None:
+    """Refuse a JSON destination before the work that fills it."""
+    from securitize.errors import SecuritizeError
+    from securitize.output import check_destination, output_option
+
+    out = output_option(path)
+    if out is None:
+        return
+    if out.suffix.lower() != ".json":
+        raise SecuritizeError(f"--out {out}: must end in .json")
+    check_destination(out.parent, [out.name], force=force)
+
+
 def _write_json(path: str, document: dict[str, Any], force: bool) -> None:
     from securitize.cli import results_json
     from securitize.output import write_outputs
@@ -97,6 +110,7 @@ def _size(args: argparse.Namespace) -> int:
     from securitize.run import with_overrides
     from securitize.scenario import load_scenario
 
+    _check_json(args.out, args.force)
     loaded = with_overrides(load_scenario(args.scenario), paths=args.paths, seed=args.seed)
     guarantees = [
         e for e in loaded.scenario.enhancers if e.type in ("full_guarantee", "partial_guarantee")
@@ -123,7 +137,7 @@ def _size(args: argparse.Namespace) -> int:
             answer = sizing.largest_pool(shared, args.enhancer)
         answers.append(answer)
         print(_format_answer(answer))
-    if args.out:
+    if args.out is not None:
         document = {
             "scenario": str(args.scenario),
             "paths": loaded.scenario.simulation.paths,
@@ -137,9 +151,10 @@ def _size(args: argparse.Namespace) -> int:
 def _book(args: argparse.Namespace) -> int:
     from securitize.enhancers.book import format_book, load_programme, run_book
 
+    _check_json(args.out, args.force)
     programme = load_programme(args.programme)
     book = run_book(programme, paths=args.paths, workers=args.workers)
     print(format_book(book))
-    if args.out:
+    if args.out is not None:
         _write_json(args.out, book.to_dict(), args.force)
     return 0

@@ -35,7 +35,10 @@ def add_pool_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _folder(args: argparse.Namespace, loaded) -> Path:
-    return Path(args.out) if args.out else Path("reports") / loaded.scenario.deal.name
+    from securitize.output import output_option
+
+    out = output_option(args.out)
+    return out if out is not None else Path("reports") / loaded.scenario.deal.name
 
 
 def _select(args: argparse.Namespace) -> int:
