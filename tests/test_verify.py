@@ -303,3 +303,11 @@ def test_both_languages_from_one_run_verify(tmp_path: Path, capsys) -> None:
         assert seal.unseal(memo.read_text("utf-8"), "memo")[0]["manifest"]["language"] == language
         code, text, _ = verify(memo, capsys)
         assert (code, text.split(":")[0]) == (0, "verified")
+
+
+def test_line_endings_changed_in_transit_do_not_fail_verification(memo, capsys) -> None:
+    """A memo saved through Windows tools comes back with CRLF endings: same words, same figures."""
+    memo.write_bytes(memo.read_bytes().replace(b"\n", b"\r\n"))
+    status, out, _ = verify(memo, capsys)
+    assert status == 0, out
+    assert "line endings were CRLF" in out
