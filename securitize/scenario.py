@@ -30,6 +30,7 @@ from pydantic import (
 from securitize.economics import EconomicsSpec
 from securitize.enhancers.spec import Enhancer
 from securitize.errors import ScenarioError
+from securitize.names import NAME_LENGTH, TEXT_LENGTH, quoted
 from securitize.selection.spec import SelectionSpec
 from securitize.waterfall.spec import Account, Trigger, Waterfall
 
@@ -70,11 +71,11 @@ Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
 class DealTerms(_Strict):
     """Basic terms of the special-purpose plan (专项计划)."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$", min_length=1)]
-    title: str = ""
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$", min_length=1, max_length=NAME_LENGTH)]
+    title: Annotated[str, Field(max_length=TEXT_LENGTH)] = ""
     closing_date: dt.date
     currency: Literal["CNY"] = _default("deal", "currency")
-    originator: str = ""
+    originator: Annotated[str, Field(max_length=TEXT_LENGTH)] = ""
     payment_interval_months: Annotated[int, Field(ge=1, le=12)] = _default(
         "deal", "payment_interval_months"
     )
@@ -220,7 +221,7 @@ class CreditAssumptions(_Strict):
 class Stress(_Strict):
     """A deterministic stress run (and, with ``asset_correlation``, a Monte Carlo rerun)."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
     default_multiplier: Annotated[float, Field(gt=0.0, le=100.0)] | None = None
     default_vector: (
         Annotated[list[Annotated[float, Field(ge=0.0, lt=1.0)]], Field(min_length=1)] | None
@@ -240,7 +241,7 @@ class Stress(_Strict):
 class LossTranche(_Strict):
     """A CDO-style tranche of cumulative pool loss: [attachment, detachment) of pool balance."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
     attachment: Annotated[float, Field(ge=0.0, lt=1.0)]
     detachment: Annotated[float, Field(gt=0.0, le=1.0)]
 
@@ -278,12 +279,12 @@ class SimulationSettings(_Strict):
 class Tranche(_Strict):
     """A class of notes; listed in the scenario from most senior to most junior."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
     share: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     balance: Annotated[float, Field(gt=0)] | None = None
     coupon: Annotated[float, Field(ge=0.0, lt=1.0)] = _default("tranche", "coupon")
     margin: Annotated[float, Field(ge=-0.05, lt=1.0)] | None = None
-    holder: str = ""
+    holder: Annotated[str, Field(max_length=TEXT_LENGTH)] = ""
     deferrable: bool = False
     expected_maturity_months: Annotated[int, Field(ge=1, le=600)] | None = None
 
@@ -299,7 +300,7 @@ class Tranche(_Strict):
 class Fee(_Strict):
     """A senior expense paid before note interest (trustee, custodian, servicer, ...)."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
     rate_bp: Annotated[float, Field(ge=0.0, le=10_000)]
     basis: Literal["pool_balance"] = "pool_balance"
 
@@ -373,7 +374,7 @@ def _one_line(error: dict[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         value = error["input"]
-        shown = "a table" if isinstance(value, dict) else f"value {value!r}"
+        shown = "a table" if isinstance(value, dict) else f"value {quoted(value)}"
         return f"field '{field}': unknown field ({shown}); check the spelling"
     if kind == "missing":
         return f"field '{field}': required field is missing"
@@ -384,9 +385,9 @@ def _one_line(error: dict[str, Any]) -> str:
     if isinstance(value, dict):
         # A table: name the step or item by what identifies it, if anything does.
         keys = [k for k in ("pay", "draw", "name") if k in value]
-        shown = "".join(f": {k} = {value[k]!r}" for k in keys[:1])
+        shown = "".join(f": {k} = {quoted(value[k])}" for k in keys[:1])
     else:
-        shown = f": value {value!r}"
+        shown = f": value {quoted(value)}"
     return f"field '{field}'{shown}: {message}"
 
 

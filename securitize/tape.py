@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from securitize.errors import TapeError
+from securitize.names import quoted
 from securitize.schedules import AMORTISATION_TYPES
 from securitize.tabular import read_table
 
@@ -22,6 +23,9 @@ from securitize.tabular import read_table
 # every cent is exact, and a pool of thousands of loans at this bound still sums to the cent.
 # No enterprise loan comes near it; a value beyond it is a typing or export error.
 LARGEST_AMOUNT = 1e12
+# Names and labels are printed in tables, charts and the memo's diagram: longer text is not a
+# name (an 8,000-character one made the memo page 73,000 px wide).
+LONGEST_TEXT = 120
 
 
 def _is_iso_date(values: pd.Series) -> pd.Series:
@@ -124,8 +128,8 @@ class Tape:
 def _fail(path: Path, frame: pd.DataFrame, row: int, column: str, rule: str) -> TapeError:
     value = frame[column].iloc[row] if column in frame else None
     loan = frame["loan_id"].iloc[row] if "loan_id" in frame else ""
-    where = f"row {row + 1}" + (f" (loan {loan})" if str(loan).strip() else "")
-    return TapeError(f"{path}: {where}, column '{column}': value {value!r}: {rule}")
+    where = f"row {row + 1}" + (f" (loan {str(loan)[:40]})" if str(loan).strip() else "")
+    return TapeError(f"{path}: {where}, column '{column}': value {quoted(value)}: {rule}")
 
 
 def _typed(path: Path, frame: pd.DataFrame, column: Column) -> pd.Series:
@@ -134,6 +138,11 @@ def _typed(path: Path, frame: pd.DataFrame, column: Column) -> pd.Series:
     if column.kind is str:
         text = raw.astype(str).str.strip()
         text = text.where(raw.notna(), "")
+        long = text.str.len() > LONGEST_TEXT
+        if long.any():
+            row = int(np.flatnonzero(long)[0])
+            rule = f"is {len(text.iloc[row])} characters long; at most {LONGEST_TEXT}"
+            raise _fail(path, frame, row, column.name, rule)
         if column.required:
             blank = text == ""
             if blank.any():

@@ -23,6 +23,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from securitize.names import NAME_LENGTH
+
 EnhancerKind = Literal[
     "full_guarantee",
     "partial_guarantee",
@@ -102,7 +104,7 @@ def _default_limits() -> Limits:
 class Enhancer(_Strict):
     """One credit enhancer: its kind, what it covers, its own credit and its terms."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
     type: EnhancerKind
     profile: str | None = None
     covers: str | None = None
