@@ -11,6 +11,7 @@ template folder named with ``--templates`` may be someone else's too.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Cycler, Joiner
+from markupsafe import Markup, escape
 
 from securitize.memo import charts, derive, disclosure, formats
 from securitize.memo.diagram import structure_svg
@@ -113,6 +115,24 @@ class MemoSandbox(ImmutableSandboxedEnvironment):
         return super().call(context, obj, *args, **kwargs)
 
 
+# Embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): a name carrying one could
+# reverse the text that follows it, e.g. a figure's digits.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def isolate_bidi(value: Any) -> Any:
+    """Each printed value that carries bidirectional controls, wrapped in a first-strong isolate
+    (U+2068 … U+2069): the closing isolate ends every override opened inside, so the value cannot
+    reorder the memo around it."""
+    if isinstance(value, str) and BIDI_CONTROLS.search(value):
+        return (
+            Markup("\u2068")
+            + (value if isinstance(value, Markup) else escape(value))
+            + Markup("\u2069")
+        )
+    return value
+
+
 @cache
 def environment(templates: Path | None = None, lang: str = "en") -> jinja2.Environment:
     """The memo's jinja2 environment for ``lang``: package templates (a file in ``templates``, a
@@ -131,6 +151,7 @@ def environment(templates: Path | None = None, lang: str = "en") -> jinja2.Envir
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=isolate_bidi,
     )
     env.filters.update(
         cny=partial(formats.cny, lang=lang),
