@@ -99,6 +99,9 @@ class Results:
     large_obligor: list[dict[str, Any]] = field(default_factory=list)
     economics: dict[str, Any] = field(default_factory=dict)
     loans: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Everything measured on the clock, in one block at the end of results.json: the only
+    # figures that differ between two runs of the same inputs.
+    timings: dict[str, Any] = field(default_factory=dict)
 
     def tranche_table(self) -> pd.DataFrame:
         """One row per tranche and view (standalone / wrapped); value and SE columns."""
@@ -175,6 +178,7 @@ class Results:
             "ratings": self.ratings,
             "large_obligor": self.large_obligor,
             "economics": self.economics,
+            "timings": self.timings,
         }
 
 

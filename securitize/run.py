@@ -104,6 +104,7 @@ def run_scenario(
 ) -> Run:
     """Load (if needed), simulate and evaluate a scenario (on ``scheduler``, a Dask cluster,
     when given: the same numbers as locally)."""
+    begun = time.perf_counter()
     loaded = source if isinstance(source, LoadedScenario) else load_scenario(source)
     loaded = with_overrides(loaded, paths=paths, seed=seed, workers=workers)
     scenario = loaded.scenario
@@ -183,7 +184,6 @@ def run_scenario(
             "workers": settings.workers,
             "scheduler": scheduler,
             "importance_shift": None if model.shift is None else model.shift.tolist(),
-            "seconds": elapsed,
         },
         manifest=manifest(loaded, pool),
     )
@@ -195,6 +195,10 @@ def run_scenario(
         selection=None if selection is None else _selection_summary(selection),
     )
     results = replace(results, **assessments(loaded, pool, structure, results))
+    timings = {"run_seconds": time.perf_counter() - begun, "simulation_seconds": elapsed}
+    if results.selection is not None:
+        timings["selection_seconds"] = _clock_readings(results.selection)
+    results = replace(results, timings=timings)
     return Run(loaded, pool, structure, defaults, results, outcomes, selection)
 
 
@@ -285,6 +289,19 @@ def break_even_rates(
             "multiple_of_expected": None if rate is None or expected == 0 else rate / expected,
         }
     return {"expected_default_rate": expected, "tranches": out}
+
+
+def _clock_readings(document: dict[str, Any]) -> dict[str, Any]:
+    """Take every ``seconds`` out of ``document`` (in place), keyed by where it was."""
+    found: dict[str, Any] = {}
+    for key in list(document):
+        value = document[key]
+        if key == "seconds":
+            found["seconds"] = document.pop(key)
+        elif isinstance(value, dict):
+            inner = _clock_readings(value)
+            found.update({f"{key}.{k}": v for k, v in inner.items()})
+    return found
 
 
 def _selection_summary(selection: Any) -> dict[str, Any]:

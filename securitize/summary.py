@@ -16,11 +16,12 @@ def _cny(estimate: Estimate) -> str:
 
 def format_summary(results: Results) -> str:
     """A dozen lines: pool loss, each tranche stand-alone and wrapped, each enhancer."""
-    deal, sim, pool = results.deal, results.simulation, results.pool
+    deal, sim, pool, clock = results.deal, results.simulation, results.pool, results.timings
     loss = results.pool_loss
     lines = [
         f"{deal['name']}: {pool['loans']} loans, CNY {pool['balance'] / 1e6:,.1f}m; "
-        f"{sim['paths']:,} paths, seed {sim['seed']}, {sim['seconds']:.1f} s",
+        f"{sim['paths']:,} paths, seed {sim['seed']}; run {clock['run_seconds']:.1f} s "
+        f"(simulation {clock['simulation_seconds']:.1f} s)",
         f"pool loss: mean {_pct(loss['expected_loss'])}, "
         f"95% {_pct(loss['quantile_0.95'], 2)}, 99% {_pct(loss['quantile_0.99'], 2)}, "
         f"99.9% {_pct(loss['quantile_0.999'], 2)}",

@@ -35,6 +35,7 @@ PROVENANCE = {
     ("assumptions", "score_band_source"),
     ("selection", "candidates", "path"),
     ("manifest",),
+    ("timings",),
 }
 TIMINGS = {"seconds"}
 # Manifest fields compared as results (the inputs' hashes); the rest are paths and versions.

@@ -13,7 +13,8 @@ from tests.conftest import PILOT
 
 def comparable(run) -> dict:
     document = run.results.to_dict()
-    for key in ("seconds", "workers", "scheduler"):
+    document.pop("timings")
+    for key in ("workers", "scheduler"):
         document["simulation"].pop(key)
     return document
 

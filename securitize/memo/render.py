@@ -298,6 +298,7 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
         "deal": results.deal,
         "manifest": results.manifest,
         "simulation": results.simulation,
+        "timings": results.timings,
         "assumptions": results.assumptions,
         "sections": sections,
         "tranche_names": [tr.name for tr in results.tranches],
