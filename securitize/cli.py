@@ -59,6 +59,7 @@ def _memo_names(languages: list[str], pdf: bool, selection: bool) -> list[str]:
 
 def _run(args: argparse.Namespace) -> int:
     from securitize.output import check_destination, output_option, write_outputs
+    from securitize.progress import steps
     from securitize.run import run_scenario
     from securitize.scenario import load_scenario
     from securitize.summary import format_summary
@@ -89,7 +90,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     results = run.results
     files = {}
-    for language in languages:
+    label = "memo and PDF" if args.pdf else "memo"
+    for language in steps(languages, label, not args.quiet, unit="language"):
         stem = "memo" if len(languages) == 1 else f"memo.{language}"
         html = memo_html(run, language=language, templates=templates)
         files[f"{stem}.html"] = html.encode("utf-8")
@@ -146,7 +148,8 @@ def _statement(args: argparse.Namespace) -> int:
     paths = loaded.scenario.simulation.paths
     if isinstance(path, int) and not 0 <= path < paths:
         raise SecuritizeError(f"--path {path}: no such path; this run has paths 0 to {paths - 1}")
-    run = run_scenario(loaded, progress=not args.quiet)
+    # Local only: a statement reads one simulated path back, which a cluster does not keep.
+    run = run_scenario(loaded, workers=args.workers, progress=not args.quiet)
     statement = path_statement(run, path)
     if out is not None:
         write_outputs(
@@ -212,7 +215,12 @@ def _compare(args: argparse.Namespace) -> int:
         raise SecuritizeError("compare: give at least two scenario files")
     _check_table(args.out, args.force)
     frame = compare_scenarios(
-        [Path(p) for p in args.scenarios], paths_count=args.paths, scheduler=args.scheduler
+        [Path(p) for p in args.scenarios],
+        paths_count=args.paths,
+        seed=args.seed,
+        workers=args.workers or 1,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
     )
     _write_table(frame, args.out, args.force)
     return 0
@@ -248,7 +256,13 @@ def _sweep(args: argparse.Namespace) -> int:
         check_destination(chart.parent, [chart.name], force=args.force)
     _check_table(args.out, args.force)
     loaded = with_overrides(load_scenario(args.scenario), paths=args.paths, seed=args.seed)
-    frame = sweep(loaded, vary, workers=args.workers or 1, scheduler=args.scheduler)
+    frame = sweep(
+        loaded,
+        vary,
+        workers=args.workers or 1,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+    )
     # Both outputs are made before either is written: a failure leaves nothing half done.
     image = None
     if chart is not None:
@@ -262,6 +276,16 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def simulation_options(parser: argparse.ArgumentParser, scheduler: bool = True) -> None:
+    """The options every simulating command takes, with one spelling and one meaning."""
+    parser.add_argument("--paths", type=int, help="Monte Carlo paths (overrides the scenario)")
+    parser.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
+    parser.add_argument("--workers", type=int, help="worker processes (same numbers for any count)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    if scheduler:
+        parser.add_argument("--scheduler", help=SCHEDULER_HELP)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="securitize",
@@ -273,17 +297,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "scenario", nargs="?", help=f"scenario TOML file (default: {DEFAULT_SCENARIO})"
     )
-    run.add_argument("--paths", type=int, help="Monte Carlo paths (overrides the scenario)")
-    run.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
-    run.add_argument("--workers", type=int, help="worker processes (same numbers for any count)")
+    simulation_options(run)
     run.add_argument("--out", help="output folder (default: reports/<scenario name>/)")
     run.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    run.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress bar or summary; print only the files written",
-    )
-    run.add_argument("--scheduler", help=SCHEDULER_HELP)
     run.add_argument(
         "--lang",
         choices=["en", "zh", "both"],
@@ -324,20 +340,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     statement.add_argument("scenario", nargs="?", help=f"scenario (default: {DEFAULT_SCENARIO})")
     statement.add_argument("--path", default="worst", help="'worst' (largest pool loss) or N")
-    statement.add_argument("--paths", type=int, help="Monte Carlo paths (overrides the scenario)")
-    statement.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
+    simulation_options(statement, scheduler=False)
     statement.add_argument("--out", help="write the statement as CSV to this file")
     statement.add_argument("--force", action="store_true", help="overwrite an existing file")
-    statement.add_argument("--quiet", action="store_true", help="no progress bar")
     statement.set_defaults(handler=_statement)
     compare = commands.add_parser(
         "compare", help="side-by-side metrics of scenarios, differences with their errors"
     )
     compare.add_argument("scenarios", nargs="+", help="two or more scenario files")
-    compare.add_argument("--paths", type=int, help="Monte Carlo paths for every scenario")
+    simulation_options(compare)
     compare.add_argument("--out", help="write the table (.csv or .parquet)")
     compare.add_argument("--force", action="store_true", help="overwrite an existing file")
-    compare.add_argument("--scheduler", help=SCHEDULER_HELP)
     compare.set_defaults(handler=_compare)
     sweep = commands.add_parser(
         "sweep", help="evaluate every combination of varied fields on shared paths"
@@ -352,12 +365,9 @@ def _parser() -> argparse.ArgumentParser:
             "move together: F1+F2=A1:A2,B1:B2; repeatable (every combination is run)"
         ),
     )
-    sweep.add_argument("--paths", type=int, help="Monte Carlo paths (overrides the scenario)")
-    sweep.add_argument("--seed", type=int, help="random seed (overrides the scenario)")
-    sweep.add_argument("--workers", type=int, help="worker processes")
+    simulation_options(sweep)
     sweep.add_argument("--out", help="write the tidy table (.csv or .parquet)")
     sweep.add_argument("--force", action="store_true", help="overwrite an existing file")
-    sweep.add_argument("--scheduler", help=SCHEDULER_HELP)
     sweep.add_argument("--chart", help="also draw each expected loss by design (.png)")
     sweep.set_defaults(handler=_sweep)
     from securitize.selection.commands import add_pool_commands

@@ -26,6 +26,7 @@ from securitize.credit.build import build_credit_model
 from securitize.errors import ScenarioError
 from securitize.evaluate import Outcomes, evaluate_many
 from securitize.pool import build_pool
+from securitize.progress import steps
 from securitize.scenario import POOL_FILE_FIELDS, LoadedScenario, load_scenario, with_fields
 from securitize.stats import Estimate, mean_estimate
 from securitize.structure import Structure, build_structure
@@ -76,6 +77,7 @@ def evaluate_designs(
     designs: list[tuple[str, dict[str, Any], LoadedScenario]],
     workers: int = 1,
     scheduler: str | None = None,
+    progress: bool = False,
 ) -> list[Design]:
     """Evaluate designs, simulating each distinct set of paths once. Designs on the same paths
     and payment dates run together (``evaluate_many``): each chunk's collections and pool
@@ -93,7 +95,9 @@ def evaluate_designs(
         groups.setdefault((key, lag, dates), []).append(index)
     paths: dict[str, DefaultPaths] = {}
     outcomes: dict[int, Outcomes] = {}
-    for (key, lag, _), members in groups.items():
+    for (key, lag, _), members in steps(
+        groups.items(), "designs on shared paths", progress, unit="set"
+    ):
         _, _, loaded, pool, structure, _ = built[members[0]]
         if key not in paths:
             model = build_credit_model(loaded, pool, structure.senior_attachment)
@@ -222,7 +226,13 @@ def comparison(designs: list[Design]) -> pd.DataFrame:
 
 
 def compare_scenarios(
-    paths: list[Path], *, paths_count: int | None = None, scheduler: str | None = None
+    paths: list[Path],
+    *,
+    paths_count: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Side-by-side metrics of scenario files, designs sharing paths where they can."""
     designs = []
@@ -230,11 +240,13 @@ def compare_scenarios(
         loaded = load_scenario(path)
         if paths_count is not None:
             loaded = with_field(loaded, "simulation.paths", paths_count)
+        if seed is not None:
+            loaded = with_field(loaded, "simulation.seed", seed)
         designs.append((Path(path).stem, {}, loaded))
     labels = [d[0] for d in designs]
     if len(set(labels)) != len(labels):
         raise ScenarioError("compare: give scenario files with different names")
-    return comparison(evaluate_designs(designs, scheduler=scheduler))
+    return comparison(evaluate_designs(designs, workers, scheduler, progress))
 
 
 def sweep(
@@ -242,6 +254,7 @@ def sweep(
     vary: dict[tuple[str, ...], list[tuple[Any, ...]]],
     workers: int = 1,
     scheduler: str | None = None,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Every combination of the varied fields, evaluated on shared paths where possible.
 
@@ -257,7 +270,7 @@ def sweep(
             for field, value in zip(fields, values, strict=True)
         }
         designs.append((f"design_{k + 1}", changes, with_fields(loaded, changes)))
-    return design_table(evaluate_designs(designs, workers, scheduler))
+    return design_table(evaluate_designs(designs, workers, scheduler, progress))
 
 
 def sweep_chart(table: pd.DataFrame, metrics: list[str] | None = None) -> bytes:

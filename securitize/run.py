@@ -25,6 +25,7 @@ from securitize.credit.build import build_credit_model
 from securitize.errors import ScenarioError
 from securitize.evaluate import Outcomes, evaluate
 from securitize.pool import Pool, build_pool
+from securitize.progress import steps
 from securitize.results import Results, build_results
 from securitize.scenario import LoadedScenario, load_scenario, with_fields
 from securitize.stats import mean_estimate, probability_estimate
@@ -221,7 +222,7 @@ def stress_runs(
             "deterministic_change": False,
         }
     ]
-    for stress in scenario.stresses:
+    for stress in steps(scenario.stresses, "stresses", progress, unit="stress"):
         inputs = stressed_inputs(pool, model.cumulative_pd, stress)
         result = deterministic_result(stress.name, pool, structure, lag, inputs)
         # Correlation changes only the Monte Carlo: its deterministic run is the expected case.
