@@ -11,6 +11,7 @@ from typing import get_args
 import pytest
 
 from securitize import run_scenario
+from securitize.enhancers.metrics import LIMIT_CHECKS
 from securitize.enhancers.spec import EnhancerKind
 from securitize.memo import charts, render_html
 from securitize.memo.disclosure import rules
@@ -46,6 +47,7 @@ DYNAMIC_KEYS = [
     *(f"quantile.{q}" for q in ("claim_quantile", "yield_quantile", "quantile")),
     *(f"enhancement.kind_{kind}" for kind in get_args(EnhancerKind)),
     *(f"enhancement.terms_{level}" for level in ("pool", "tranche")),
+    *(f"risk.limit_{check.name}" for check in LIMIT_CHECKS),
 ]
 
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from securitize.credit.build import build_credit_model
 from securitize.credit.paths import simulate_defaults
-from securitize.enhancers.metrics import CLAIM_QUANTILES, covered_amount
+from securitize.enhancers.metrics import CLAIM_QUANTILES, covered_amount, within_limit
 from securitize.errors import ScenarioError
 from securitize.evaluate import CENT, evaluate
 from securitize.pool import build_pool
@@ -248,12 +248,13 @@ def _enhancer_book(name: str, exposure: _Exposure) -> EnhancerBook:
     capacity: dict[str, Any] = {"peak_book_liability": peak}
     if spec.net_assets is not None:
         limit = spec.limits.leverage_multiple * spec.net_assets
+        leverage = (spec.existing_liability + peak) / spec.net_assets
         capacity.update(
             net_assets=spec.net_assets,
             existing_liability=spec.existing_liability,
-            leverage_at_peak=(spec.existing_liability + peak) / spec.net_assets,
+            leverage_at_peak=leverage,
             leverage_limit=spec.limits.leverage_multiple,
-            within_leverage_limit=spec.existing_liability + peak <= limit,
+            within_leverage_limit=within_limit(leverage, spec.limits.leverage_multiple),
             capacity_used=(spec.existing_liability + peak) / limit,
             probability_claims_exceed_net_assets=probability_estimate(
                 claims > spec.net_assets

@@ -12,6 +12,8 @@ carries its standard error; ratios of estimates carry a delta-method one.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -176,28 +178,92 @@ def annual_claims_ratio(
     return rows
 
 
+def within_limit(figure: float, limit: float) -> bool:
+    """The one rule every enhancer limit is checked by: a figure is within its limit when it is
+    at most the limit. ``limit_checks`` (the results), the book's leverage and the memo's
+    statements (annex and risk factors, through ``checked_limits``) all ask this function."""
+    return figure <= limit
+
+
+@dataclass(frozen=True)
+class LimitCheck:
+    """One limit check of ``limit_checks``: the keys of the figure checked, of its limit and of
+    the verdict, as they appear in ``EnhancerResult.limits``."""
+
+    name: str
+    figure: str
+    limit: str
+    verdict: str
+
+
+LIMIT_CHECKS = (
+    LimitCheck(
+        "claims_ratio", "claims_ratio", "annual_claims_ratio_limit", "claims_ratio_within_limit"
+    ),
+    LimitCheck("leverage", "leverage_after", "leverage_limit", "leverage_within_limit"),
+    LimitCheck(
+        "single_client",
+        "single_client_share",
+        "single_client_limit",
+        "single_client_within_limit",
+    ),
+    LimitCheck(
+        "related_client",
+        "related_client_share",
+        "related_client_limit",
+        "related_client_within_limit",
+    ),
+)
+CHECKS = {c.name: c for c in LIMIT_CHECKS}
+
+
+def _check(out: dict[str, Any], name: str, figure: float, limit: float) -> None:
+    """Store check ``name``'s figure, limit and verdict in ``out`` under its keys."""
+    check = CHECKS[name]
+    out[check.figure] = figure
+    out[check.limit] = limit
+    out[check.verdict] = within_limit(figure, limit)
+
+
+def checked_limits(limits: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each check ``limits`` (a ``limit_checks`` result) holds, in ``LIMIT_CHECKS`` order: the
+    figure checked and its limit with their keys, and the verdict of ``within_limit`` on them,
+    so a statement that a limit is met always names the figure it was met by."""
+    return [
+        {
+            "check": c.name,
+            "figure_key": c.figure,
+            "figure": limits[c.figure],
+            "limit_key": c.limit,
+            "limit": limits[c.limit],
+            "verdict_key": c.verdict,
+            "within_limit": within_limit(limits[c.figure], limits[c.limit]),
+        }
+        for c in LIMIT_CHECKS
+        if c.figure in limits and c.limit in limits
+    ]
+
+
 def limit_checks(
     pool: Pool, structure: Structure, g: GuaranteeTerms, claims_by_year: list[dict[str, float]]
 ) -> dict[str, Any]:
-    """Leverage and concentration before and after this deal, against the enhancer's limits."""
+    """Leverage and concentration before and after this deal, against the enhancer's limits;
+    every verdict is ``within_limit`` on the figure stored beside it (``LIMIT_CHECKS``)."""
     spec = g.spec
     covered = covered_amount(pool, structure, g)
     # The deal's claims ratio: its expected claims over all the cover it releases (by
-    # amortisation, claims or the end of the deal). A single year's ratio is shown too, but the
-    # last years of a deal release little cover, so it is not what the annual ceiling on the
-    # enhancer's book is checked against.
+    # amortisation, claims or the end of the deal); this is the figure checked against the
+    # annual ceiling. A single year's ratio is shown too, for information, but the last years of
+    # a deal release little cover, so it is not what the ceiling on the enhancer's book is
+    # checked against.
     claims = sum(row["expected_claims"] for row in claims_by_year)
     released = sum(row["cover_released"] for row in claims_by_year)
     ratio = claims / released if released > CENT else 0.0
-    out: dict[str, Any] = {
-        "covered_amount": covered,
-        "claims_ratio": ratio,
-        "max_annual_claims_ratio": max(
-            (row["claims_ratio"] for row in claims_by_year), default=0.0
-        ),
-        "annual_claims_ratio_limit": spec.limits.annual_claims_ratio,
-        "claims_ratio_within_limit": ratio <= spec.limits.annual_claims_ratio,
-    }
+    out: dict[str, Any] = {"covered_amount": covered}
+    _check(out, "claims_ratio", ratio, spec.limits.annual_claims_ratio)
+    out["max_annual_claims_ratio"] = max(
+        (row["claims_ratio"] for row in claims_by_year), default=0.0
+    )
     if spec.net_assets is None:
         out["assessed"] = False
         out["reason"] = "net_assets not given: leverage and concentration not assessed"
@@ -205,22 +271,15 @@ def limit_checks(
     assets = spec.net_assets
     single = _largest_client(pool, g, None, covered)
     related = _largest_client(pool, g, "related_group", covered)
-    before = spec.existing_liability / assets
-    after = (spec.existing_liability + covered) / assets
     out.update(
         assessed=True,
         net_assets=assets,
         existing_liability=spec.existing_liability,
-        leverage_before=before,
-        leverage_after=after,
-        leverage_limit=spec.limits.leverage_multiple,
-        leverage_within_limit=after <= spec.limits.leverage_multiple,
-        headroom=spec.limits.leverage_multiple * assets - spec.existing_liability - covered,
-        single_client_share=single / assets,
-        single_client_limit=spec.limits.single_client_share,
-        single_client_within_limit=single / assets <= spec.limits.single_client_share,
-        related_client_share=related / assets,
-        related_client_limit=spec.limits.related_client_share,
-        related_client_within_limit=related / assets <= spec.limits.related_client_share,
+        leverage_before=spec.existing_liability / assets,
     )
+    after = (spec.existing_liability + covered) / assets
+    _check(out, "leverage", after, spec.limits.leverage_multiple)
+    out["headroom"] = spec.limits.leverage_multiple * assets - spec.existing_liability - covered
+    _check(out, "single_client", single / assets, spec.limits.single_client_share)
+    _check(out, "related_client", related / assets, spec.limits.related_client_share)
     return out

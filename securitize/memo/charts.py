@@ -340,9 +340,15 @@ def claim_distribution_chart(distribution: pd.DataFrame, name: str, t: Words) ->
 
 
 def claims_by_year_chart(
-    by_year: list[dict[str, float]], limit: float | None, name: str, t: Words
+    by_year: list[dict[str, float]],
+    limit: float | None,
+    name: str,
+    t: Words,
+    checked: float | None = None,
 ) -> str:
-    """An enhancer's expected claims by year (bars) and its claims ratio against the limit."""
+    """An enhancer's expected claims by year (bars), each year's claims ratio (for information)
+    and ``checked``, the deal's claims ratio over its life: the figure checked against the
+    annual limit (``limits.claims_ratio``), drawn beside the limit."""
     frame = pd.DataFrame(by_year)
     figure = Figure(figsize=(6.5, 2.6), layout="constrained")
     ax = figure.subplots()
@@ -352,6 +358,14 @@ def claims_by_year_chart(
     ax.set_xticks(frame["year"])
     ratio = ax.twinx()
     ratio.plot(frame["year"], 100 * frame["claims_ratio"], "k.-", label=t("chart.claims_ratio"))
+    if checked is not None:
+        ratio.axhline(
+            100 * checked,
+            color=WRAPPED,
+            linestyle=":",
+            linewidth=1.2,
+            label=t("chart.deal_claims_ratio", value=f"{100 * checked:.2f}"),
+        )
     if limit is not None:
         ratio.axhline(100 * limit, color="black", linestyle="--", linewidth=0.8)
         ratio.annotate(
@@ -396,6 +410,12 @@ def memo_charts(results: Results, t: Words, font: str | None) -> dict[str, str]:
             if isinstance(distribution, pd.DataFrame) and not distribution.empty:
                 figures[f"claims_{e.name}"] = claim_distribution_chart(distribution, e.name, t)
             elif by_year and {"year", "expected_claims", "claims_ratio"} <= set(by_year[0]):
-                limit = (getattr(e, "limits", None) or {}).get("annual_claims_ratio_limit")
-                figures[f"claims_{e.name}"] = claims_by_year_chart(by_year, limit, e.name, t)
+                limits = getattr(e, "limits", None) or {}
+                figures[f"claims_{e.name}"] = claims_by_year_chart(
+                    by_year,
+                    limits.get("annual_claims_ratio_limit"),
+                    e.name,
+                    t,
+                    limits.get("claims_ratio"),
+                )
     return figures

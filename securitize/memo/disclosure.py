@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from securitize.enhancers.metrics import checked_limits
 from securitize.enhancers.spec import TRANCHE_KINDS
 from securitize.memo.capital import tranche_risk_weight, weighted_rating
 from securitize.results import Results
@@ -297,7 +298,9 @@ def enhancement_order(results: Results) -> list[dict[str, Any]]:
 def risk_factors(results: Results) -> list[dict[str, Any]]:
     """Quantified risk factors: concentration, and each stress's effect against the expected
     case (pool loss, each tranche's stand-alone loss), the Monte Carlo change of a correlation
-    stress, and what the guarantee carries (senior loss stand-alone against wrapped)."""
+    stress, each assessed enhancer's limit checks (``checked_limits``: the figure checked, its
+    limit and the verdict together) and what the guarantee carries (senior loss stand-alone
+    against wrapped)."""
     rows: list[dict[str, Any]] = []
     conc = concentration(results)
     if conc:
@@ -331,7 +334,9 @@ def risk_factors(results: Results) -> list[dict[str, Any]]:
     for e in results.enhancers:
         limits = getattr(e, "limits", None) or {}
         if limits.get("assessed"):
-            rows.append({"kind": "enhancer_limits", "name": e.name, **limits})
+            rows.append(
+                {"kind": "enhancer_limits", "name": e.name, "checks": checked_limits(limits)}
+            )
     for e in results.enhancers:
         tranche = next((t for t in results.tranches if t.name == e.covers), None)
         if tranche is None:  # a pool-level cover: no single tranche to compare
@@ -371,8 +376,18 @@ def capital(results: Results, ratings: dict[str, str | None]) -> list[dict[str, 
     return rows
 
 
+def enhancer_limits(limits: dict[str, Any]) -> dict[str, Any]:
+    """An enhancer's limits as the annex shows them: each check (the figure checked, its limit
+    and the verdict, ``checked_limits``) and, apart, every other figure of ``limits`` (the
+    covered amount, net assets, the highest single-year claims ratio shown for information...)."""
+    checks = checked_limits(limits)
+    shown = {c[key] for c in checks for key in ("figure_key", "limit_key", "verdict_key")}
+    return {"checks": checks, "other": {k: v for k, v in limits.items() if k not in shown}}
+
+
 def enhancer_economics(results: Results) -> list[dict[str, Any]]:
-    """Each enhancer's expected fee income against its expected net claims (fee cover)."""
+    """Each enhancer's expected fee income against its expected net claims (fee cover), and its
+    limits as the annex shows them (``enhancer_limits``)."""
     rows = []
     for e in results.enhancers:
         fee = e.metrics.get("expected_fee_income")
@@ -382,7 +397,15 @@ def enhancer_economics(results: Results) -> list[dict[str, Any]]:
             if fee is not None and claim is not None and claim.value > 0
             else float("nan")
         )
-        rows.append({"name": e.name, "fee": fee, "net_claim": claim, "fee_cover": cover})
+        rows.append(
+            {
+                "name": e.name,
+                "fee": fee,
+                "net_claim": claim,
+                "fee_cover": cover,
+                "limits": enhancer_limits(getattr(e, "limits", None) or {}),
+            }
+        )
     return rows
 
 
