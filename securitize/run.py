@@ -167,7 +167,7 @@ def run_scenario(
             "prepayment_annual_rate": credit.prepayment.annual_rate,
             "pd_curves": [c.model_dump() for c in credit.pd_curves],
             "recovery_lag_months": credit.recovery_lag_months,
-            "recovery_haircut": scenario.pool.recovery_haircut if pool.tape_sha256 else None,
+            "ip_haircut": scenario.pool.ip_haircut if pool.tape_sha256 else None,
             "pool_source": portable(pool.source) if pool.tape_sha256 else pool.source,
             "pd_sources": sorted(set(pool.loans["pd_source"])),
             "recovery_sources": sorted(set(pool.loans["recovery_source"])),

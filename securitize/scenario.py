@@ -108,14 +108,25 @@ class PoolSource(_Strict):
     tape: str | None = None
     inline: InlinePool | None = None
     score_bands: str | None = None
-    recovery_haircut: Fraction = _default("pool", "recovery_haircut")
+    ip_haircut: Fraction = _default("pool", "ip_haircut")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "recovery_haircut" in data:
+            raise ValueError(
+                "'recovery_haircut' is now 'ip_haircut' in [pool] (the share of the pledged IP's "
+                "appraised value lost on realisation); [[stresses]] recovery_haircut cuts "
+                "recoveries"
+            )
+        return data
 
     @model_validator(mode="after")
     def _one_source(self) -> PoolSource:
         if (self.tape is None) == (self.inline is None):
             raise ValueError("give exactly one of 'tape' or 'inline'")
         if self.inline is not None:
-            for name in ("score_bands", "recovery_haircut"):
+            for name in ("score_bands", "ip_haircut"):
                 if name in self.model_fields_set:
                     raise ValueError(
                         f"'{name}' applies to a tape; an inline pool states its own "

@@ -183,12 +183,12 @@ def test_scenario_values_are_not_coerced(
 
 def test_inline_pool_refuses_tape_only_fields(write_scenario, tmp_path: Path, capsys) -> None:
     text = (
-        '[deal]\nname = "x"\nclosing_date = 2024-01-01\n[pool]\nrecovery_haircut = 0.5\n'
+        '[deal]\nname = "x"\nclosing_date = 2024-01-01\n[pool]\nip_haircut = 0.5\n'
         "[pool.inline]\ncount = 2\nbalance = 1.0\nannual_pd = 0.01\nrecovery_rate = 0.3\n"
         'tenor_months = 12\n[[tranches]]\nname = "a"\nshare = 1.0\n'
     )
     err = error_of(["run", str(write_scenario(text)), "--out", str(tmp_path / "o")], capsys)
-    assert "'recovery_haircut' applies to a tape" in err
+    assert "'ip_haircut' applies to a tape" in err
 
 
 GUARANTEE = (
@@ -257,3 +257,15 @@ def test_fee_and_enhancer_names_must_differ(write_scenario, tmp_path: Path, caps
     scenario = write_scenario(tape_scenario(extra), tape_rows(GOOD_ROW, GOOD_ROW_2))
     err = error_of(["run", str(scenario), "--out", str(tmp_path / "o")], capsys)
     assert "'g1' is used twice" in err
+
+
+def test_the_old_pool_recovery_haircut_name_points_to_ip_haircut(write_scenario, capsys) -> None:
+    """[pool] recovery_haircut (IP value lost) and [[stresses]] recovery_haircut (recoveries
+    cut) meant different things; the pool's is now ip_haircut and the old name says so."""
+    scenario = tape_scenario().replace(
+        'tape = "tape.csv"', 'tape = "tape.csv"\nrecovery_haircut = 0.8'
+    )
+    path = write_scenario(scenario, tape_rows(GOOD_ROW))
+    assert main(["run", str(path), "--out", str(path.parent / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "'recovery_haircut' is now 'ip_haircut' in [pool]" in err and len(err.splitlines()) == 1

@@ -64,7 +64,7 @@ def test_pd_comes_from_the_score_band_unless_the_tape_gives_one(write_scenario) 
 
 def test_recovery_is_appraised_value_after_haircut_capped_at_one(write_scenario) -> None:
     rich = "A3,Rich IP,Biomedicine,Lucheng,1000000,0.05,36,bullet,80,50000000"
-    text = tape_scenario().replace('tape = "tape.csv"', 'tape = "tape.csv"\nrecovery_haircut = 0.8')
+    text = tape_scenario().replace('tape = "tape.csv"', 'tape = "tape.csv"\nip_haircut = 0.8')
     pool = build_pool(load_scenario(write_scenario(text, tape_rows(GOOD_ROW, rich))))
     assert pool.recovery_rate[0] == pytest.approx(10_000_000 * 0.2 / 5_000_000)
     assert pool.recovery_rate[1] == 1.0

@@ -74,7 +74,7 @@ KIND = {
             "annual_pd",
             "annual_rate",
             "recovery_rate",
-            "recovery_haircut",
+            "ip_haircut",
             "weighted_average_coupon",
             "weighted_average_annual_pd",
             "weighted_average_recovery_rate",

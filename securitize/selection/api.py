@@ -284,7 +284,7 @@ def load_candidates(loaded: LoadedScenario, cut_off: dt.date | None = None) -> C
         tape,
         cut_off or spec.cut_off_date or scenario.deal.closing_date,
         _bands(loaded),
-        scenario.pool.recovery_haircut,
+        scenario.pool.ip_haircut,
         label_column or "ip_label",
     )
 
