@@ -41,6 +41,11 @@ POOL_LOSS_QUANTILES = (0.95, 0.99, 0.999)
 LOSS_BINS = 40
 # Low yield quantiles: the bad tail of what an investor earns.
 YIELD_QUANTILES = (0.001, 0.01, 0.05)
+# Importance weights are called degenerate (a warning in ``simulation.warnings``) when their
+# effective sample size is below this share of the paths, or one path carries more than this
+# share of the total weight.
+DEGENERATE_ESS_SHARE = 0.01
+DEGENERATE_WEIGHT_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,9 @@ class Results:
     ratings: dict[str, Any] = field(default_factory=dict)
     large_obligor: list[dict[str, Any]] = field(default_factory=list)
     economics: dict[str, Any] = field(default_factory=dict)
+    # The exchange and market rule block (securitize/rules.py): each rule's figure, limit,
+    # verdict and citation.
+    exchange_rules: dict[str, Any] = field(default_factory=dict)
     loans: pd.DataFrame = field(default_factory=pd.DataFrame)
     # Everything measured on the clock, in one block at the end of results.json: the only
     # figures that differ between two runs of the same inputs.
@@ -178,6 +186,7 @@ class Results:
             "ratings": self.ratings,
             "large_obligor": self.large_obligor,
             "economics": self.economics,
+            "exchange_rules": self.exchange_rules,
             "timings": self.timings,
         }
 
@@ -274,6 +283,30 @@ def _cash_flow_table(outcomes: Outcomes, payment_months: np.ndarray) -> pd.DataF
     return pd.DataFrame(table)
 
 
+def weight_diagnostics(weights: np.ndarray | None, paths: int) -> dict[str, Any]:
+    """``effective_sample_size``, ``largest_weight_share`` (max w / Σ w) and ``warnings``: one
+    line when the weights are degenerate (ESS below ``DEGENERATE_ESS_SHARE`` of the paths, or a
+    path above ``DEGENERATE_WEIGHT_SHARE`` of the total weight)."""
+    ess = effective_sample_size(weights, paths)
+    if weights is None:
+        largest = 1.0 / paths if paths else 0.0
+    else:
+        weights = np.asarray(weights, dtype=float)
+        total = float(weights.sum())
+        largest = float(weights.max()) / total if total > 0 else 1.0
+    warnings = []
+    if paths and (ess < DEGENERATE_ESS_SHARE * paths or largest > DEGENERATE_WEIGHT_SHARE):
+        warnings.append(
+            f"importance weights are degenerate: effective sample size {ess:,.1f} of {paths:,} "
+            f"paths ({100 * ess / paths:.2g} %; warned below {100 * DEGENERATE_ESS_SHARE:g} %), "
+            f"largest path weight {100 * largest:.2g} % of the total (warned above "
+            f"{100 * DEGENERATE_WEIGHT_SHARE:g} %); estimates away from the tail the sampling "
+            "aims at, and their standard errors, may be unreliable: use a shift nearer 0 "
+            "(simulation.importance_shift) or more paths"
+        )
+    return {"effective_sample_size": ess, "largest_weight_share": largest, "warnings": warnings}
+
+
 def build_results(
     pool: Pool,
     structure: Structure,
@@ -286,10 +319,7 @@ def build_results(
 ) -> Results:
     """Turn combined outcomes into estimates with standard errors (weighted under importance
     sampling)."""
-    simulation = {
-        **simulation,
-        "effective_sample_size": effective_sample_size(outcomes.per_path["weight"], outcomes.paths),
-    }
+    simulation = {**simulation, **weight_diagnostics(outcomes.per_path["weight"], outcomes.paths)}
     per_path = outcomes.per_path
     weight = per_path["weight"]
     pool_loss = per_path["pool.loss"]

@@ -185,6 +185,8 @@ def run_scenario(
             "workers": settings.workers,
             "scheduler": scheduler,
             "importance_shift": None if model.shift is None else model.shift.tolist(),
+            "importance_mixing_scale": model.mixing_scale,
+            "importance_defensive_share": model.defensive_share,
         },
         manifest=manifest(loaded, pool),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from securitize.results import Results
+from securitize.rules import failed_lines
 from securitize.stats import Estimate
 
 
@@ -46,5 +47,7 @@ def format_summary(results: Results) -> str:
             f"break-even fee {m['break_even_net_fee_bp'].value:.1f} bp "
             f"(net fee {e.terms['net_fee_bp']:g} bp)"
         )
+    lines.extend(f"warning: {w}" for w in sim.get("warnings", []))
+    lines.extend(f"exchange rule failed: {m}" for m in failed_lines(results.exchange_rules))
     lines.append("(± one standard error)")
     return "\n".join(lines)

@@ -8,10 +8,12 @@ semi-definite) are ``ScenarioError`` messages naming the field, raised before an
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from securitize.credit import term_structure
-from securitize.credit.importance import glasserman_li_shift
+from securitize.credit.importance import aim_importance_sampling
 from securitize.credit.models import FactorCopula, ModelError, one_factor
 from securitize.credit.paths import CreditModel
 from securitize.credit.recovery import RecoveryModel
@@ -102,7 +104,8 @@ def copula_for(pool: Pool, credit: CreditAssumptions, where: str) -> FactorCopul
 
 def build_credit_model(loaded: LoadedScenario, pool: Pool, senior_attachment: float) -> CreditModel:
     """The simulation's model; ``senior_attachment`` is the pool-loss share at which the most
-    senior note starts to lose (the tail event an automatic importance shift aims at)."""
+    senior note starts to lose (the tail event an automatic importance shift aims at, and the
+    one a t copula's mixing variable is tilted towards under any non-zero shift)."""
     scenario = loaded.scenario
     credit = scenario.credit
     where = str(loaded.path)
@@ -119,22 +122,25 @@ def build_credit_model(loaded: LoadedScenario, pool: Pool, senior_attachment: fl
     except ValueError as exc:
         raise ScenarioError(f"{where}: field 'credit.recovery.dispersion': {exc}") from None
     shift_setting = scenario.simulation.importance_shift
-    if shift_setting == "auto":
-        threshold = copula.threshold(cumulative[np.arange(pool.size), pool.tenor_months - 1])
-        loss_share = pool.balance * (1 - pool.recovery_rate) / pool.total_balance
-        global_loading = copula.loadings[:, 0]
-        mu = glasserman_li_shift(threshold, global_loading, loss_share, senior_attachment)
-    else:
-        mu = float(shift_setting)
-    shift = None
-    if mu != 0.0:
-        shift = np.zeros(copula.factors)
-        shift[0] = mu
-    return CreditModel(
+    model = CreditModel(
         copula=copula,
         cumulative_pd=cumulative,
         tenor=pool.tenor_months,
         recovery=recovery,
         prepayment_rate=credit.prepayment.annual_rate,
-        shift=shift,
+    )
+    if shift_setting != "auto" and float(shift_setting) == 0.0:
+        return model
+    if shift_setting != "auto" and copula.nu is None:
+        shift = np.zeros(copula.factors)
+        shift[0] = float(shift_setting)
+        return replace(model, shift=shift)
+    # "auto" (Glasserman–Li for a Gaussian copula), and every shift of a t copula, whose
+    # mixing variable is tilted too (securitize/credit/importance.py): aimed at the senior tail.
+    loss_share = pool.balance * (1 - pool.recovery_rate) / pool.total_balance
+    return aim_importance_sampling(
+        model,
+        loss_share,
+        senior_attachment,
+        shift=None if shift_setting == "auto" else float(shift_setting),
     )

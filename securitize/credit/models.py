@@ -101,26 +101,56 @@ class FactorCopula:
         return stdtrit(self.nu, cumulative_pd)
 
     def draw_systematic(
-        self, rng: np.random.Generator, paths: int, shift: np.ndarray | None = None
+        self,
+        rng: np.random.Generator,
+        paths: int,
+        shift: np.ndarray | None = None,
+        mixing_scale: float | None = None,
+        defensive_share: float | None = None,
     ) -> Systematic:
         """Factors (shifted by ``shift`` for importance sampling) and the mixing variable.
 
-        The shift moves the mean of the independent normals behind Z; each path's likelihood
-        ratio is exp(−μ·ξ + |μ|²/2) (Glasserman and Li's change of measure).
+        The shift moves the mean of the independent normals ξ behind Z; each path's likelihood
+        ratio is exp(−μ·ξ + |μ|²/2) (Glasserman and Li's change of measure). For the t copula,
+        ``mixing_scale`` λ (0 < λ < 1 draws bad states more often) draws V = λ · χ²_ν, the
+        exponential tilt of χ²_ν = Gamma(ν/2, 2) to Gamma(ν/2, 2λ), likelihood ratio
+        λ^(ν/2) exp((1 − λ) V / (2λ)); the path's ratio is the product of the two. With a
+        ``defensive_share`` α > 0 each path is drawn untilted with probability α (one uniform
+        per path, drawn last) and its weight is 1 / (α + (1 − α) r), r the reciprocal of that
+        product at the path's draws: never above 1/α.
         """
         independent = rng.standard_normal((paths, self.factors))
-        log_weight = np.zeros(paths)
-        if shift is not None and np.any(shift):
-            mu = np.asarray(shift, dtype=float)
-            independent += mu
-            log_weight = -independent @ mu + 0.5 * float(mu @ mu)
+        mu = None if shift is None or not np.any(shift) else np.asarray(shift, dtype=float)
+        if self.nu is None and mixing_scale is not None and mixing_scale != 1.0:
+            raise ModelError("a mixing_scale needs the t copula (degrees_of_freedom)")
+        scale = None if mixing_scale is None or mixing_scale == 1.0 else float(mixing_scale)
+        if scale is not None and not (np.isfinite(scale) and scale > 0):
+            raise ModelError(f"mixing_scale: value {scale}: must be above 0")
+        alpha = float(defensive_share or 0.0)
+        if not 0.0 <= alpha < 1.0:
+            raise ModelError(f"defensive_share: value {alpha}: must be at least 0 and below 1")
+        mixing = None if self.nu is None else rng.chisquare(self.nu, paths)
+        tilted = None
+        if alpha > 0 and (mu is not None or scale is not None):
+            tilted = rng.random(paths) >= alpha
+        # log r: the log density ratio (tilted law / model) at each path's draws.
+        log_ratio = np.zeros(paths)
+        if mu is not None:
+            independent += mu if tilted is None else np.where(tilted[:, None], mu, 0.0)
+            log_ratio = independent @ mu - 0.5 * float(mu @ mu)
+        if scale is not None:
+            mixing = mixing * scale if tilted is None else np.where(tilted, mixing * scale, mixing)
+            log_ratio = log_ratio - (
+                0.5 * self.nu * np.log(scale) + mixing * (1.0 - scale) / (2.0 * scale)
+            )
+        if tilted is None:
+            log_weight = -log_ratio
+        else:
+            log_weight = -np.logaddexp(np.log(alpha), np.log1p(-alpha) + log_ratio)
         factors = independent
         if self.factor_correlation is not None:
             factors = independent @ _factor_root(self.correlation).T
-        if self.nu is None:
-            inverse_mixing = np.ones(paths)
-        else:
-            inverse_mixing = np.sqrt(rng.chisquare(self.nu, paths) / self.nu)
+        inverse_mixing = np.ones(paths) if mixing is None else np.sqrt(mixing / self.nu)
         return Systematic(factors, inverse_mixing, log_weight)
 
 

@@ -38,7 +38,11 @@ class CreditModel:
     """Everything the simulation needs, nothing about the structure.
 
     ``cumulative_pd`` is loans × months (flat after each loan's maturity); ``shift`` is the
-    importance-sampling mean shift of the independent factor normals (None: plain Monte Carlo).
+    importance-sampling mean shift of the independent factor normals (None: plain Monte Carlo);
+    ``mixing_scale`` λ, for the t copula only, draws its χ²_ν mixing variable as λ · χ²_ν
+    (None or 1: untilted); ``defensive_share`` α draws that share of paths untilted (None: 0).
+    They change only the sampling law: the path weights undo it (``FactorCopula.draw_systematic``;
+    ``securitize.credit.importance.aim_importance_sampling`` chooses all three for a tail event).
     """
 
     copula: FactorCopula
@@ -47,6 +51,8 @@ class CreditModel:
     recovery: RecoveryModel
     prepayment_rate: float = 0.0
     shift: np.ndarray | None = None
+    mixing_scale: float | None = None
+    defensive_share: float | None = None
     # Deals of one programme share the economy: with ``common_seed`` set, the systematic
     # factors and the enhancers' own draws come from that seed's streams (the same on every deal
     # of the programme), and only the loans' idiosyncratic draws from the deal's seed.
@@ -97,7 +103,9 @@ def simulate_chunk(model: CreditModel, seed: int, index: int, paths: int) -> Def
     factor_rng = (
         rng if model.common_seed is None else chunk_stream(model.common_seed, index, FACTOR_STREAM)
     )
-    systematic = model.copula.draw_systematic(factor_rng, paths, model.shift)
+    systematic = model.copula.draw_systematic(
+        factor_rng, paths, model.shift, model.mixing_scale, model.defensive_share
+    )
     events = sample_default_events(model.copula, systematic, model.cumulative_pd, model.tenor, rng)
     global_factor = systematic.factors[:, 0]
     recovery = model.recovery.draw(events.loan, global_factor[events.path], rng)
