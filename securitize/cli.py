@@ -376,6 +376,9 @@ def _parser() -> argparse.ArgumentParser:
     from securitize.enhancers.commands import add_enhancer_commands
 
     add_enhancer_commands(commands)
+    from securitize.calibration.commands import add_calibration_commands
+
+    add_calibration_commands(commands)
     return parser
 
 
