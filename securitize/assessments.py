@@ -1,6 +1,7 @@
-"""Judgements a run's figures feed: implied ratings, the large-obligor test, and the
-enterprises' and the government's economics. Kept apart from the estimators (``results``) because
-each reads the estimates through a table or a policy (rating tables, subsidy rules) that is data.
+"""Judgements a run's figures feed: implied ratings, the large-obligor test, the enterprises'
+and the government's economics, and the exchange and market rules. Kept apart from the
+estimators (``results``) because each reads the estimates through a table or a policy (rating
+tables, subsidy rules, exchange rules) that is data.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from securitize.economics import economics_totals, enterprise_economics
 from securitize.pool import Pool
 from securitize.ratings import implied_rating_range, large_obligor_test
 from securitize.results import Results
+from securitize.rules import exchange_rules
 from securitize.scenario import LoadedScenario
 from securitize.structure import Structure
 
@@ -51,8 +53,11 @@ def public_claims(loaded: LoadedScenario, results: Results) -> dict[str, float]:
 def assessments(
     loaded: LoadedScenario, pool: Pool, structure: Structure, results: Results
 ) -> dict[str, Any]:
-    """The ``ratings``, ``large_obligor`` and ``economics`` entries of the results."""
+    """The ``ratings``, ``large_obligor``, ``economics`` and ``exchange_rules`` entries of the
+    results."""
     table = enterprise_economics(loaded, pool, structure, public_claims(loaded, results))
+    selection = loaded.scenario.selection
+    label_column = (selection.limits.label_column if selection else None) or "ip_label"
     return {
         "ratings": implied_ratings(results),
         "large_obligor": large_obligor_test(pool, structure).to_dict(orient="records"),
@@ -60,4 +65,5 @@ def assessments(
             "enterprises": table.to_dict(orient="records"),
             "totals": economics_totals(table).to_dict(),
         },
+        "exchange_rules": exchange_rules(results, pool.loans, pool.source, label_column),
     }

@@ -26,6 +26,10 @@ LARGEST_AMOUNT = 1e12
 # Names and labels are printed in tables, charts and the memo's diagram: longer text is not a
 # name (an 8,000-character one made the memo page 73,000 px wide).
 LONGEST_TEXT = 120
+# The spellings of true and false a flag column accepts (lower-cased, trimmed).
+TRUE_TEXT = ("true", "yes", "1", "y")
+FALSE_TEXT = ("false", "no", "0", "n")
+FLAG_RULE = "must be true or false (also yes/no, 1/0)"
 
 
 def _is_iso_date(values: pd.Series) -> pd.Series:
@@ -113,6 +117,16 @@ COLUMNS: tuple[Column, ...] = (
         lambda v: _is_iso_date(v),
         False,
     ),
+    # A flag: blank is refused too, since a blank would have to be read as "not related" to pass
+    # the related-party test (securitize/rules.py) — a default the tape did not state.
+    Column(
+        "related_party",
+        bool,
+        f"{FLAG_RULE}: whether the loan's cash flows come from the originator or its related "
+        "parties (原始权益人及其关联方); once the column is given, every row must say",
+        None,
+        False,
+    ),
 )
 
 
@@ -135,6 +149,12 @@ def _fail(path: Path, frame: pd.DataFrame, row: int, column: str, rule: str) -> 
 def _typed(path: Path, frame: pd.DataFrame, column: Column) -> pd.Series:
     """The column converted to its type; blanks in optional columns become NaN / ''."""
     raw = frame[column.name]
+    if column.kind is bool:
+        text = raw.astype(str).str.strip().str.lower().where(raw.notna(), "")
+        known = text.isin(TRUE_TEXT + FALSE_TEXT)
+        if not known.all():
+            raise _fail(path, frame, int(np.flatnonzero(~known)[0]), column.name, column.rule)
+        return text.isin(TRUE_TEXT)
     if column.kind is str:
         text = raw.astype(str).str.strip()
         text = text.where(raw.notna(), "")
@@ -198,6 +218,42 @@ def validate_tape(frame: pd.DataFrame, path: Path, notes: tuple[str, ...] = ()) 
         raise _fail(path, frame, int(np.flatnonzero(duplicated)[0]), "loan_id", "is used twice")
     loans["tenor_months"] = loans["tenor_months"].astype(int)
     return Tape(loans, path, notes)
+
+
+def flags(loans: pd.DataFrame, path: Path | None, column: str) -> np.ndarray:
+    """A true/false column as booleans; a cell that is neither (blank included) is a tape error
+    naming the row, the loan and the value."""
+    values = loans[column]
+    if pd.api.types.is_bool_dtype(values):
+        return values.to_numpy(dtype=bool)
+    text = values.astype(str).str.strip().str.lower().where(values.notna(), "")
+    known = text.isin(TRUE_TEXT + FALSE_TEXT)
+    if not known.all():
+        row = int(np.flatnonzero(~known)[0])
+        raise TapeError(
+            f"{path}: row {row + 1} (loan {loans['loan_id'].iloc[row]}), column '{column}': "
+            f"value {quoted(values.iloc[row])}: {FLAG_RULE}"
+        )
+    return text.isin(TRUE_TEXT).to_numpy()
+
+
+def ip_labels(
+    loans: pd.DataFrame, path: Path | None, column: str = "ip_label"
+) -> tuple[np.ndarray | None, str]:
+    """Which loans count towards the sci-tech / IP label (知识产权) test, and how that was read.
+
+    The tape's ``column`` (true/false) when it has one; else a loan counts when it pledges at
+    least one patent (``patents > 0``); with neither column the labels are unknown (``None``).
+    The same reading serves the selection's ``label_min`` limit and the exchange rule block.
+    """
+    if column in loans:
+        return flags(loans, path, column), f"tape column '{column}'"
+    if "patents" in loans:
+        return (
+            loans["patents"].fillna(0).to_numpy() > 0,
+            f"patents > 0: the tape has no '{column}' column",
+        )
+    return None, f"none: the tape has neither '{column}' nor 'patents'"
 
 
 def load_tape(path: Path) -> Tape:

@@ -23,6 +23,7 @@ import scipy
 
 from securitize.errors import ScenarioError
 from securitize.jsonsafe import json_safe
+from securitize.rules import pool_checks, pool_facts, rule_block
 from securitize.scenario import LoadedScenario, Scenario
 from securitize.scoring import ScoreBands, load_score_bands
 from securitize.selection.candidates import Candidates, prepare_candidates
@@ -379,6 +380,14 @@ def pool_figures(loans: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def selection_rules(selection: Selection) -> dict[str, Any]:
+    """The exchange rules the selected pool can be judged on alone (``securitize/rules.py``;
+    risk retention needs the structure and is judged when the deal is run)."""
+    label_column = selection.spec.limits.label_column or "ip_label"
+    facts = pool_facts(selection.loans, selection.candidates.tape.path, label_column)
+    return rule_block(pool_checks(facts))
+
+
 def selection_summary(selection: Selection) -> dict[str, Any]:
     """The selection as a JSON-ready document (``docs/selection.md`` describes its shape)."""
     candidates = selection.candidates
@@ -467,6 +476,7 @@ def selection_summary(selection: Selection) -> dict[str, Any]:
                 "complete": selection.explanations.complete,
             },
             "warnings": list(selection.eligibility.warnings),
+            "exchange_rules": selection_rules(selection),
             "seconds": selection.seconds,
             "loans": selection.report.to_dict(orient="records"),
         }

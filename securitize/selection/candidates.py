@@ -31,11 +31,9 @@ from securitize.errors import TapeError
 from securitize.pool import _credit_columns
 from securitize.schedules import pool_schedule
 from securitize.scoring import ScoreBands
-from securitize.tape import Tape
+from securitize.tape import Tape, ip_labels
 
 DATE_COLUMNS = ("origination_date", "balance_date", "ip_protection_end")
-TRUE_TEXT = ("true", "yes", "1", "y")
-FALSE_TEXT = ("false", "no", "0", "n")
 
 
 @dataclass(frozen=True)
@@ -73,19 +71,6 @@ def _dates(tape: Tape, column: str) -> pd.Series:
             f"'{column}': value {text.iloc[row]!r}: must be a date written YYYY-MM-DD"
         )
     return parsed
-
-
-def _flags(tape: Tape, column: str) -> np.ndarray:
-    text = tape.loans[column].astype(str).str.strip().str.lower()
-    ok = text.isin(TRUE_TEXT + FALSE_TEXT)
-    if not ok.all():
-        row = int(np.flatnonzero(~ok)[0])
-        raise TapeError(
-            f"{tape.path}: row {row + 1} (loan {tape.loans['loan_id'].iloc[row]}), column "
-            f"'{column}': value {tape.loans[column].iloc[row]!r}: must be true or false "
-            "(also yes/no, 1/0)"
-        )
-    return text.isin(TRUE_TEXT).to_numpy()
 
 
 def months_between(start: pd.Series, end: pd.Series) -> np.ndarray:
@@ -204,15 +189,8 @@ def prepare_candidates(
     ip_value = loans["ip_appraised_value"].to_numpy(dtype=float)
     with np.errstate(divide="ignore"):
         loans["ltv"] = np.where(ip_value > 0, loans["balance"].to_numpy() / ip_value, np.inf)
-    if label_column in loans:
-        loans["label"] = _flags(tape, label_column)
-        label_source = f"tape column '{label_column}'"
-    elif "patents" in loans:
-        loans["label"] = loans["patents"].fillna(0).to_numpy() > 0
-        label_source = f"patents > 0: the tape has no '{label_column}' column"
-    else:
-        loans["label"] = False
-        label_source = f"none: the tape has neither '{label_column}' nor 'patents'"
+    labels, label_source = ip_labels(tape.loans, tape.path, label_column)
+    loans["label"] = np.zeros(len(loans), dtype=bool) if labels is None else labels
     related = loans.get("related_group", pd.Series("", index=index)).fillna("").astype(str)
     loans["related_key"] = related_keys(loans["enterprise"], related)
     # Loans that are not available keep their stated figures, so every row still gets a PD

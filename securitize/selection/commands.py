@@ -32,6 +32,12 @@ def add_pool_commands(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
         parser.add_argument("--quiet", action="store_true", help="print only the files written")
         parser.set_defaults(handler=handler)
+    select.add_argument(
+        "--enforce-rules",
+        action="store_true",
+        help="a selected pool that fails an exchange rule is an error and nothing is written "
+        "(default: a warning per failed rule)",
+    )
 
 
 def _folder(args: argparse.Namespace, loaded) -> Path:
@@ -49,11 +55,14 @@ def _select(args: argparse.Namespace) -> int:
 
     loaded = load_scenario(args.scenario)
     selection = select_for_scenario(loaded)
+    summary = selection_summary(selection)
+    if args.enforce_rules:
+        enforce_rules(summary["exchange_rules"], loaded.path)
     written = write_outputs(
         _folder(args, loaded), selection_files(selection, results_json), force=args.force
     )
     if not args.quiet:
-        print(format_selection(selection_summary(selection)))
+        print(format_selection(summary))
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -78,6 +87,30 @@ def _programme(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+# The [selection.limits] field that makes the solver meet an exchange rule, for the warning.
+RULE_LIMITS = {"single_debtor": "related_group_max", "ip_label": "label_min"}
+
+
+def _remedy(check: dict) -> str:
+    field = RULE_LIMITS.get(check["id"])
+    if field is None:
+        return ""
+    return f"; select for it with [selection.limits] {field} = {check['limit']:g}"
+
+
+def enforce_rules(block: dict, source: Path) -> None:
+    """Raise naming every exchange rule the selected pool fails (``--enforce-rules``)."""
+    from securitize.selection.errors import SelectionError
+
+    failed = [c for c in block["checks"] if c["status"] == "fail"]
+    if failed:
+        listed = "; ".join(c["message"] + _remedy(c) for c in failed)
+        raise SelectionError(
+            f"{source}: --enforce-rules: the selected pool fails {len(failed)} exchange "
+            f"rule(s): {listed}"
+        )
 
 
 def format_selection(summary: dict) -> str:
@@ -111,6 +144,17 @@ def format_selection(summary: dict) -> str:
     else:
         lines.append("greedy largest-first: no pool meeting every limit")
     lines += [f"warning: {w}" for w in summary["warnings"]]
+    block = summary["exchange_rules"]
+    lines += [
+        f"warning: exchange rule {c['message']}{_remedy(c)}"
+        for c in block["checks"]
+        if c["status"] == "fail"
+    ]
+    lines += [
+        f"note: exchange rule {c['message']}"
+        for c in block["checks"]
+        if c["status"] in ("triggered", "cannot_check", "not_applicable")
+    ]
     return "\n".join(lines)
 
 

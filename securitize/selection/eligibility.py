@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from securitize.errors import ScenarioError
-from securitize.selection.candidates import FALSE_TEXT, TRUE_TEXT, Candidates
+from securitize.selection.candidates import Candidates
 from securitize.selection.spec import Rule, SelectionSpec, show_value
+from securitize.tape import FALSE_TEXT, TRUE_TEXT
 
 
 @dataclass(frozen=True)
