@@ -273,6 +273,12 @@ def _retention(rule: dict[str, Any], results: Results) -> dict[str, Any]:
     (``securitize.memo.disclosure.risk_retention``), used here so the two cannot disagree."""
     from securitize.memo.disclosure import risk_retention  # the memo package loads on use
 
+    if not any(t.holder.strip() for t in results.tranches):
+        return _check(
+            rule,
+            status="cannot_check",
+            reason="no tranche states its holder ([[tranches]] holder, docs/scenario.md)",
+        )
     retained = risk_retention(results)
     names = [t["name"] for t in retained["tranches"]]
     share = float(retained["share"])

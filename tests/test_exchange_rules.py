@@ -268,6 +268,15 @@ def test_retention_held_by_investors_fails_whatever_its_size(write_scenario) -> 
     assert check["holders"] == [] and "no tranche's holder names the originator" in check["where"]
 
 
+def test_retention_cannot_be_checked_when_no_tranche_states_its_holder(write_scenario) -> None:
+    path = write_scenario(tape_scenario(), TAPE + "\n")  # tranches without holders
+    block = run_scenario(path, paths=500).results.exchange_rules
+    check = block["checks"][0]
+    assert check["status"] == "cannot_check" and check["value"] is None
+    assert "holder" in check["reason"]
+    assert "risk_retention" in block["not_checked"] and block["failed"] == []
+
+
 def test_the_block_is_in_results_json_with_citations_and_lists_by_verdict(write_scenario) -> None:
     results = run_rules(write_scenario, 0.04)
     document = json.loads(json.dumps(results.to_dict()))
