@@ -95,6 +95,10 @@ def _pct(value: Any, digits: int = 2) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{value:.{digits}%}"
 
 
+def _number(value: float) -> str:
+    return "—" if not math.isfinite(value) else f"{value:.1f}"
+
+
 def format_calibration(result) -> str:
     """The terminal summary: band PDs with their intervals, the static-pool table, recoveries."""
     summary = result.summary()
@@ -130,13 +134,13 @@ def format_calibration(result) -> str:
         lines.append(
             f"  {row['vintage']:<8}{row['loans']:>6}{row['balance'] / 1e6:>9.1f}{rates}"
             f"{_pct(row['cpr_' + horizons[-1][4:]]):>10}{_pct(row['recovery_rate'], 1):>10}"
-            f"{row['recovery_lag_months']:>7.1f}"
+            f"{_number(row['recovery_lag_months']):>7}"
         )
     se = summary["recovery_rate_se"]
     lines += [
         "",
         f"recovery of defaulted loans: {_pct(summary['recovery_rate'], 1)} of the balance at "
-        f"default (SE {_pct(se, 1)}), mean lag {summary['recovery_lag_months']:.1f} months; "
+        f"default (SE {_pct(se, 1)}), mean lag {_number(summary['recovery_lag_months'])} months; "
         f"{summary['recoveries_pending']} recoveries pending",
     ]
     return "\n".join(lines)

@@ -288,7 +288,7 @@ def validate_history(
     rows.refuse(
         ~has_default & loans["default_balance"].notna().to_numpy(),
         "default_balance",
-        "a balance at default on a loan with no default_date",
+        "is a balance at default on a loan that has no default_date",
     )
     default_balance = loans["default_balance"].fillna(loans["balance"]).to_numpy(float)
     rows.refuse_each(
@@ -302,7 +302,7 @@ def validate_history(
     rows.refuse(
         (has_amount | has_recovery_date) & ~has_default,
         "recovery_amount" if has_amount.any() else "recovery_date",
-        "a recovery on a loan with no default_date; only a defaulted loan recovers",
+        "is a recovery on a loan that has no default_date; only a defaulted loan recovers",
     )
     rows.refuse(
         has_amount & ~has_recovery_date,
