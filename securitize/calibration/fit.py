@@ -45,7 +45,14 @@ from securitize.scoring import default_bands_path
 
 HORIZONS = (12, 24, 36)
 VINTAGES = ("year", "quarter")
-BAND_COLUMNS = ("band", "score_min", "score_max", "annual_pd", "shadow_rating")
+# The vintage curves weight each loan by its balance: their amounts are balances.
+BALANCE_NAMES = {
+    "at_risk": "balance_at_risk",
+    "withdrawn": "balance_withdrawn",
+    "defaults": "defaulted_balance",
+    "prepayments": "prepaid_balance",
+    "matured": "matured_balance",
+}
 
 
 def poisson_interval(
@@ -139,7 +146,8 @@ class Calibration:
     """Everything calibrated from one loan history, as labelled tables.
 
     ``band_pds``: one row per band with loans (the band table's columns first);
-    ``vintage_curves``: vintage × month on book life tables (balance-weighted);
+    ``vintage_curves``: vintage × month on book life tables (balance-weighted, with the number of
+    loans at risk beside the balance);
     ``static_pool``: the per-vintage history table; ``recovery``: recovery figures by band and
     for all defaulted loans. ``missing_bands``: bands of the score-band table with no loan in the
     history (left out of the band table: no PD can be fitted to them)."""
@@ -275,10 +283,13 @@ def calibrate(
     for label, members in loans.groupby("vintage", sort=True):
         table = _table(members, horizon, members["balance"].to_numpy(float))
         counts = _table(members, horizon, None)
+        # Greenwood's formula is for counts, not balances: the balance curves carry none.
+        table = table.drop(columns="greenwood_se").rename(columns=BALANCE_NAMES)
         table.insert(0, "loans_at_risk", counts["at_risk"])
-        table.insert(0, "vintage", label)
         observed = int(np.flatnonzero(counts["at_risk"].to_numpy() > 0).max(initial=-1) + 1)
-        curves.append(table.reset_index())
+        curve = table.reset_index()
+        curve.insert(0, "vintage", label)
+        curves.append(curve)
         defaulted = members["exit_kind"] == EXIT_DEFAULT
         row: dict[str, object] = {
             "vintage": label,
