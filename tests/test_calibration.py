@@ -363,3 +363,27 @@ def test_calibrate_the_bundled_history_then_run_the_scenario_on_its_band_table(
     used = {b["band"]: b["annual_pd"] for b in results["assumptions"]["score_bands"]}
     assert used == pytest.approx(fitted["annual_pd"].to_dict(), rel=1e-9)
     assert results["assumptions"]["recovery_lag_months"] == 17
+
+
+def test_the_calibration_page_examples_run(monkeypatch) -> None:
+    from tests.test_api_docs import python_blocks
+
+    monkeypatch.chdir(ROOT)
+    page = ROOT / "docs" / "calibration.md"
+    namespace: dict[str, object] = {"__name__": "calibration_docs"}
+    blocks = python_blocks(page.read_text(encoding="utf-8"))
+    assert blocks
+    for line, code in blocks:
+        exec(compile("\n" * line + code, str(page), "exec"), namespace)
+    assert set(namespace["result"].band_pds["band"]) == {"A", "B", "C", "D", "E"}
+
+
+def test_the_calibration_page_table_is_the_bundled_fit() -> None:
+    page = (ROOT / "docs" / "calibration.md").read_text(encoding="utf-8")
+    fitted = pd.read_csv(BAND_TABLE, comment="#")
+    for row in fitted.itertuples(index=False):
+        shown = (
+            f"| {row.band} | {generator().BAND_PDS[row.band]:.2%} | {row.annual_pd:.2%} | "
+            f"{row.pd_lower:.2%} – {row.pd_upper:.2%} | {row.defaults} / {row.exposure_years:.1f} |"
+        )
+        assert shown.replace("%", " %") in page, shown
