@@ -102,8 +102,13 @@ def _percent(share: float) -> str:
     return f"{100 * share:.2f} %"
 
 
-def _limit_text(rule: dict[str, Any], limit: float) -> str:
-    return f"{limit:g}" if rule["unit"].startswith("debtors") else f"{100 * limit:g} %"
+def _counts(rule: dict[str, Any]) -> bool:
+    """Whether the rule counts (a whole-number limit, such as 10 debtors) rather than shares."""
+    return isinstance(rule.get("limit"), int)
+
+
+def _shown(rule: dict[str, Any], value: float) -> str:
+    return f"{value:g}" if _counts(rule) else _percent(value)
 
 
 def _citation(rule: dict[str, Any]) -> dict[str, Any]:
@@ -158,17 +163,17 @@ def _message(rule: dict[str, Any], entry: dict[str, Any]) -> str:
         for tier in entry["tiers"]:
             names = ", ".join(f"{d['debtor']} {_percent(d['share'])}" for d in tier["debtors"])
             parts.append(
-                f"at {_percent(tier['limit'])} ({tier['disclosure']}): " + (names or "none")
+                f"at {100 * tier['limit']:g} % ({tier['disclosure']}): " + (names or "none")
             )
         return f"{head}: {status.replace('_', ' ')}: " + "; ".join(parts)
     sign = COMPARISONS[rule["comparison"]][0]
     value = entry["value"]
-    shown = f"{value:g}" if rule["unit"].startswith("debtors") else _percent(value)
     where = f" ({entry['where']})" if entry.get("where") else ""
     verdict = {"pass": "passes", "fail": "FAILS"}.get(status, status.replace("_", " "))
     meets = COMPARISONS[rule["comparison"]][1](value, rule["limit"])
     sign_shown = sign if meets else {"<=": ">", ">=": "<", ">": "<="}[sign]
-    return f"{head}: {verdict}: {shown}{where} {sign_shown} {_limit_text(rule, rule['limit'])}"
+    limit = f"{rule['limit']:g}" if _counts(rule) else f"{100 * rule['limit']:g} %"
+    return f"{head}: {verdict}: {_shown(rule, value)}{where} {sign_shown} {limit}"
 
 
 def _verdict(rule: dict[str, Any], value: float) -> str:
