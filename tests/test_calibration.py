@@ -387,3 +387,18 @@ def test_the_calibration_page_table_is_the_bundled_fit() -> None:
             f"{row.pd_lower:.2%} – {row.pd_upper:.2%} | {row.defaults} / {row.exposure_years:.1f} |"
         )
         assert shown.replace("%", " %") in page, shown
+
+
+def test_an_excel_history_with_date_cells_reads_like_the_csv(tmp_path) -> None:
+    csv = load_history(write(tmp_path, TEN_LOANS), date(2021, 1, 15))
+    frame = pd.read_csv(tmp_path / "history.csv", dtype=str, keep_default_na=False)
+    for name in ("origination_date", "default_date", "prepayment_date"):
+        frame[name] = pd.to_datetime(frame[name].replace("", None))
+    frame["balance"] = frame["balance"].astype(float)
+    frame.to_excel(tmp_path / "history.xlsx", index=False)
+    excel = load_history(tmp_path / "history.xlsx", date(2021, 1, 15))
+    columns = ["exit_kind", "exit_month", "exposure_months"]
+    pd.testing.assert_frame_equal(excel.loans[columns], csv.loans[columns])
+    frame.to_parquet(tmp_path / "history.parquet")  # blank dates are NaT there
+    parquet = load_history(tmp_path / "history.parquet", date(2021, 1, 15))
+    pd.testing.assert_frame_equal(parquet.loans[columns], csv.loans[columns])

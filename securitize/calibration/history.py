@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +79,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("recovery_date", str, DATE_RULE, _is_iso_date, False),
 )
 KNOWN = tuple(c.name for c in COLUMNS)
+DATE_COLUMNS = {c.name for c in COLUMNS if c.rule == DATE_RULE}
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,13 @@ def validate_history(
     frame = frame.reset_index(drop=True)
     frame.columns = [str(c).strip() for c in frame.columns]
     _columns_checked(path, frame)
+    for name in DATE_COLUMNS & set(frame.columns):
+        # Excel and Parquet hold dates as dates: written back as the text a CSV would have.
+        frame[name] = frame[name].map(
+            lambda v: (
+                v.strftime("%Y-%m-%d") if isinstance(v, datetime | date) and pd.notna(v) else v
+            )
+        )
     loans = frame.copy()
     for column in COLUMNS:
         if column.name not in frame.columns:
@@ -299,11 +307,12 @@ def validate_history(
     amount = loans["recovery_amount"]
     has_amount = amount.notna().to_numpy()
     has_recovery_date = ~np.isnat(recovered)
-    rows.refuse(
-        (has_amount | has_recovery_date) & ~has_default,
-        "recovery_amount" if has_amount.any() else "recovery_date",
-        "is a recovery on a loan that has no default_date; only a defaulted loan recovers",
-    )
+    for name, given in (("recovery_amount", has_amount), ("recovery_date", has_recovery_date)):
+        rows.refuse(
+            given & ~has_default,
+            name,
+            "is a recovery on a loan that has no default_date; only a defaulted loan recovers",
+        )
     rows.refuse(
         has_amount & ~has_recovery_date,
         "recovery_date",
