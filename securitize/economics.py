@@ -31,6 +31,7 @@ import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from securitize.errors import ScenarioError
+from securitize.names import NAME_LENGTH, DisplayName
 
 if TYPE_CHECKING:
     from securitize.pool import Pool
@@ -81,7 +82,9 @@ Cny = Annotated[float, AfterValidator(_cny)]
 class IntermediaryFee(_Strict):
     """A fee to an intermediary (rating agency, law firm, accountant, trustee …) for the deal."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
+    name_en: DisplayName = None
+    name_zh: DisplayName = None
     amount: Cny
     basis: Literal["one_off", "per_year"] = "one_off"
     subsidy_share: Share = _default("intermediary_subsidy_share")

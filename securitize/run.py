@@ -22,6 +22,7 @@ from securitize import __version__
 from securitize.assessments import assessments
 from securitize.credit import CreditModel, DefaultPaths, one_factor, simulate_defaults
 from securitize.credit.build import build_credit_model
+from securitize.display import display_names
 from securitize.errors import ScenarioError
 from securitize.evaluate import Outcomes, evaluate
 from securitize.pool import Pool, build_pool
@@ -156,6 +157,7 @@ def run_scenario(
             "payment_interval_months": structure.payment_interval,
             "legal_final_months": structure.horizon,
             "payment_months": structure.payment_months.tolist(),
+            "display_names": display_names(scenario),
         },
         assumptions={
             "model": credit.model,

@@ -30,7 +30,7 @@ from pydantic import (
 from securitize.economics import EconomicsSpec
 from securitize.enhancers.spec import Enhancer
 from securitize.errors import ScenarioError
-from securitize.names import NAME_LENGTH, TEXT_LENGTH, quoted
+from securitize.names import NAME_LENGTH, TEXT_LENGTH, DisplayName, DisplayText, quoted
 from securitize.selection.spec import SelectionSpec
 from securitize.waterfall.spec import Account, Trigger, Waterfall
 
@@ -73,9 +73,11 @@ class DealTerms(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$", min_length=1, max_length=NAME_LENGTH)]
     title: Annotated[str, Field(max_length=TEXT_LENGTH)] = ""
+    title_zh: DisplayText = None
     closing_date: dt.date
     currency: Literal["CNY"] = _default("deal", "currency")
     originator: Annotated[str, Field(max_length=TEXT_LENGTH)] = ""
+    originator_zh: DisplayText = None
     payment_interval_months: Annotated[int, Field(ge=1, le=12)] = _default(
         "deal", "payment_interval_months"
     )
@@ -233,6 +235,7 @@ class Stress(_Strict):
     """A deterministic stress run (and, with ``asset_correlation``, a Monte Carlo rerun)."""
 
     name: Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
+    name_zh: DisplayName = None
     default_multiplier: Annotated[float, Field(gt=0.0, le=100.0)] | None = None
     default_vector: (
         Annotated[list[Annotated[float, Field(ge=0.0, lt=1.0)]], Field(min_length=1)] | None
@@ -244,7 +247,7 @@ class Stress(_Strict):
 
     @model_validator(mode="after")
     def _changes_something(self) -> Stress:
-        if len(self.model_fields_set - {"name"}) == 0:
+        if len(self.model_fields_set - {"name", "name_zh"}) == 0:
             raise ValueError(f"stress '{self.name}' changes nothing; give at least one change")
         return self
 
@@ -295,7 +298,10 @@ class Tranche(_Strict):
     balance: Annotated[float, Field(gt=0)] | None = None
     coupon: Annotated[float, Field(ge=0.0, lt=1.0)] = _default("tranche", "coupon")
     margin: Annotated[float, Field(ge=-0.05, lt=1.0)] | None = None
+    name_en: DisplayName = None
+    name_zh: DisplayName = None
     holder: Annotated[str, Field(max_length=TEXT_LENGTH)] = ""
+    holder_zh: DisplayText = None
     deferrable: bool = False
     expected_maturity_months: Annotated[int, Field(ge=1, le=600)] | None = None
 
@@ -312,6 +318,8 @@ class Fee(_Strict):
     """A senior expense paid before note interest (trustee, custodian, servicer, ...)."""
 
     name: Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
+    name_en: DisplayName = None
+    name_zh: DisplayName = None
     rate_bp: Annotated[float, Field(ge=0.0, le=10_000)]
     basis: Literal["pool_balance"] = "pool_balance"
 

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from securitize import run_scenario
+from securitize.display import shown_in
 from securitize.memo import render_html
 from securitize.memo.formats import estimate
 from securitize.memo.render import SECTIONS as MEMO_SECTIONS
+from securitize.memo.steps import step_words
 from securitize.results import Results
 
 PILOT = Path(__file__).resolve().parents[1] / "scenarios" / "wenzhou_pilot.toml"
@@ -179,8 +181,11 @@ def test_memo_discloses_the_waterfall_the_engine_runs() -> None:
     assert len(described["waterfalls"]["interest"]) == len(program.interest)
     assert len(described["waterfalls"]["principal"]) == len(program.principal)
     html = render_html(run.results)
+    # Each step as generated, with the tranches under their display names.
+    shown = shown_in(run.results.deal["display_names"], "en")
     for step in described["waterfalls"]["interest"] + described["waterfalls"]["principal"]:
-        assert escape(step) in html
+        assert escape(step_words(step, "en", shown)) in html
     for trigger in described["triggers"]:
         assert trigger["name"] in html
-    assert "current interest to mezzanine (arrears are deferred)" in html
+    assert "current interest to Mezzanine notes (arrears are deferred)" in html
+    assert "draw reserve liquidity_reserve to cover fees, Senior notes interest" in html

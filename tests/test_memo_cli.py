@@ -24,8 +24,9 @@ def test_lang_both_writes_an_english_and_a_chinese_memo(tmp_path: Path) -> None:
     ]
     english = (tmp_path / "memo.en.html").read_text(encoding="utf-8")
     chinese = (tmp_path / "memo.zh.html").read_text(encoding="utf-8")
-    assert '<html lang="en">' in english and "亿元" not in english
-    assert '<html lang="zh-CN">' in chinese and "1.9000亿元" in chinese
+    assert '<html lang="en">' in english and "19,000.00万元" not in english
+    assert '<html lang="zh-CN">' in chinese and "19,000.00万元" in chinese
+    assert "优先级资产支持证券" in chinese and "浙江省融资担保有限公司" in chinese
 
 
 def test_lang_zh_writes_memo_html_in_chinese(tmp_path: Path) -> None:

@@ -81,17 +81,21 @@ def test_both_languages_fill_the_same_placeholders() -> None:
     assert differing == []
 
 
-def test_chinese_amounts_are_in_wan_and_yi_to_the_yuan() -> None:
-    assert cny(190_000_000, "zh") == "1.9000亿元"
-    assert cny(123_456_789, "zh") == "1.2346亿元"
+def test_chinese_amounts_are_all_in_wan() -> None:
+    # One unit for every amount, so a column never mixes 亿元, 万元 and 元.
+    assert cny(190_000_000, "zh") == "19,000.00万元"
+    assert cny(123_456_789, "zh") == "12,345.68万元"
     assert cny(20_000_000, "zh") == "2,000.00万元"
-    assert cny(12_345_678, "zh") == "1,234.57万元"
-    assert cny(9_500, "zh") == "9,500元"
+    assert cny(9_500, "zh") == "0.95万元"
     assert cny(190_000_000) == "CNY 190,000,000"
 
 
 def test_a_chinese_estimate_shares_the_unit_of_its_value() -> None:
-    assert estimate(Estimate(2_345_678.0, 12_345.0), "cny", "zh") == "234.57万元 ± 1.23万元"
+    assert estimate(Estimate(2_345_678.0, 12_345.0), "cny", "zh") == "234.57 ± 1.23万元"
+    assert estimate(Estimate(190_000_000.0, 345.0), "cny", "zh") == "19,000.000 ± 0.035万元"
+    # Never past the yuan, however small the SE (not 157.320000万元 ± 0.000000万元).
+    assert estimate(Estimate(1_573_200.0, 1e-4), "cny", "zh") == "157.3200 ± 0.0000万元"
+    assert estimate(Estimate(1_573_200.0, 0.0), "cny", "zh") == "157.32 ± 0.00万元"
     assert estimate(Estimate(0.0123, 0.00045), "pct", "zh") == "1.230% ± 0.045%"
 
 

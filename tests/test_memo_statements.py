@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from securitize import run_scenario
+from securitize.display import shown_in
 from securitize.enhancers.metrics import LIMIT_CHECKS, checked_limits, within_limit
 from securitize.memo import render_html
 from securitize.memo.formats import cell
@@ -94,10 +95,15 @@ def number(written: str) -> float:
     return float(written.removesuffix("×").replace(",", ""))
 
 
+def shown_name(case: str, lang: str, name: str) -> str:
+    """An enhancer's name as the memo in ``lang`` shows it (its display name)."""
+    return shown_in(results(case).deal["display_names"], lang)(name)
+
+
 def annex_blocks(html: str) -> dict[str, str]:
     """Each enhancer's part of the enhancer annex, by name."""
     annex = section(html, "enhancer-annex")
-    parts = re.split(r"<h3><code>(.*?)</code></h3>", annex)
+    parts = re.split(r"<h3>(.*?)</h3>", annex)
     return {unescape(name): body for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
@@ -131,7 +137,7 @@ def test_the_annex_states_each_verdict_beside_the_figure_it_was_reached_on(
     html = memo(case, lang)
     yes, no = message(lang, "common.yes"), message(lang, "common.no")
     for e in results(case).enhancers:
-        block = annex_blocks(html)[e.name]
+        block = annex_blocks(html)[shown_name(case, lang, e.name)]
         # No verdict stands apart from its figure (the old table put "claims ratio within
         # limit: yes" under the highest single-year ratio).
         verdict_labels = [catalogue(lang)[f"label.{c.verdict}"] for c in LIMIT_CHECKS]
@@ -158,7 +164,7 @@ def test_the_risk_factors_set_the_checked_figures_against_the_limits(case: str, 
     html = memo(case, lang)
     annex = headings(html)["enhancer-annex"]
     for e in results(case).enhancers:
-        paragraph = risk_paragraph(html, lang, e.name)
+        paragraph = risk_paragraph(html, lang, shown_name(case, lang, e.name))
         limits = e.limits
         checks = checked_limits(limits)
         for c in checks:

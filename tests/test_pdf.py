@@ -220,3 +220,23 @@ def test_a_chinese_pdf_sets_its_chinese_text_in_a_cjk_font(chinese_memo: str) ->
     assert fonts, "no Chinese text on page 1"
     assert [n for n in range(len(document)) if ink_in_side_margins(document[n])] == []
     assert all(any(family in font for family in CJK_FAMILIES) for font in fonts), fonts
+
+
+def test_the_chinese_diagram_keeps_its_labels_in_the_pdf(chinese_memo: str) -> None:
+    # The arrows' labels appear only in the transaction diagram: its text reached the PDF
+    # as text, under the tranches' and the guarantor's Chinese names.
+    weasyprint()
+    document = pdfium().PdfDocument(html_to_pdf(chinese_memo))
+    text = (
+        "".join(document[n].get_textpage().get_text_range() for n in range(len(document)))
+        .replace("\r", "")
+        .replace("\n", "")
+    )
+    for label in (
+        "转让基础资产",
+        "本息兑付",
+        "还本付息",
+        "优先级资产支持证券",
+        "浙江省融资担保有限公司",
+    ):
+        assert label in text, label

@@ -256,7 +256,8 @@ def test_a_chinese_memo_is_checked_against_a_chinese_rendering(
     code, out, _ = verify(path, capsys)
     assert (code, out.split(":")[0]) == (0, "verified")
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("亿元", "万元", 1), encoding="utf-8")
+    assert "19,000.00万元" in text
+    path.write_text(text.replace("19,000.00万元", "19,100.00万元", 1), encoding="utf-8")
     code, out, _ = verify(path, capsys)
     assert code == 1 and "万元" in out
 

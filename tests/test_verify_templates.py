@@ -85,7 +85,7 @@ def test_the_forged_memo_shows_aaasf_for_a_tranche_below_cccsf(
     ratings = pilot_run.results.ratings["subordinated"]
     assert ratings["standalone"]["rating"] == "below CCCsf"
     html = forged_memo.read_text(encoding="utf-8")
-    assert "<td><code>subordinated</code></td><td>AAAsf (AAAsf to AAAsf at ±2 SE)</td>" in html
+    assert "<td>Subordinated notes</td><td>AAAsf (AAAsf to AAAsf at ±2 SE)</td>" in html
     recorded = seal.unseal(html, "memo")[0]["manifest"]["templates"]
     assert recorded["files"][ALTERED] == seal.template_hashes(Path(recorded["path"]))[ALTERED]
 

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from securitize.names import NAME_LENGTH
+from securitize.names import NAME_LENGTH, DisplayName
 
 EnhancerKind = Literal[
     "full_guarantee",
@@ -105,6 +105,8 @@ class Enhancer(_Strict):
     """One credit enhancer: its kind, what it covers, its own credit and its terms."""
 
     name: Annotated[str, Field(min_length=1, max_length=NAME_LENGTH)]
+    name_en: DisplayName = None
+    name_zh: DisplayName = None
     type: EnhancerKind
     profile: str | None = None
     covers: str | None = None

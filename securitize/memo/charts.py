@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -32,6 +33,7 @@ from securitize.stats import Estimate
 
 DPI = 100
 COVERAGE_AXIS = 3.0
+COVERAGE_FLOOR = 1.5
 PALETTE = 64
 INTEREST, PRINCIPAL, RESIDUAL, BARS = "#3b6ea5", "#9cc3e6", "#8c8c8c", "#3b6ea5"
 WRAPPED, STRESS = "#b03a2e", "#d98c2b"
@@ -48,6 +50,8 @@ CJK_FONTS = (
     "AR PL UMing CN",
 )
 
+Names = Callable[[str], str]
+CHART_NAME = 30
 Words = Callable[..., str]
 
 
@@ -150,9 +154,19 @@ def pool_loss_chart(pool_loss: dict[str, Estimate], distribution: pd.DataFrame, 
     return _data_uri(figure)
 
 
-def loss_probability_chart(results: Results, t: Words) -> str:
+def _as_is(name: str) -> str:
+    return name
+
+
+def _amount_scale(t: Words) -> float:
+    """Yuan per unit of the charts' amounts: the memo's unit (CNY m in English, 万元 in
+    Chinese; the catalogues' ``chart.amount_scale``)."""
+    return float(t("chart.amount_scale"))
+
+
+def loss_probability_chart(results: Results, t: Words, shown: Names = _as_is) -> str:
     """Each tranche's probability of loss and expected loss, stand-alone and wrapped (± 1.96 SE)."""
-    names = [tr.name for tr in results.tranches]
+    names = [shown(tr.name) for tr in results.tranches]
     x = np.arange(len(names))
     figure = Figure(figsize=(6.5, 2.8), layout="constrained")
     axes = figure.subplots(1, 2)
@@ -184,38 +198,43 @@ def loss_probability_chart(results: Results, t: Words) -> str:
     return _data_uri(figure)
 
 
-def cash_flow_chart(results: Results, t: Words) -> str:
+def cash_flow_chart(results: Results, t: Words, shown: Names = _as_is) -> str:
     """Expected interest and principal (wrapped) on each payment month, a panel per tranche,
     and the residual released to the subordinated holder."""
     months = list(results.deal["payment_months"])
     tranches = [tr.name for tr in results.tranches]
     frame = results.cash_flows.set_index("month").loc[months]
     width = 0.7 * (months[1] - months[0]) if len(months) > 1 else 0.7
+    scale = _amount_scale(t)
     figure = Figure(figsize=(7.0, 1.7 * (len(tranches) + 1)), layout="constrained")
     axes = figure.subplots(len(tranches) + 1, 1, sharex=True, squeeze=False)[:, 0]
     for ax, name in zip(axes, tranches, strict=False):
-        interest = frame[f"tranche.{name}.wrapped.interest"] / 1e6
-        principal = frame[f"tranche.{name}.wrapped.principal"] / 1e6
+        interest = frame[f"tranche.{name}.wrapped.interest"] / scale
+        principal = frame[f"tranche.{name}.wrapped.principal"] / scale
         ax.bar(months, interest, width, color=INTEREST, label=t("chart.interest"))
         ax.bar(
             months, principal, width, bottom=interest, color=PRINCIPAL, label=t("chart.principal")
         )
-        ax.set_title(t("chart.tranche_wrapped", name=name), fontsize=9, loc="left")
+        ax.set_title(t("chart.tranche_wrapped", name=shown(name)), fontsize=9, loc="left")
     axes[0].legend(fontsize=8, frameon=False)
-    axes[-1].bar(months, frame["residual"] / 1e6, width, color=RESIDUAL)
+    axes[-1].bar(months, frame["residual"] / scale, width, color=RESIDUAL)
     axes[-1].set_title(t("chart.residual"), fontsize=9, loc="left")
     axes[-1].set_xlabel(t("chart.month"))
     for ax in axes:
-        ax.set_ylabel(t("chart.cny_millions"))
+        ax.set_ylabel(t("chart.amount_unit"))
         _plain(ax)
     figure.suptitle(t("chart.cash_flows_title"), fontsize=10)
     return _data_uri(figure)
 
 
-def coverage_chart(results: Results, t: Words) -> str:
-    """Coverage multiple by payment date: Monte Carlo (± 1.96 SE band) and each stress run."""
+def coverage_chart(results: Results, t: Words, shown: Names = _as_is) -> str:
+    """Coverage multiple by payment date: Monte Carlo (± 1.96 SE band) and each stress run.
+
+    The legend sits under the plot in two columns, so many or long stress names take height
+    from the page, not width from the plot."""
     frame = results.cash_flows
-    figure = Figure(figsize=(6.5, 3.0), layout="constrained")
+    rows = math.ceil((len(results.stresses) + 1) / 2)
+    figure = Figure(figsize=(6.5, 3.0 + 0.22 * rows), layout="constrained")
     ax = figure.subplots()
     months = frame["month"].to_numpy()
     mean = frame["coverage_multiple"].to_numpy(dtype=float)
@@ -230,25 +249,29 @@ def coverage_chart(results: Results, t: Words) -> str:
             values,
             linestyle=styles[k % len(styles)],
             linewidth=1,
-            label=stress["name"],
+            label=shown(stress["name"]),
         )
     ax.axhline(1.0, color="black", linewidth=0.6)
     # Once the notes are nearly repaid the amounts due are tiny and the multiple soars: the
-    # axis stops at COVERAGE_AXIS (the table gives every value).
-    highest = np.nanmax(np.r_[mean, 1.0])
+    # axis is set by the bulk of the values (1.2 × their 90th percentile, between
+    # COVERAGE_FLOOR and COVERAGE_AXIS), so the lines near 1 stay apart (the table gives
+    # every value).
+    values = [mean]
     for stress in results.stresses:
-        values = [v for v in stress["coverage_multiple"] if v is not None]
-        highest = max(highest, *values) if values else highest
-    ax.set_ylim(0.0, min(COVERAGE_AXIS, 1.1 * highest))
+        values.append([np.nan if v is None else v for v in stress["coverage_multiple"]])
+    finite = np.concatenate([np.asarray(v, dtype=float) for v in values])
+    finite = finite[np.isfinite(finite)]
+    bulk = float(np.percentile(finite, 90)) if finite.size else 1.0
+    ax.set_ylim(0.0, min(COVERAGE_AXIS, max(COVERAGE_FLOOR, 1.2 * bulk)))
     ax.set_xlabel(t("chart.month"))
     ax.set_ylabel(t("chart.coverage_y"))
     ax.set_title(t("chart.coverage_title"), fontsize=10)
-    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     _plain(ax)
     return _data_uri(figure)
 
 
-def stress_chart(results: Results, t: Words) -> str:
+def stress_chart(results: Results, t: Words, shown: Names = _as_is) -> str:
     """Pool loss and each tranche's stand-alone loss under each deterministic run."""
     stresses = results.stresses
     names = [tr.name for tr in results.tranches]
@@ -268,9 +291,9 @@ def stress_chart(results: Results, t: Words) -> str:
             y - 0.4 + height * (k + 1.5),
             [100 * s["tranches"][name]["standalone_loss"] for s in stresses],
             height,
-            label=t("chart.tranche_loss", name=name),
+            label=t("chart.tranche_loss", name=shown(name)),
         )
-    ax.set_yticks(y, [s["name"] for s in stresses])
+    ax.set_yticks(y, [shown(s["name"]) for s in stresses])
     ax.invert_yaxis()
     ax.set_xlabel(t("chart.stress_x"))
     ax.set_title(t("chart.stress_title"), fontsize=10)
@@ -296,13 +319,15 @@ def stratification_chart(table: pd.DataFrame, key: str, title: str, t: Words) ->
     return _data_uri(figure)
 
 
-def loss_tranche_chart(table: pd.DataFrame, exact: list[dict] | None, t: Words) -> str:
+def loss_tranche_chart(
+    table: pd.DataFrame, exact: list[dict] | None, t: Words, shown: Names = _as_is
+) -> str:
     """Expected loss of each loss tranche by month (the expected-loss curve), % of its size;
     the exact engine's values as markers where the validation computed them."""
     figure = Figure(figsize=(6.5, 2.8), layout="constrained")
     ax = figure.subplots()
     for name, rows in table.groupby("tranche", sort=False):
-        ax.plot(rows["month"], 100 * rows["expected_loss"], label=str(name))
+        ax.plot(rows["month"], 100 * rows["expected_loss"], label=shown(str(name)))
         ax.fill_between(
             rows["month"],
             100 * (rows["expected_loss"] - Z_95 * rows["se"]),
@@ -321,14 +346,15 @@ def loss_tranche_chart(table: pd.DataFrame, exact: list[dict] | None, t: Words) 
 
 
 def claim_distribution_chart(distribution: pd.DataFrame, name: str, t: Words) -> str:
-    """An enhancer's claim distribution (probability of each claim range, CNY m)."""
+    """An enhancer's claim distribution (probability of each claim range, in the memo's unit)."""
+    scale = _amount_scale(t)
     figure = Figure(figsize=(6.5, 2.6), layout="constrained")
     ax = figure.subplots()
     paid = distribution.iloc[1:] if float(distribution["upper"].iloc[0]) == 0 else distribution
     ax.bar(
-        paid["lower"] / 1e6,
+        paid["lower"] / scale,
         100 * paid["probability"],
-        width=(paid["upper"] - paid["lower"]) / 1e6,
+        width=(paid["upper"] - paid["lower"]) / scale,
         align="edge",
         color=WRAPPED,
     )
@@ -352,7 +378,7 @@ def claims_by_year_chart(
     frame = pd.DataFrame(by_year)
     figure = Figure(figsize=(6.5, 2.6), layout="constrained")
     ax = figure.subplots()
-    ax.bar(frame["year"], frame["expected_claims"] / 1e6, 0.6, color=WRAPPED)
+    ax.bar(frame["year"], frame["expected_claims"] / _amount_scale(t), 0.6, color=WRAPPED)
     ax.set_xlabel(t("chart.year"))
     ax.set_ylabel(t("chart.expected_claims_m"))
     ax.set_xticks(frame["year"])
@@ -383,20 +409,31 @@ def claims_by_year_chart(
     return _data_uri(figure)
 
 
-def memo_charts(results: Results, t: Words, font: str | None) -> dict[str, str]:
-    """Every chart the memo shows, keyed by name; ``font`` is the CJK font for Chinese words."""
+def memo_charts(
+    results: Results, t: Words, font: str | None, shown: Names | None = None
+) -> dict[str, str]:
+    """Every chart the memo shows, keyed by name; ``font`` is the CJK font for Chinese words,
+    ``shown`` the display names of tranches, enhancers and stresses (None: as named)."""
+    named = shown or _as_is
+
+    def shown(name: str) -> str:
+        # A name is at most NAME_LENGTH (80) characters; a chart gives it CHART_NAME at most,
+        # so a long one cannot squeeze the plot away.
+        text = named(name)
+        return text if len(text) <= CHART_NAME else text[: CHART_NAME - 1] + "…"
+
     with _style(font):
         figures = {
             "pool_loss": pool_loss_chart(results.pool_loss, results.loss_distribution, t),
-            "loss_probability": loss_probability_chart(results, t),
-            "cash_flows": cash_flow_chart(results, t),
-            "coverage": coverage_chart(results, t),
+            "loss_probability": loss_probability_chart(results, t, shown),
+            "cash_flows": cash_flow_chart(results, t, shown),
+            "coverage": coverage_chart(results, t, shown),
         }
         if results.stresses:
-            figures["stress"] = stress_chart(results, t)
+            figures["stress"] = stress_chart(results, t, shown)
         if not results.loss_tranches.empty:
             figures["loss_tranches"] = loss_tranche_chart(
-                results.loss_tranches, results.validation.get("loss_tranche_curves"), t
+                results.loss_tranches, results.validation.get("loss_tranche_curves"), t, shown
             )
         for key in ("industry", "region", "band"):
             if key in results.stratification:
@@ -408,13 +445,15 @@ def memo_charts(results: Results, t: Words, font: str | None) -> dict[str, str]:
             distribution = getattr(e, "claim_distribution", None)
             by_year = getattr(e, "claims_by_year", None)
             if isinstance(distribution, pd.DataFrame) and not distribution.empty:
-                figures[f"claims_{e.name}"] = claim_distribution_chart(distribution, e.name, t)
+                figures[f"claims_{e.name}"] = claim_distribution_chart(
+                    distribution, shown(e.name), t
+                )
             elif by_year and {"year", "expected_claims", "claims_ratio"} <= set(by_year[0]):
                 limits = getattr(e, "limits", None) or {}
                 figures[f"claims_{e.name}"] = claims_by_year_chart(
                     by_year,
                     limits.get("annual_claims_ratio_limit"),
-                    e.name,
+                    shown(e.name),
                     t,
                     limits.get("claims_ratio"),
                 )

@@ -34,7 +34,9 @@ def subordination(results: Results) -> dict[str, float]:
     return {t.name: cushion[t.name] for t in results.tranches}
 
 
-def payment_schedule(results: Results, t: Words) -> PaymentSchedule:
+def payment_schedule(
+    results: Results, t: Words, shown: Callable[[str], str] = str
+) -> PaymentSchedule:
     """Each tranche's wrapped interest and principal, claims and residual, per payment month.
 
     Only payment months are shown: notes, guarantors and the residual are paid on no other month.
@@ -42,11 +44,12 @@ def payment_schedule(results: Results, t: Words) -> PaymentSchedule:
     series = []
     for tr in results.tranches:
         series += [
-            (f"tranche.{tr.name}.wrapped.interest", t("schedule.interest", name=tr.name)),
-            (f"tranche.{tr.name}.wrapped.principal", t("schedule.principal", name=tr.name)),
+            (f"tranche.{tr.name}.wrapped.interest", t("schedule.interest", name=shown(tr.name))),
+            (f"tranche.{tr.name}.wrapped.principal", t("schedule.principal", name=shown(tr.name))),
         ]
     series += [
-        (f"enhancer.{e.name}.claims", t("schedule.claims", name=e.name)) for e in results.enhancers
+        (f"enhancer.{e.name}.claims", t("schedule.claims", name=shown(e.name)))
+        for e in results.enhancers
     ]
     series.append(("residual", t("schedule.residual")))
     frame = results.cash_flows.set_index("month").loc[results.deal["payment_months"]]
@@ -184,7 +187,9 @@ def reproduce_command(results: Results, lang: str = "en") -> str:
     return shlex.join(words + (["--lang", lang] if lang != "en" else []))
 
 
-def convergence(results: Results, t: Words) -> list[dict[str, object]]:
+def convergence(
+    results: Results, t: Words, shown: Callable[[str], str] = str
+) -> list[dict[str, object]]:
     """Relative standard error of the headline estimates, and the paths that would bring each
     to 1% (SE falls as 1/√paths): how far the run is from converged, figure by figure."""
     paths = results.simulation["paths"]
@@ -195,7 +200,7 @@ def convergence(results: Results, t: Words) -> list[dict[str, object]]:
             for key in ("expected_loss", "probability_of_loss"):
                 figures.append(
                     (
-                        t(f"convergence.{view}_{key}", name=tr.name),
+                        t(f"convergence.{view}_{key}", name=shown(tr.name)),
                         metrics[key],
                     )
                 )

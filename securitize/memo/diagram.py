@@ -9,6 +9,7 @@ Every text is escaped: names come from scenario files someone else wrote.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable
 from xml.sax.saxutils import escape
 
@@ -20,6 +21,27 @@ BOX_W, BOX_H, ROW, HEAD = 190, 56, 84, 8
 COLUMNS = (10, 250, 490, 730)
 WIDTH = COLUMNS[-1] + BOX_W + 10
 INK, MUTED, FILL, PLAN = "#1d1d1f", "#5a5a5f", "#f3f4f7", "#dce7f3"
+# The memo's own font stack (memo.css), so a PDF renderer finds a CJK font for Chinese labels.
+FONTS = (
+    "'Helvetica Neue', Arial, 'Noto Sans', 'PingFang SC', 'Microsoft YaHei', "
+    "'Noto Sans CJK SC', 'Source Han Sans SC', 'WenQuanYi Micro Hei', sans-serif"
+)
+PADDING = 8
+
+
+def _width(text: str, size: float) -> float:
+    """The width of ``text`` at font ``size`` px, on the safe side: a wide (CJK) character
+    is one em, any other at most 0.62 em (bold capitals of the sans fonts above)."""
+    return size * sum(1.0 if unicodedata.east_asian_width(c) in "WF" else 0.62 for c in text)
+
+
+def fit(text: str, size: float, width: float = BOX_W - 2 * PADDING) -> str:
+    """``text`` cut (with …) so that it fits ``width`` px at font ``size``."""
+    if _width(text, size) <= width:
+        return text
+    while text and _width(text + "…", size) > width:
+        text = text[:-1]
+    return text + "…"
 
 
 def _box(x: float, y: float, title: str, lines: list[str], fill: str = FILL) -> str:
@@ -27,10 +49,10 @@ def _box(x: float, y: float, title: str, lines: list[str], fill: str = FILL) -> 
         f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="{fill}" '
         f'stroke="{INK}" stroke-width="1"/>',
         f'<text x="{x + BOX_W / 2}" y="{y + 18}" text-anchor="middle" font-size="12" '
-        f'font-weight="bold" fill="{INK}">{escape(title)}</text>',
+        f'font-weight="bold" fill="{INK}">{escape(fit(title, 12))}</text>',
     ]
     for k, line in enumerate(lines[:2]):
-        text = line if len(line) <= 34 else line[:33] + "…"
+        text = fit(line, 10)
         parts.append(
             f'<text x="{x + BOX_W / 2}" y="{y + 34 + 13 * k}" text-anchor="middle" '
             f'font-size="10" fill="{MUTED}">{escape(text)}</text>'
@@ -58,8 +80,12 @@ def _arrow(x1: float, y1: float, x2: float, y2: float, label: str, dashed: bool 
     )
 
 
-def structure_svg(results: Results, t: Callable[..., str]) -> Markup:
-    """The diagram for ``results``; ``t`` looks up the reader's words (``diagram.*`` keys).
+def structure_svg(
+    results: Results, t: Callable[..., str], shown: Callable[[str], str] = str
+) -> Markup:
+    """The diagram for ``results``; ``t`` looks up the reader's words (``diagram.*`` keys),
+    ``shown`` the names of tranches, enhancers, fees and parties. Every label is cut to fit its
+    box (``fit``), in either script.
 
     Left: originator, borrowers and the enhancers that cover loans; middle: the plan and its
     service providers; right: one box per tranche, and the enhancers of each tranche beside it.
@@ -79,8 +105,10 @@ def structure_svg(results: Results, t: Callable[..., str]) -> Markup:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" role="img" aria-label="{escape(t("diagram.aria"))}" '
-        'font-family="sans-serif">',
-        _box(left, row_y(0), t("diagram.originator"), [results.deal.get("originator") or ""]),
+        f'font-family="{FONTS}">',
+        _box(
+            left, row_y(0), t("diagram.originator"), [shown(results.deal.get("originator") or "")]
+        ),
         _box(
             left,
             row_y(1),
@@ -91,7 +119,7 @@ def structure_svg(results: Results, t: Callable[..., str]) -> Markup:
             plan,
             plan_y,
             t("diagram.plan"),
-            [results.deal.get("title") or results.deal["name"]],
+            [shown(results.deal.get("title") or results.deal["name"])],
             PLAN,
         ),
         _arrow(left + BOX_W, row_y(0) + BOX_H / 2, plan, plan_y + 12, t("diagram.transfer")),
@@ -99,7 +127,8 @@ def structure_svg(results: Results, t: Callable[..., str]) -> Markup:
     ]
     for k, enhancer in enumerate(pool_level):
         y = row_y(2 + k)
-        parts.append(_box(left, y, t("diagram.enhancer"), [enhancer.name, _kind(enhancer.kind, t)]))
+        lines = [shown(enhancer.name), _kind(enhancer.kind, t)]
+        parts.append(_box(left, y, t("diagram.enhancer"), lines))
         parts.append(
             _arrow(left + BOX_W, y + BOX_H / 2, plan + 20, plan_y + BOX_H, t("diagram.loan_claims"))
         )
@@ -111,8 +140,8 @@ def structure_svg(results: Results, t: Callable[..., str]) -> Markup:
             _box(
                 investors,
                 y,
-                t("diagram.tranche", name=tranche.name),
-                [tranche.holder, f"{100 * tranche.share:.1f}%"],
+                t("diagram.tranche", name=shown(tranche.name)),
+                [shown(tranche.holder), f"{100 * tranche.share:.1f}%"],
             )
         )
         parts.append(
@@ -122,7 +151,9 @@ def structure_svg(results: Results, t: Callable[..., str]) -> Markup:
     for k, enhancer in enumerate(note_level):
         y = row_y(offset + k)
         parts.append(
-            _box(enhancers, y, t("diagram.enhancer"), [enhancer.name, _kind(enhancer.kind, t)])
+            _box(
+                enhancers, y, t("diagram.enhancer"), [shown(enhancer.name), _kind(enhancer.kind, t)]
+            )
         )
         target = tranche_y[enhancer.covers] + BOX_H / 2
         parts.append(
@@ -130,7 +161,7 @@ def structure_svg(results: Results, t: Callable[..., str]) -> Markup:
         )
     if results.fees:
         y = row_y(rows)
-        names = ", ".join(f["name"] for f in results.fees)
+        names = t("common.list_sep").join(shown(f["name"]) for f in results.fees)
         parts.append(_box(plan, y, t("diagram.services"), [names]))
         parts.append(
             _arrow(plan + BOX_W / 2, plan_y + BOX_H, plan + BOX_W / 2, y, t("diagram.fees"))

@@ -3,8 +3,10 @@
 One set of rules, registered as jinja2 filters, so every figure of a kind looks the same and the
 tests can format a figure exactly as the memo does. A Monte Carlo figure's decimals follow its
 standard error (two significant digits of the SE), so the memo neither hides nor invents precision.
-English writes ``CNY 190,000,000`` and ``15 January 2021``; Chinese writes amounts in 万元 / 亿元
-(``1.9000亿元``, ``2,000.00万元``: always to the yuan) and dates as ``2021年1月15日``.
+English writes ``CNY 190,000,000`` and ``15 January 2021``; Chinese writes every amount in 万元,
+as the tables of a 计划说明书 do (``19,000.00万元``, ``2,000.00万元``, ``30.00万元``: one unit in
+every column, to the hundred yuan, a Monte Carlo figure to two digits of its SE but never past
+the yuan) and dates as ``2021年1月15日``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from securitize.memo.i18n import has, message
 from securitize.stats import Estimate
 
 NOT_AVAILABLE = "n/a"
-WAN, YI = 1e4, 1e8
+WAN = 1e4
 MONTHS_EN = [
     "January",
     "February",
@@ -122,23 +124,16 @@ def not_available(lang: str = "en") -> str:
     return message(lang, "common.not_available")
 
 
-def _yuan_unit(value: float) -> tuple[float, str, int]:
-    """Scale, unit and decimals for a Chinese amount: 亿元 from 1亿, 万元 from 1万, else 元."""
-    size = abs(value)
-    if size >= YI:
-        return YI, "亿元", 4
-    if size >= WAN:
-        return WAN, "万元", 2
-    return 1.0, "元", 0
+# Chinese amounts: 万元 with two decimals (the hundred yuan); at most four (the yuan).
+ZH_DIGITS, ZH_MOST_DIGITS = 2, 4
 
 
 def cny(value: float, lang: str = "en") -> str:
-    """An amount: ``CNY 190,000,000`` (en), ``1.9000亿元`` / ``2,000.00万元`` (zh); to the yuan."""
+    """An amount: ``CNY 190,000,000`` (en), ``19,000.00万元`` (zh)."""
     if _is_missing(value):
         return not_available(lang)
     if lang == "zh":
-        scale, unit, digits = _yuan_unit(value)
-        return f"{value / scale:,.{digits}f}{unit}"
+        return f"{value / WAN:,.{ZH_DIGITS}f}万元"
     return f"CNY {value:,.0f}"
 
 
@@ -178,11 +173,10 @@ def estimate(value: Estimate, kind: str, lang: str = "en") -> str:
     se_known = math.isfinite(value.se)
     if kind == "cny":
         if lang == "zh":
-            scale, unit, digits = _yuan_unit(value.value)
-            digits = max(digits, _decimals(value.se / scale, 0, 6)) if se_known else digits
-            figure = f"{value.value / scale:,.{digits}f}{unit}"
-            se = f"{value.se / scale:,.{digits}f}{unit}" if se_known else not_available(lang)
-            return f"{figure} ± {se}"
+            digits = _decimals(value.se / WAN, ZH_DIGITS, ZH_MOST_DIGITS) if se_known else ZH_DIGITS
+            figure = f"{value.value / WAN:,.{digits}f}"
+            se = f"{value.se / WAN:,.{digits}f}" if se_known else not_available(lang)
+            return f"{figure} ± {se}万元"
         se = f"{value.se:,.0f}" if se_known else not_available(lang)
         return f"{cny(value.value)} ± {se}"
     # A percentage carries its sign on both figures; years are named once, after the SE.
@@ -221,6 +215,8 @@ def cell(value: Any, key: str, lang: str = "en") -> str:
         return not_available(lang)
     if isinstance(value, bool):
         return message(lang, "common.yes" if value else "common.no")
+    if kind == "text" and isinstance(value, str) and has(lang, f"value.{key}.{value}"):
+        return message(lang, f"value.{key}.{value}")  # a coded value in words: fee_paid_by
     if kind == "text" and isinstance(value, Real):
         kind = "count" if isinstance(value, Integral) else "number"
     writers = {

@@ -14,6 +14,7 @@ import dataclasses
 import re
 import types
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -26,11 +27,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Cycler, Joiner
 from markupsafe import Markup, escape
 
+from securitize.display import shown_in
 from securitize.memo import charts, derive, disclosure, formats
 from securitize.memo.diagram import structure_svg
 from securitize.memo.i18n import LANGUAGES, has, message
 from securitize.memo.steps import phrase_words, step_words, target_words
 from securitize.results import EnhancerResult, Results
+from securitize.validation import AGREEMENT_STANDARD_ERRORS
 
 TEMPLATES = Path(__file__).parent / "templates"
 HTML_LANG = {"en": "en", "zh": "zh-CN"}
@@ -133,6 +136,26 @@ def isolate_bidi(value: Any) -> Any:
     return value
 
 
+# The display names of the memo being rendered (``render_html`` sets them): filters read them
+# here because the macros a template imports do not see its context.
+SHOWN: ContextVar[Callable[[Any], Any]] = ContextVar("shown", default=lambda value: value)
+
+
+def _shown(value: Any) -> Any:
+    """A tranche, enhancer, fee, stress or participant as the reader knows it: the run's
+    display names in the memo's language."""
+    return SHOWN.get()(value)
+
+
+def _named_words(words: Callable[..., str], lang: str) -> Callable[..., str]:
+    """A ``steps`` writer as a filter that shows the names it meets."""
+
+    def write(value: str) -> str:
+        return words(value, lang=lang, shown=SHOWN.get())
+
+    return write
+
+
 @cache
 def environment(templates: Path | None = None, lang: str = "en") -> jinja2.Environment:
     """The memo's jinja2 environment for ``lang``: package templates (a file in ``templates``, a
@@ -161,9 +184,11 @@ def environment(templates: Path | None = None, lang: str = "en") -> jinja2.Envir
         estimate=partial(formats.estimate, lang=lang),
         cell=partial(formats.cell, lang=lang),
         label=partial(formats.label, lang=lang),
-        step_words=partial(step_words, lang=lang),
-        target_words=partial(target_words, lang=lang),
-        phrase_words=partial(phrase_words, lang=lang),
+        step_words=_named_words(step_words, lang),
+        target_words=_named_words(target_words, lang),
+        phrase_words=_named_words(phrase_words, lang),
+        shown=_shown,
+        rating=partial(rating_words, lang=lang),
     )
     env.tests["numeric_field"] = formats.is_numeric
     env.tests["message"] = partial(has, lang)
@@ -209,12 +234,24 @@ def _bucket_bound(lang: str, key: str, value: float) -> str:
     return formats.pct(value, 1, lang)
 
 
+def rating_words(rating: str | None, lang: str = "en") -> str | None:
+    """A rating as the reader's language writes it: the label beyond the scale (``below
+    CCCsf``, ``securitize.ratings.tables.below_scale``) in words, any other as it is."""
+    if isinstance(rating, str) and rating.startswith("below "):
+        return message(lang, "credit.below_scale", rating=rating.removeprefix("below "))
+    return rating
+
+
 def implied_ratings(results: Results, lang: str) -> dict[str, dict[str, str]]:
     """Each tranche's implied rating stand-alone and wrapped, with its range at ±2 SE (the
     results' ``ratings``; empty when the run has none)."""
     return {
         name: {
-            view: message(lang, "credit.rating_range", **{k: found[k] for k in RANGE_KEYS})
+            view: message(
+                lang,
+                "credit.rating_range",
+                **{k: rating_words(found[k], lang) for k in RANGE_KEYS},
+            )
             for view, found in views.items()
         }
         for name, views in (results.ratings or {}).items()
@@ -282,9 +319,11 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
     charts as data URIs, the structure diagram as inline SVG)."""
     env = environment(templates, lang)
     t = partial(message, lang)
+    shown = shown_in(results.deal.get("display_names") or {}, lang)
     font = charts.cjk_font()
     font_ok = lang == "en" or font is not None
     chart_words = t if font_ok else partial(message, "en")
+    chart_names = shown if font_ok else shown_in(results.deal.get("display_names") or {}, "en")
     sections = sections_of(results)
     t = numbered(t, sections, lang)
     ratings = implied_ratings(results, lang)
@@ -303,9 +342,11 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
         "sections": sections,
         "tranche_names": [tr.name for tr in results.tranches],
         "section_keys": {s.id: s.key for s in sections},
-        "charts": charts.memo_charts(results, chart_words, font if lang == "zh" else None),
+        "charts": charts.memo_charts(
+            results, chart_words, font if lang == "zh" else None, chart_names
+        ),
         "chart_font_ok": font_ok,
-        "structure_svg": structure_svg(results, t),
+        "structure_svg": structure_svg(results, t, shown),
         "participants": disclosure.participants(results),
         "enhancement": disclosure.enhancement_order(results),
         "pool_summary": disclosure.pool_summary(results),
@@ -337,15 +378,20 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
         ],
         "economics_columns": ECONOMICS_COLUMNS,
         "subordination": derive.subordination(results),
-        "schedule": derive.payment_schedule(results, t),
+        "schedule": derive.payment_schedule(results, t, shown),
         "command": derive.reproduce_command(results, lang),
         "model_description": derive.model_description(results, t),
         "sampling_description": derive.sampling_description(results, t),
         "loss_tranches": derive.loss_tranche_rows(results),
         "validation": results.validation,
-        "convergence": derive.convergence(results, t),
+        "agreement_standard_errors": f"{AGREEMENT_STANDARD_ERRORS:g}",
+        "convergence": derive.convergence(results, t, shown),
         "stresses": derive.stress_rows(results),
         "coverage": derive.coverage_rows(results),
         "break_even": results.break_even,
     }
-    return env.get_template("memo.html.j2").render(context)
+    token = SHOWN.set(shown)
+    try:
+        return env.get_template("memo.html.j2").render(context)
+    finally:
+        SHOWN.reset(token)
