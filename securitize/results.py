@@ -101,6 +101,9 @@ class Results:
     structure: dict[str, Any] = field(default_factory=dict)
     fees: list[dict[str, Any]] = field(default_factory=list)
     ratings: dict[str, Any] = field(default_factory=dict)
+    # The domestic agencies' method (securitize/ratings/domestic.py): target against break-even
+    # default rates by level, capped by the large-obligor test.
+    domestic_ratings: dict[str, Any] = field(default_factory=dict)
     large_obligor: list[dict[str, Any]] = field(default_factory=list)
     economics: dict[str, Any] = field(default_factory=dict)
     # The exchange and market rule block (securitize/rules.py): each rule's figure, limit,
@@ -184,6 +187,7 @@ class Results:
             "selection": self.selection,
             "structure": self.structure,
             "ratings": self.ratings,
+            "domestic_ratings": self.domestic_ratings,
             "large_obligor": self.large_obligor,
             "economics": self.economics,
             "exchange_rules": self.exchange_rules,

@@ -27,6 +27,7 @@ from securitize.errors import ScenarioError
 from securitize.evaluate import Outcomes, evaluate
 from securitize.pool import Pool, build_pool
 from securitize.progress import steps
+from securitize.ratings.domestic import domestic_ratings
 from securitize.results import Results, build_results
 from securitize.scenario import LoadedScenario, load_scenario, with_fields
 from securitize.stats import mean_estimate, probability_estimate
@@ -200,6 +201,17 @@ def run_scenario(
         selection=None if selection is None else _selection_summary(selection),
     )
     results = replace(results, **assessments(loaded, pool, structure, results))
+    results = replace(
+        results,
+        domestic_ratings=domestic_ratings(
+            pool,
+            structure,
+            credit.recovery_lag_months,
+            model.cumulative_pd,
+            outcomes.per_path["pool.defaulted"],
+            outcomes.per_path["weight"],
+        ),
+    )
     timings = {"run_seconds": time.perf_counter() - begun, "simulation_seconds": elapsed}
     if results.selection is not None:
         timings["selection_seconds"] = _clock_readings(results.selection)

@@ -172,10 +172,26 @@ def deterministic_result(
 
 
 def break_even_default_rate(
-    pool: Pool, structure: Structure, lag: int, base_cumulative: np.ndarray, tranche: int
+    pool: Pool,
+    structure: Structure,
+    lag: int,
+    base_cumulative: np.ndarray,
+    tranche: int,
+    stress: Stress | None = None,
+    basis: str = "lifetime",
 ) -> float | None:
     """Smallest lifetime pool default rate at which the tranche loses (stand-alone) more than
-    one cent, scaling the base default timing; None if it never loses."""
+    one cent, scaling the base default timing; None if it never loses.
+
+    ``stress`` (optional) is applied first, as in a stress run: its timing, recovery haircut and
+    spread compression stay in place while the default level is scaled. ``basis`` is how the
+    rate is measured: ``"lifetime"`` (:func:`pool_default_rate`, original balances) or
+    ``"defaulted_balance"`` (the balance outstanding at default over the pool's cut-off balance,
+    the measure of the Monte Carlo's ``pool.defaulted``)."""
+    if basis not in ("lifetime", "defaulted_balance"):
+        raise ValueError(f"basis {basis!r}: must be 'lifetime' or 'defaulted_balance'")
+    base = stressed_inputs(pool, base_cumulative, stress)
+    base_cumulative = base.cumulative_pd
     base_rate = pool_default_rate(pool, base_cumulative)
     largest = float(base_cumulative.max())
     if base_rate <= 0 or largest <= 0:
@@ -183,13 +199,12 @@ def break_even_default_rate(
     top = _MAX_CUMULATIVE / largest
     terms = structure.tranches[tranche]
 
+    def scaled(scale: float) -> StressInputs:
+        cumulative = np.minimum(base_cumulative * scale, _MAX_CUMULATIVE)
+        return StressInputs(cumulative, base.recovery_rate, base.coupon_scale)
+
     def loses(scale: float) -> bool:
-        inputs = StressInputs(
-            np.minimum(base_cumulative * scale, _MAX_CUMULATIVE),
-            pool.recovery_rate,
-            np.ones(pool.size),
-        )
-        _, ledger = run_deterministic(pool, structure, lag, inputs)
+        _, ledger = run_deterministic(pool, structure, lag, scaled(scale))
         t = ledger.tranches[tranche]
         owed = t.unpaid_principal + t.investor_arrears + t.guarantor_arrears
         return bool(owed[0] > CENT) and terms.balance > 0
@@ -205,4 +220,8 @@ def break_even_default_rate(
             high = middle
         else:
             low = middle
-    return pool_default_rate(pool, np.minimum(base_cumulative * high, _MAX_CUMULATIVE))
+    inputs = scaled(high)
+    if basis == "lifetime":
+        return pool_default_rate(pool, inputs.cumulative_pd)
+    _, defaulted = _fractional_defaults(pool, structure.horizon, inputs)
+    return float(defaulted.sum() / pool.total_balance)

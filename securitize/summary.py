@@ -15,6 +15,15 @@ def _cny(estimate: Estimate) -> str:
     return f"CNY {estimate.value / 1e6:,.2f}m ± {estimate.se / 1e6:,.2f}m"
 
 
+def domestic_text(found: dict) -> str:
+    """``AA+sf (cash flow AAAsf, large obligor AA+sf; not robust)``."""
+    robust = "" if found["robust"] else "; not robust"
+    return (
+        f"{found['rating']} (cash flow {found['cash_flow_rating']}, large obligor "
+        f"{found['large_obligor_rating']}{robust})"
+    )
+
+
 def format_summary(results: Results) -> str:
     """A dozen lines: pool loss, each tranche stand-alone and wrapped, each enhancer."""
     deal, sim, pool, clock = results.deal, results.simulation, results.pool, results.timings
@@ -33,6 +42,11 @@ def format_summary(results: Results) -> str:
                 continue
             key = "standalone" if view == "stand-alone" else "wrapped"
             rating = results.ratings.get(t.name, {}).get(key, {}).get("text", "")
+            if key == "standalone" and rating:
+                rating = f"loss table {rating}"
+            domestic = results.domestic_ratings.get("tranches", {}).get(t.name)
+            if key == "standalone" and domestic is not None:
+                rating += f"; domestic {domestic_text(domestic)}"
             lines.append(
                 f"{t.name:>14} {view:<11} EL {_pct(metrics['expected_loss'], 4)}  "
                 f"P(loss) {_pct(metrics['probability_of_loss'], 4)}  "

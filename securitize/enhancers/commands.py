@@ -31,6 +31,16 @@ def add_enhancer_commands(commands: argparse._SubParsersAction) -> None:
     )
     size.add_argument("--target", default="AAAsf", help="target rating (default AAAsf)")
     size.add_argument("--scale", default="sf", choices=("sf", "idealised"), help="rating scale")
+    size.add_argument(
+        "--method",
+        default="loss_table",
+        choices=("loss_table", "domestic"),
+        help=(
+            "how subordination earns the target: loss_table (expected loss against the idealised "
+            "table, the default) or domestic (break-even against target default rate by level, "
+            "capped by the large-obligor test; stand-alone, so it sizes subordination only)"
+        ),
+    )
     size.add_argument("--tranche", help="tranche to size subordination for (default: senior)")
     size.add_argument("--enhancer", help="guarantee to size (default: the first guarantee)")
     size.add_argument(
@@ -121,6 +131,18 @@ def _size(args: argparse.Namespace) -> int:
         "fee": bool(guarantees),
         "capacity": any(e.net_assets is not None for e in guarantees),
     }
+    if args.method == "domestic":
+        # The domestic method is stand-alone (a guarantee does not move the break-even rate):
+        # it answers the subordination question only.
+        asked = [s for s in (args.solve or []) if s != "subordination"]
+        if asked:
+            from securitize.errors import SecuritizeError
+
+            raise SecuritizeError(
+                f"--method domestic sizes subordination only, not {', '.join(asked)} "
+                "(its break-even default rate is stand-alone); use --method loss_table"
+            )
+        allowed = {s: s == "subordination" for s in SOLVERS}
     solve = args.solve or [s for s in SOLVERS if allowed[s]]
     if "fee" in solve:
         sizing.check_target_return(args.target_return)
@@ -130,7 +152,9 @@ def _size(args: argparse.Namespace) -> int:
         if question == "coverage":
             answer = sizing.minimum_coverage(shared, args.target, args.enhancer, args.scale)
         elif question == "subordination":
-            answer = sizing.minimum_subordination(shared, args.target, args.tranche, args.scale)
+            answer = sizing.minimum_subordination(
+                shared, args.target, args.tranche, args.scale, args.method
+            )
         elif question == "fee":
             answer = sizing.break_even_fee(shared, args.target_return, args.enhancer)
         else:
@@ -142,6 +166,7 @@ def _size(args: argparse.Namespace) -> int:
             "scenario": str(args.scenario),
             "paths": loaded.scenario.simulation.paths,
             "seed": loaded.scenario.simulation.seed,
+            "method": args.method,
             "answers": [a.to_dict() for a in answers],
         }
         _write_json(args.out, document, args.force)

@@ -6,7 +6,10 @@ converges. Each answer comes with a Monte Carlo band: the same question solved w
 moved by ±2 standard errors (``BAND_SIGMAS``).
 
 * minimum subordination for a target rating without a guarantee: the largest share of the
-  tranche whose stand-alone expected loss stays within the rating's ceiling at its WAL;
+  tranche whose stand-alone expected loss stays within the rating's ceiling at its WAL (method
+  ``loss_table``, the default), or whose break-even default rate under the target level's
+  stresses exceeds the level's target default rate and which passes the level's large-obligor
+  test (method ``domestic``, ``securitize.ratings.domestic``);
 * minimum guarantee coverage for a target rating: the smallest share of each shortfall the
   tranche's guarantor must take for the wrapped expected loss to meet the ceiling;
 * break-even guarantee fee: the net fee at which the guarantor's expected net result earns the
@@ -31,11 +34,19 @@ from securitize.errors import ScenarioError, SecuritizeError
 from securitize.evaluate import Outcomes, evaluate
 from securitize.pool import Pool, build_pool
 from securitize.ratings import expected_loss_ceiling, implied_rating
+from securitize.ratings.domestic import (
+    deal_tenor_years,
+    earns_level,
+    level_break_even,
+    level_of,
+    target_default_rates,
+)
 from securitize.scenario import LoadedScenario, with_fields
 from securitize.stats import Estimate, mean_estimate, ratio_estimate
 from securitize.structure import Structure, build_structure
 
 BAND_SIGMAS = 2.0
+METHODS: tuple[str, ...] = ("loss_table", "domestic")
 # Bisection stops when the bracket is this narrow (shares of the pool or of a shortfall).
 SHARE_TOLERANCE = 0.0025
 _SMALLEST_SHARE = 1e-4
@@ -76,6 +87,8 @@ class SharedPaths:
         self.structure: Structure = build_structure(loaded, self.pool)
         settings = loaded.scenario.simulation
         model = build_credit_model(loaded, self.pool, self.structure.senior_attachment)
+        # The base default curves the deterministic (domestic-method) break-even runs scale.
+        self.cumulative_pd: np.ndarray = model.cumulative_pd
         self.defaults: DefaultPaths = simulate_defaults(
             model, settings.paths, settings.seed, settings.chunk_size, workers
         )
@@ -182,6 +195,58 @@ def _solve_band(
     return answers[0], (answers[1], answers[2])
 
 
+def _check_method(method: str, scale: str) -> None:
+    if method not in METHODS:
+        raise SecuritizeError(f"--method {method!r}: must be one of {', '.join(METHODS)}")
+    if method == "domestic" and scale != "sf":
+        raise SecuritizeError("--method domestic rates on the sf scale only (use --scale sf)")
+
+
+def target_default_rate(shared: SharedPaths, target: str) -> Estimate:
+    """The domestic method's TDR for ``target`` on the shared paths (the pool's default-rate
+    distribution does not depend on the structure)."""
+    _, outcomes = shared.design({})
+    per_path = outcomes.per_path
+    row = target_default_rates(
+        per_path["pool.defaulted"],
+        deal_tenor_years(shared.pool),
+        per_path["weight"],
+        [level_of(target)],
+    )[0]
+    return row["tdr"]
+
+
+def _domestic_band(
+    shared: SharedPaths,
+    changes: Callable[[float], dict[str, Any]],
+    j: int,
+    target: str,
+    bounds: tuple[float, float],
+) -> tuple[float | None, tuple[float | None, float | None]]:
+    """The largest tranche share that earns ``target`` by the domestic method, with the TDR at
+    its estimate and at ∓2 SE (the optimistic and the prudent answer)."""
+    level = level_of(target)
+    tdr = target_default_rate(shared, target)
+    lag = shared.loaded.scenario.credit.recovery_lag_months
+    answers: list[float | None] = []
+    for sigmas in (0.0, -BAND_SIGMAS, BAND_SIGMAS):
+
+        def test(share: float, sigmas: float = sigmas) -> bool:
+            structure = build_structure(with_fields(shared.loaded, changes(share)), shared.pool)
+            return earns_level(
+                shared.pool, structure, lag, shared.cumulative_pd, j, level, tdr, sigmas
+            )
+
+        low, high = bounds
+        if not test(low):
+            answers.append(None)
+        elif test(high):
+            answers.append(high)
+        else:
+            answers.append(_bisect(test, low, high, SHARE_TOLERANCE, True))
+    return answers[0], (answers[1], answers[2])
+
+
 def _without_enhancers_of(loaded: LoadedScenario, tranche: str) -> list[dict[str, Any]]:
     return [
         e.model_dump(exclude_unset=True) for e in loaded.scenario.enhancers if e.covers != tranche
@@ -189,11 +254,18 @@ def _without_enhancers_of(loaded: LoadedScenario, tranche: str) -> list[dict[str
 
 
 def minimum_subordination(
-    shared: SharedPaths, target: str, tranche: str | None = None, scale: str = "sf"
+    shared: SharedPaths,
+    target: str,
+    tranche: str | None = None,
+    scale: str = "sf",
+    method: str = "loss_table",
 ) -> SizingAnswer:
     """The least subordination below ``tranche`` (most senior by default) for ``target`` on its
-    stand-alone expected loss, with no enhancer covering it. The tranche's share moves; the
-    most junior tranche takes up the difference."""
+    stand-alone expected loss (``method="loss_table"``) or by the domestic agencies' method
+    (``method="domestic"``: BDR under the level's stresses above the level's TDR, and the
+    level's large-obligor test passed), with no enhancer covering it. The tranche's share
+    moves; the most junior tranche takes up the difference."""
+    _check_method(method, scale)
     started = time.perf_counter()
     before = shared.evaluations
     loaded = shared.loaded
@@ -216,15 +288,38 @@ def minimum_subordination(
         }
 
     room = 1.0 - fixed - _SMALLEST_SHARE
-    share, (optimistic, prudent) = _solve_band(
-        shared, changes, name, "standalone", target, scale, (_SMALLEST_SHARE, room), True
-    )
+    if method == "domestic":
+        share, (optimistic, prudent) = _domestic_band(
+            shared, changes, j, target, (_SMALLEST_SHARE, room)
+        )
+    else:
+        share, (optimistic, prudent) = _solve_band(
+            shared, changes, name, "standalone", target, scale, (_SMALLEST_SHARE, room), True
+        )
 
     def subordination(s: float | None) -> float | None:
         return None if s is None else 1.0 - senior_of_j - s
 
-    detail: dict[str, Any] = {"tranche": name, "target": target, "scale": scale}
-    if share is not None:
+    detail: dict[str, Any] = {
+        "tranche": name,
+        "target": target,
+        "scale": scale,
+        "method": method,
+    }
+    if share is not None and method == "domestic":
+        level = level_of(target)
+        structure = build_structure(with_fields(loaded, changes(share)), shared.pool)
+        lag = loaded.scenario.credit.recovery_lag_months
+        bdr = level_break_even(shared.pool, structure, lag, shared.cumulative_pd, j, level)
+        tdr = target_default_rate(shared, target)
+        detail.update(
+            tranche_share=share,
+            target_default_rate=tdr.to_dict(),
+            break_even_default_rate=bdr,
+            margin=None if bdr is None else bdr - tdr.value,
+            large_obligors=level.large_obligors,
+        )
+    elif share is not None:
         _, outcomes = shared.design(changes(share))
         loss, wal = _loss_and_wal(outcomes, name, "standalone")
         detail.update(

@@ -78,6 +78,7 @@ def large_obligor_test(
     pool: Pool,
     structure: Structure,
     obligors: Sequence[int] = DEFAULT_OBLIGORS,
+    excluded: Sequence[str] = (),
 ) -> pd.DataFrame:
     """For each tranche and each N in ``obligors``: the loss if the N largest obligors default
     together, the enhancement below the tranche and whether it absorbs the loss, stand-alone
@@ -91,6 +92,9 @@ def large_obligor_test(
     """
     counts = _check_obligors(obligors)
     table = obligor_exposures(pool.loans)
+    # Obligors named in ``excluded`` are left out of the ranking (the domestic method spares
+    # obligors whose shadow rating is at least the level tested).
+    table = table[~table["obligor"].isin(list(excluded))].reset_index(drop=True)
     loan_obligor = obligor_ids(pool.loans)
     reserve = float(sum(a.initial for a in structure.accounts))
     balances = [t.balance for t in structure.tranches]
