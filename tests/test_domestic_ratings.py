@@ -132,10 +132,11 @@ def test_verdict_flips_when_the_bdr_crosses_the_tdr() -> None:
     assert neither["rating"] == f"below {levels[-1].rating}"
 
 
-def _equal_tape(balances: list[int]) -> str:
+def _equal_tape(balances: list[int], scores: list[int] | None = None) -> str:
+    scores = [80] * len(balances) if scores is None else scores
     rows = [
-        f"L{k},Firm {k},Software,Lucheng,{b},0.05,36,bullet,80,0,0.02,0.30"
-        for k, b in enumerate(balances)
+        f"L{k},Firm {k},Software,Lucheng,{b},0.05,36,bullet,{s},0,0.02,0.30"
+        for k, (b, s) in enumerate(zip(balances, scores, strict=True))
     ]
     return (
         "loan_id,enterprise,industry,region,balance,coupon,tenor_months,amortisation,score,"
@@ -155,11 +156,11 @@ share = 0.5
 """
 
 
-def _tape_deal(folder, balances):
+def _tape_deal(folder, balances, scores=None):
     text = (
         '[deal]\nname = "obligors"\nclosing_date = 2024-01-01\n\n[pool]\ntape = "tape.csv"\n' + HALF
     )
-    loaded, pool, structure = build_deal(folder, text, _equal_tape(balances))
+    loaded, pool, structure = build_deal(folder, text, _equal_tape(balances, scores))
     model = build_credit_model(loaded, pool, structure.senior_attachment)
     return pool, structure, model
 
@@ -167,8 +168,8 @@ def _tape_deal(folder, balances):
 def test_large_obligor_cap_binds_on_a_pool_with_one_huge_obligor(tmp_path) -> None:
     """No simulated defaults (TDR 0), so the cash flow earns the top level; 50 % subordination
     absorbs five of twenty equal obligors but not one obligor holding 80 % of the pool (its loss
-    11.2m with 30 % recovery against 10m). Score 80 is band B (shadow A+): from A+sf down the
-    obligor is spared, so the cap is A+sf."""
+    11.2m with 30 % recovery against 10m). All rated A+ (score 80, band B): sparing cannot empty
+    the test, the huge obligor still defaults at every level."""
     even = tmp_path / "even"
     huge = tmp_path / "huge"
     even.mkdir()
@@ -183,8 +184,21 @@ def test_large_obligor_cap_binds_on_a_pool_with_one_huge_obligor(tmp_path) -> No
     senior = found["tranches"]["senior"]
     assert senior["cash_flow_rating"] == "AAAsf"
     assert senior["binding"] == "large_obligor"
+    assert senior["rating"] == f"below {rating_levels()[-1].rating}"
+    assert all(row["largest_obligors"].startswith("Firm 0") for row in senior["levels"])
+
+
+def test_a_shadow_rating_at_least_the_level_spares_the_huge_obligor(tmp_path) -> None:
+    """The huge obligor rated A+ (score 80), the others BBB+ (score 50): from A+sf the test
+    takes two small obligors first (1.4m against 10m) and passes; above A+sf it fails."""
+    pool, structure, model = _tape_deal(tmp_path, [16_000_000] + [1_000_000] * 4, [80] + [50] * 4)
+    found = domestic_ratings(pool, structure, 3, model.cumulative_pd, np.zeros(1000))
+    senior = found["tranches"]["senior"]
+    by_level = {row["rating"]: row for row in senior["levels"]}
     assert senior["rating"] == senior["large_obligor_rating"] == "A+sf"
-    assert not any(row["large_obligor_passes"] for row in senior["levels"][:4])
+    assert not by_level["AA-sf"]["large_obligor_passes"]
+    assert by_level["A+sf"]["largest_obligors"] == "Firm 1; Firm 2"
+    assert by_level["A+sf"]["large_obligor_loss"] == pytest.approx(1_400_000)
     assert senior["levels"][0]["largest_obligors"].startswith("Firm 0")
 
 

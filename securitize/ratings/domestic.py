@@ -16,7 +16,8 @@ For each rating level (best first, ``securitize/data/domestic_rating_levels.toml
 * the tranche earns the level when BDR > TDR; its **cash-flow rating** is the best level it earns;
 * the **large-obligor test** at the level: the level's number of largest obligors default
   together (with zero recovery where the level says so), sparing obligors whose shadow rating is
-  at least the level; the enhancement below the tranche must absorb the loss (stand-alone). Its
+  at least the level (they rank after every other obligor, so they default only when fewer than
+  the count are left); the enhancement below the tranche must absorb the loss (stand-alone). Its
   **large-obligor rating** is the best level it passes.
 
 The domestic rating is the worse of the two. The method is stand-alone: guarantors do not enter
@@ -216,8 +217,9 @@ def _sf_symbol(shadow: str) -> str | None:
 
 def spared_obligors(loans: pd.DataFrame, rating: str) -> list[str]:
     """Obligors whose shadow rating (the worst of their loans') is at least ``rating``: the
-    large-obligor test at that level does not assume they default. An obligor with a loan
-    without a readable shadow rating is never spared."""
+    large-obligor test at that level takes them last (only when fewer than its count of other
+    obligors are left). An obligor with a loan without a readable shadow rating is never
+    spared."""
     if "shadow_rating" not in loans.columns:
         return []
     target = rating_rank(rating, "sf")
@@ -232,7 +234,7 @@ def spared_obligors(loans: pd.DataFrame, rating: str) -> list[str]:
 def large_obligor_by_level(
     pool: Pool, structure: Structure, levels: Sequence[RatingLevel] | None = None
 ) -> list[pd.DataFrame]:
-    """The large-obligor test at each level's count (its shadow-rated obligors spared): the rows
+    """The large-obligor test at each level's count (its shadow-rated obligors taken last): the rows
     of :func:`large_obligor_test` with ``spared`` and the level's ``level_passes`` (stand-alone,
     with or without recovery as the level says)."""
     levels = rating_levels() if levels is None else levels

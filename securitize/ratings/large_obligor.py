@@ -78,7 +78,7 @@ def large_obligor_test(
     pool: Pool,
     structure: Structure,
     obligors: Sequence[int] = DEFAULT_OBLIGORS,
-    excluded: Sequence[str] = (),
+    spared: Sequence[str] = (),
 ) -> pd.DataFrame:
     """For each tranche and each N in ``obligors``: the loss if the N largest obligors default
     together, the enhancement below the tranche and whether it absorbs the loss, stand-alone
@@ -92,9 +92,11 @@ def large_obligor_test(
     """
     counts = _check_obligors(obligors)
     table = obligor_exposures(pool.loans)
-    # Obligors named in ``excluded`` are left out of the ranking (the domestic method spares
-    # obligors whose shadow rating is at least the level tested).
-    table = table[~table["obligor"].isin(list(excluded))].reset_index(drop=True)
+    # Obligors named in ``spared`` rank after all the others (the domestic method spares
+    # obligors whose shadow rating is at least the level tested): they default only when
+    # fewer than N others are left, so the test never runs on an empty list.
+    mask = table["obligor"].isin(list(spared)).to_numpy()
+    table = pd.concat([table[~mask], table[mask]]).reset_index(drop=True)
     loan_obligor = obligor_ids(pool.loans)
     reserve = float(sum(a.initial for a in structure.accounts))
     balances = [t.balance for t in structure.tranches]
