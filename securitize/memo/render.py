@@ -31,6 +31,7 @@ from securitize.display import shown_in
 from securitize.memo import charts, derive, disclosure, formats
 from securitize.memo.diagram import structure_svg
 from securitize.memo.i18n import LANGUAGES, has, message
+from securitize.memo.rules_table import exchange_rule_rows, failed_titles
 from securitize.memo.steps import phrase_words, step_words, target_words
 from securitize.results import EnhancerResult, Results
 from securitize.validation import AGREEMENT_STANDARD_ERRORS
@@ -64,6 +65,7 @@ SECTIONS = (
     Section("stress-tests", "stress", "stress.j2"),
     Section("waterfall", "waterfall", "waterfall.j2"),
     Section("risk-retention", "retention", "retention.j2"),
+    Section("exchange-rules", "exchange_rules", "exchange_rules.j2"),
     Section("risk-factors", "risk_factors", "risk_factors.j2"),
     Section("enhancer-annex", "enhancer_annex", "enhancer_annex.j2"),
     Section("regulator-annex", "regulator_annex", "regulator_annex.j2"),
@@ -72,7 +74,10 @@ SECTIONS = (
     Section("reproducibility", "reproducibility", "reproducibility.j2"),
 )
 # Sections shown only when the run has what they disclose.
-OPTIONAL = {"pool-selection": lambda results: bool(results.selection)}
+OPTIONAL = {
+    "pool-selection": lambda results: bool(results.selection),
+    "exchange-rules": lambda results: bool(getattr(results, "exchange_rules", None)),
+}
 BASE_ENHANCER_FIELDS = {f.name for f in dataclasses.fields(EnhancerResult)} - {
     "limits",
     "claims_by_year",
@@ -361,6 +366,9 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
         "ip_rows": disclosure.ip_collateral(results),
         "ip_has_registration": "ip_registration" in loans and "ip_expiry" in loans,
         "retention": disclosure.risk_retention(results),
+        "exchange_rules": results.exchange_rules,
+        "exchange_rows": exchange_rule_rows(results, lang, shown),
+        "exchange_failed": failed_titles(results, lang),
         "risk_factors": disclosure.risk_factors(results),
         "industry_top": results.stratification["industry"].iloc[0].to_dict()
         if "industry" in results.stratification
