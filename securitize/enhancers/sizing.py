@@ -205,15 +205,18 @@ def _check_method(method: str, scale: str) -> None:
 def target_default_rate(shared: SharedPaths, target: str) -> Estimate:
     """The domestic method's TDR for ``target`` on the shared paths (the pool's default-rate
     distribution does not depend on the structure)."""
+    return _target_row(shared, target)["tdr"]
+
+
+def _target_row(shared: SharedPaths, target: str) -> dict[str, Any]:
     _, outcomes = shared.design({})
     per_path = outcomes.per_path
-    row = target_default_rates(
+    return target_default_rates(
         per_path["pool.defaulted"],
         deal_tenor_years(shared.pool),
         per_path["weight"],
         [level_of(target)],
     )[0]
-    return row["tdr"]
 
 
 def _domestic_band(
@@ -311,10 +314,13 @@ def minimum_subordination(
         structure = build_structure(with_fields(loaded, changes(share)), shared.pool)
         lag = loaded.scenario.credit.recovery_lag_months
         bdr = level_break_even(shared.pool, structure, lag, shared.cumulative_pd, j, level)
-        tdr = target_default_rate(shared, target)
+        row = _target_row(shared, target)
+        tdr = row["tdr"]
         detail.update(
             tranche_share=share,
             target_default_rate=tdr.to_dict(),
+            # False: the TDR rests on fewer than MIN_TAIL_PATHS expected paths (more are needed).
+            target_default_rate_resolved=row["resolved"],
             break_even_default_rate=bdr,
             margin=None if bdr is None else bdr - tdr.value,
             large_obligors=level.large_obligors,
