@@ -35,7 +35,7 @@ from securitize.errors import TapeError
 from securitize.names import quoted
 from securitize.scoring import ScoreBands, load_score_bands
 from securitize.tabular import read_table
-from securitize.tape import LARGEST_AMOUNT, Column, _fail, _is_iso_date, _typed
+from securitize.tape import LARGEST_AMOUNT, Column, _fail, _is_iso_date, typed_columns
 
 DATE_RULE = "must be a date written YYYY-MM-DD"
 
@@ -202,17 +202,7 @@ def validate_history(
                 v.strftime("%Y-%m-%d") if isinstance(v, datetime | date) and pd.notna(v) else v
             )
         )
-    loans = frame.copy()
-    for column in COLUMNS:
-        if column.name not in frame.columns:
-            continue
-        values = _typed(path, frame, column)
-        if column.check is not None:
-            present = values.notna() & (values != "")
-            broken = present & ~column.check(values).fillna(False).astype(bool)
-            if broken.any():
-                raise _fail(path, frame, int(np.flatnonzero(broken)[0]), column.name, column.rule)
-        loans[column.name] = values
+    loans = typed_columns(path, frame, COLUMNS)
     rows = _Rows(path, frame)
     rows.refuse(loans["loan_id"].duplicated(), "loan_id", "is used twice")
     for name in KNOWN:  # absent optional columns: blank in every row
