@@ -32,7 +32,7 @@ from securitize.results import Results, build_results
 from securitize.scenario import LoadedScenario, load_scenario, with_fields
 from securitize.stats import mean_estimate, probability_estimate
 from securitize.stress import (
-    break_even_default_rate,
+    break_even_default_rates,
     deterministic_result,
     pool_default_rate,
     stressed_inputs,
@@ -299,8 +299,8 @@ def break_even_rates(
     """Each tranche's break-even lifetime pool default rate, and its multiple of the expected."""
     expected = pool_default_rate(pool, model.cumulative_pd)
     out = {}
-    for j, t in enumerate(structure.tranches):
-        rate = break_even_default_rate(pool, structure, lag, model.cumulative_pd, j)
+    rates = break_even_default_rates(pool, structure, lag, model.cumulative_pd)
+    for t, rate in zip(structure.tranches, rates, strict=True):
         out[t.name] = {
             "default_rate": rate,
             "multiple_of_expected": None if rate is None or expected == 0 else rate / expected,

@@ -16,7 +16,7 @@ standing). Stresses change F, the recoveries or the loan coupons:
 
 The break-even default rate of a tranche is the smallest lifetime pool default rate (balance
 weighted) at which it first loses more than one cent, with the base default timing scaled up or
-down, found by bisection.
+down, found by a grid search whose points are the rows of one vectorised waterfall run.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from securitize.waterfall.engine import Ledger, run_waterfall
 CENT = 0.01
 _MAX_CUMULATIVE = 0.9999
 _BISECTION_STEPS = 40
+# Points per bracket and round of the break-even search (rows of one waterfall run).
+_GRID = 32
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,115 @@ def deterministic_result(
     }
 
 
+def _batch_ledger(pool: Pool, structure: Structure, lag: int, runs: list[StressInputs]) -> Ledger:
+    """Several deterministic runs as the rows of one waterfall run (it is vectorised over
+    paths): row k is ``run_deterministic`` of ``runs[k]``."""
+    parts = [expected_collections(pool, structure, lag, inputs) for inputs in runs]
+    collections = Collections(
+        interest=np.vstack([c.interest for c in parts]),
+        principal=np.vstack([c.principal for c in parts]),
+        recoveries=np.vstack([c.recoveries for c in parts]),
+        defaulted=np.vstack([c.defaulted for c in parts]),
+        performing_balance=np.vstack([c.performing_balance for c in parts]),
+        loss=np.concatenate([c.loss for c in parts]),
+        scheduled_principal=parts[0].scheduled_principal,
+    )
+    claims = []
+    # Without pool-level enhancers there is nothing to claim (and the claims are slow to lay out).
+    for inputs in runs if structure.pool_enhancers else []:
+        _, defaulted = _fractional_defaults(pool, structure.horizon, inputs)
+        losses = defaulted * (1.0 - inputs.recovery_rate[:, None])
+        claims.append(deterministic_cover_claims(pool, structure, losses))
+    covers = {k: np.vstack([c[k] for c in claims]) for k in (claims[0] if claims else {})}
+    if not claims:
+        covers = deterministic_cover_claims(
+            pool, structure, np.zeros((pool.size, structure.horizon))
+        )
+        covers = {k: np.repeat(v, len(runs), axis=0) for k, v in covers.items()}
+    standing = np.full((len(runs), len(structure.guarantees)), structure.horizon + 1)
+    return run_waterfall(structure, collections, standing, covers)
+
+
+def break_even_default_rates(
+    pool: Pool,
+    structure: Structure,
+    lag: int,
+    base_cumulative: np.ndarray,
+    stress: Stress | None = None,
+    basis: str = "lifetime",
+) -> list[float | None]:
+    """Every tranche's break-even default rate (most senior first): the smallest lifetime pool
+    default rate at which it loses (stand-alone) more than one cent, scaling the base default
+    timing; None if it never loses, 0 if it loses with no defaults.
+
+    ``stress`` (optional) is applied first, as in a stress run: its timing, recovery haircut and
+    spread compression stay in place while the default level is scaled. ``basis`` is how the
+    rate is measured: ``"lifetime"`` (:func:`pool_default_rate`, original balances) or
+    ``"defaulted_balance"`` (the balance outstanding at default over the pool's cut-off balance,
+    the measure of the Monte Carlo's ``pool.defaulted``).
+
+    The scale is searched on a grid of ``_GRID`` points inside each tranche's bracket, every
+    point of every tranche one row of a single waterfall run, until the bracket is as narrow
+    as ``_BISECTION_STEPS`` halvings would make it; the answer is the first scale that loses.
+    """
+    if basis not in ("lifetime", "defaulted_balance"):
+        raise ValueError(f"basis {basis!r}: must be 'lifetime' or 'defaulted_balance'")
+    base = stressed_inputs(pool, base_cumulative, stress)
+    cumulative = base.cumulative_pd
+    count = len(structure.tranches)
+    largest = float(cumulative.max())
+    if pool_default_rate(pool, cumulative) <= 0 or largest <= 0:
+        return [None] * count
+    top = _MAX_CUMULATIVE / largest
+    balances = np.array([t.balance for t in structure.tranches])
+
+    def scaled(scale: float) -> StressInputs:
+        return StressInputs(
+            np.minimum(cumulative * scale, _MAX_CUMULATIVE), base.recovery_rate, base.coupon_scale
+        )
+
+    def loses(scales: np.ndarray) -> np.ndarray:
+        """Scales × tranches: whether the tranche loses more than a cent at that scale."""
+        ledger = _batch_ledger(pool, structure, lag, [scaled(float(x)) for x in scales])
+        owed = np.column_stack(
+            [t.unpaid_principal + t.investor_arrears + t.guarantor_arrears for t in ledger.tranches]
+        )
+        return (owed > CENT) & (balances[None, :] > 0)
+
+    ends = loses(np.array([0.0, top]))
+    low, high = np.zeros(count), np.full(count, top)
+    searching = ends[1] & ~ends[0]
+    fractions = np.arange(1, _GRID + 1) / (_GRID + 1)
+    width = top * 0.5**_BISECTION_STEPS
+    while True:
+        open_ = np.flatnonzero(searching & (high - low > width))
+        if open_.size == 0:
+            break
+        points = low[open_, None] + (high - low)[open_, None] * fractions[None, :]
+        flags = loses(points.ravel()).reshape(open_.size, _GRID, count)
+        for row, j in enumerate(open_):
+            hits = flags[row, :, j]
+            first = int(np.argmax(hits)) if hits.any() else _GRID
+            if first > 0:
+                low[j] = points[row, first - 1]
+            if first < _GRID:
+                high[j] = points[row, first]
+    out: list[float | None] = []
+    for j in range(count):
+        if not ends[1, j]:
+            out.append(None)
+        elif ends[0, j]:
+            out.append(0.0)
+        else:
+            inputs = scaled(float(high[j]))
+            if basis == "lifetime":
+                out.append(pool_default_rate(pool, inputs.cumulative_pd))
+            else:
+                _, defaulted = _fractional_defaults(pool, structure.horizon, inputs)
+                out.append(float(defaulted.sum() / pool.total_balance))
+    return out
+
+
 def break_even_default_rate(
     pool: Pool,
     structure: Structure,
@@ -180,48 +291,5 @@ def break_even_default_rate(
     stress: Stress | None = None,
     basis: str = "lifetime",
 ) -> float | None:
-    """Smallest lifetime pool default rate at which the tranche loses (stand-alone) more than
-    one cent, scaling the base default timing; None if it never loses.
-
-    ``stress`` (optional) is applied first, as in a stress run: its timing, recovery haircut and
-    spread compression stay in place while the default level is scaled. ``basis`` is how the
-    rate is measured: ``"lifetime"`` (:func:`pool_default_rate`, original balances) or
-    ``"defaulted_balance"`` (the balance outstanding at default over the pool's cut-off balance,
-    the measure of the Monte Carlo's ``pool.defaulted``)."""
-    if basis not in ("lifetime", "defaulted_balance"):
-        raise ValueError(f"basis {basis!r}: must be 'lifetime' or 'defaulted_balance'")
-    base = stressed_inputs(pool, base_cumulative, stress)
-    base_cumulative = base.cumulative_pd
-    base_rate = pool_default_rate(pool, base_cumulative)
-    largest = float(base_cumulative.max())
-    if base_rate <= 0 or largest <= 0:
-        return None
-    top = _MAX_CUMULATIVE / largest
-    terms = structure.tranches[tranche]
-
-    def scaled(scale: float) -> StressInputs:
-        cumulative = np.minimum(base_cumulative * scale, _MAX_CUMULATIVE)
-        return StressInputs(cumulative, base.recovery_rate, base.coupon_scale)
-
-    def loses(scale: float) -> bool:
-        _, ledger = run_deterministic(pool, structure, lag, scaled(scale))
-        t = ledger.tranches[tranche]
-        owed = t.unpaid_principal + t.investor_arrears + t.guarantor_arrears
-        return bool(owed[0] > CENT) and terms.balance > 0
-
-    if not loses(top):
-        return None
-    low, high = 0.0, top
-    if loses(low):
-        return 0.0
-    for _ in range(_BISECTION_STEPS):
-        middle = 0.5 * (low + high)
-        if loses(middle):
-            high = middle
-        else:
-            low = middle
-    inputs = scaled(high)
-    if basis == "lifetime":
-        return pool_default_rate(pool, inputs.cumulative_pd)
-    _, defaulted = _fractional_defaults(pool, structure.horizon, inputs)
-    return float(defaulted.sum() / pool.total_balance)
+    """One tranche's :func:`break_even_default_rates`."""
+    return break_even_default_rates(pool, structure, lag, base_cumulative, stress, basis)[tranche]

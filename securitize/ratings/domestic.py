@@ -48,7 +48,7 @@ from securitize.ratings.tables import (
 )
 from securitize.scenario import Stress
 from securitize.stats import Estimate, quantile_estimate
-from securitize.stress import break_even_default_rate
+from securitize.stress import break_even_default_rates
 from securitize.structure import Structure
 
 LEVELS_FILE = "domestic_rating_levels.toml"
@@ -195,12 +195,18 @@ def level_break_even(
 ) -> float | None:
     """The tranche's BDR under ``level``'s stresses (defaulted balance / cut-off balance); None
     when it never loses."""
-    return break_even_default_rate(
+    return level_break_evens(pool, structure, lag, base_cumulative, level)[tranche]
+
+
+def level_break_evens(
+    pool: Pool, structure: Structure, lag: int, base_cumulative: np.ndarray, level: RatingLevel
+) -> list[float | None]:
+    """Every tranche's BDR under ``level``'s stresses, most senior first."""
+    return break_even_default_rates(
         pool,
         structure,
         lag + level.recovery_delay_months,
         base_cumulative,
-        tranche,
         level.stress(),
         basis=BASIS,
     )
@@ -332,11 +338,10 @@ def domestic_ratings(
     targets = target_default_rates(default_rates, tenor, weights, levels)
     tdrs = [t["tdr"] for t in targets]
     large = large_obligor_by_level(pool, structure, levels)
+    by_level = [level_break_evens(pool, structure, lag, base_cumulative, lv) for lv in levels]
     tranches = {}
     for j, terms in enumerate(structure.tranches):
-        bdrs = [
-            level_break_even(pool, structure, lag, base_cumulative, j, level) for level in levels
-        ]
+        bdrs = [rates[j] for rates in by_level]
         passes = [bool(frame["level_passes"].iloc[j]) for frame in large]
         found = verdict(tdrs, bdrs, passes, levels, sigmas, [t["resolved"] for t in targets])
         for row, frame in zip(found["levels"], large, strict=True):
