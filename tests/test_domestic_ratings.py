@@ -13,6 +13,7 @@ from scipy.stats import norm
 from securitize.cli import main
 from securitize.credit.build import build_credit_model
 from securitize.enhancers import sizing
+from securitize.pool import build_pool
 from securitize.ratings.domestic import (
     RatingLevel,
     domestic_ratings,
@@ -279,3 +280,26 @@ def test_a_run_reports_both_readouts_from_its_own_paths() -> None:
     senior = block["tranches"][run.structure.tranches[0].name]
     assert f"domestic {senior['rating']}" in summary
     assert "loss table" in summary
+
+
+def test_one_batched_waterfall_run_is_the_deterministic_runs_row_by_row(tmp_path) -> None:
+    """The break-even search runs its grid points as rows of one waterfall run: each row is the
+    single deterministic run of its inputs (the same waterfall, not a second one)."""
+    from securitize.stress import StressInputs, _batch_ledger, run_deterministic
+
+    loaded = load_scenario(PILOT)
+    pool = build_pool(loaded)
+    structure = build_structure(loaded, pool)
+    model = build_credit_model(loaded, pool, structure.senior_attachment)
+    runs = [
+        StressInputs(
+            np.minimum(model.cumulative_pd * k, 0.9999), pool.recovery_rate, np.ones(pool.size)
+        )
+        for k in (0.0, 1.0, 3.0)
+    ]
+    ledger = _batch_ledger(pool, structure, 18, runs)
+    for row, inputs in enumerate(runs):
+        _, single = run_deterministic(pool, structure, 18, inputs)
+        for batched, alone in zip(ledger.tranches, single.tranches, strict=True):
+            assert batched.unpaid_principal[row] == pytest.approx(alone.unpaid_principal[0])
+            assert batched.investor_arrears[row] == pytest.approx(alone.investor_arrears[0])
