@@ -345,11 +345,8 @@ def domestic_ratings(
         passes = [bool(frame["level_passes"].iloc[j]) for frame in large]
         found = verdict(tdrs, bdrs, passes, levels, sigmas, [t["resolved"] for t in targets])
         for row, frame in zip(found["levels"], large, strict=True):
-            row["large_obligor_loss"] = float(
-                frame["loss_zero_recovery" if row["large_obligor_zero_recovery"] else "loss"].iloc[
-                    j
-                ]
-            )
+            loss = "loss_zero_recovery" if row["large_obligor_zero_recovery"] else "loss"
+            row["large_obligor_loss"] = float(frame[loss].iloc[j])
             row["enhancement"] = float(frame["enhancement"].iloc[j])
             row["largest_obligors"] = str(frame["largest_obligors"].iloc[j])
             row["spared_obligors"] = str(frame["spared"].iloc[j])
