@@ -11,9 +11,11 @@ from html import unescape
 import pytest
 
 from securitize import run_scenario
+from securitize.display import shown_in
 from securitize.memo import render_html
 from securitize.memo.formats import pct
 from securitize.memo.i18n import LANGUAGES, message
+from securitize.memo.render import rating_words
 from securitize.scenario import load_scenario, with_fields
 from tests.conftest import PILOT
 
@@ -86,3 +88,27 @@ def test_a_rule_that_cannot_be_checked_says_why(lang: str) -> None:
     assert check["status"] == "cannot_check"
     _figure, _limit, verdict, _source = shown[check["title_zh"] if lang == "zh" else check["title"]]
     assert message(lang, "rules.reason.related_party_cash_flows") in verdict
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_both_rating_read_outs_stand_side_by_side(lang: str) -> None:
+    # The domestic method (TDR vs BDR, capped by large obligors) and the loss-table rating,
+    # in one row per tranche, each as the results reached it.
+    run = results("pilot")
+    html = render_html(run, lang=lang)
+    table = re.search(r'<h3 id="domestic-ratings">.*?<tbody>(.*?)</tbody>', html, re.S)
+    assert table, lang
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", table[1], re.S):
+        cells = [
+            unescape(re.sub(r"<[^>]+>", " ", c)).strip()
+            for c in re.findall(r"<td>(.*?)</td>", row, re.S)
+        ]
+        rows[cells[0]] = " | ".join(cells[1:])
+    shown = shown_in(run.deal["display_names"], lang)
+    assert set(rows) == {shown(name) for name in run.domestic_ratings["tranches"]}
+    for name, domestic in run.domestic_ratings["tranches"].items():
+        row = rows[shown(name)]
+        loss_table = run.ratings[name]["standalone"]["rating"]
+        for rating in (domestic["rating"], domestic["large_obligor_rating"], loss_table):
+            assert rating_words(rating, lang) in row, (lang, name, rating, row)

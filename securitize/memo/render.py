@@ -380,6 +380,7 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
         "rating_source": rating_source,
         "economics": _economics(results),
         "implied_ratings": ratings,
+        "domestic": getattr(results, "domestic_ratings", None) or None,
         "large_obligor": large_obligor,
         "large_obligor_columns": [
             c for c in LARGE_OBLIGOR_COLUMNS if large_obligor and c in large_obligor[0]
