@@ -21,7 +21,7 @@ down, found by a grid search whose points are the rows of one vectorised waterfa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ from securitize.collections import Collections
 from securitize.enhancers.pool_cover import deterministic_cover_claims
 from securitize.pool import Pool
 from securitize.scenario import Stress
+from securitize.schedules import PoolSchedule
 from securitize.structure import Structure
 from securitize.waterfall.engine import Ledger, run_waterfall
 
@@ -54,24 +55,101 @@ def expected_collections(
 ) -> Collections:
     """One path of fractional defaults: the pool's cash if every loan defaulted by its curve."""
     months = structure.horizon
-    schedule = pool.schedule.padded(months)
-    cumulative, defaulted = _fractional_defaults(pool, months, inputs)
+    exposure = _Exposure.of_loans(pool.schedule.padded(months), inputs)
+    return _cash_of(exposure, _padded_curves(inputs.cumulative_pd, months), lag)
+
+
+def _padded_curves(cumulative_pd: np.ndarray, months: int) -> np.ndarray:
+    """Cumulative default curves on ``months`` months, held at their last value."""
+    cumulative = np.zeros((cumulative_pd.shape[0], months))
+    width = min(cumulative_pd.shape[1], months)
+    cumulative[:, :width] = cumulative_pd[:, :width]
+    cumulative[:, width:] = cumulative_pd[:, [width - 1]]
+    return cumulative
+
+
+@dataclass(frozen=True)
+class _Exposure:
+    """Rows × months of what a deterministic run weighs by a row's default curve: the balance
+    that can default, its recoverable part (× recovery rate) and the scheduled interest (×
+    coupon scale) and principal. Rows are loans, or cohorts of loans sharing a curve: the run
+    is linear in these given the curve, so a cohort's sums stand for its loans."""
+
+    opening_balance: np.ndarray
+    recoverable: np.ndarray
+    interest: np.ndarray
+    principal: np.ndarray
+
+    @classmethod
+    def of_loans(cls, schedule: PoolSchedule, inputs: StressInputs) -> _Exposure:
+        return cls(
+            schedule.opening_balance,
+            schedule.opening_balance * inputs.recovery_rate[:, None],
+            schedule.interest * inputs.coupon_scale[:, None],
+            schedule.principal,
+        )
+
+    def summed(self, of_row: np.ndarray, rows: int) -> _Exposure:
+        """The rows added up into ``rows`` groups (``of_row``: each row's group)."""
+
+        def add(values: np.ndarray) -> np.ndarray:
+            out = np.zeros((rows, values.shape[1]))
+            np.add.at(out, of_row, values)
+            return out
+
+        return _Exposure(
+            add(self.opening_balance),
+            add(self.recoverable),
+            add(self.interest),
+            add(self.principal),
+        )
+
+
+def _cash_of(exposure: _Exposure, cumulative: np.ndarray, lag: int) -> Collections:
+    """The expected cash of ``exposure``'s rows, each under its cumulative default curve."""
+    months = cumulative.shape[1]
     survival = 1.0 - cumulative
+    defaulting = np.diff(np.c_[np.zeros(cumulative.shape[0]), cumulative], axis=1)
+    defaulted = exposure.opening_balance * defaulting
+    recovered = (exposure.recoverable * defaulting).sum(axis=0)
     recoveries = np.zeros(months)
-    recovered = (defaulted * inputs.recovery_rate[:, None]).sum(axis=0)
     recoveries[lag:] = recovered[: months - lag] if lag < months else 0.0
-    interest = (schedule.interest * inputs.coupon_scale[:, None] * survival).sum(axis=0)
-    lost = (defaulted * (1.0 - inputs.recovery_rate[:, None])).sum()
+    lost = defaulted.sum() - recovered.sum()
     late = recovered[max(months - lag, 0) :].sum() if lag > 0 else 0.0
+    closing = exposure.opening_balance - exposure.principal
     return Collections(
-        interest=interest[None, :],
-        principal=(schedule.principal * survival).sum(axis=0)[None, :],
+        interest=(exposure.interest * survival).sum(axis=0)[None, :],
+        principal=(exposure.principal * survival).sum(axis=0)[None, :],
         recoveries=recoveries[None, :],
         defaulted=defaulted.sum(axis=0)[None, :],
-        performing_balance=(schedule.closing_balance * survival).sum(axis=0)[None, :],
+        performing_balance=(closing * survival).sum(axis=0)[None, :],
         loss=np.array([lost + late]),
-        scheduled_principal=schedule.principal.sum(axis=0),
+        scheduled_principal=exposure.principal.sum(axis=0),
     )
+
+
+@dataclass(frozen=True)
+class _Cohorts:
+    """The loans grouped by identical default curve under one stress's recoveries and coupons:
+    a search that scales the default level (which keeps equal curves equal) runs on a few
+    cohorts instead of thousands of loans."""
+
+    of_loan: np.ndarray  # each loan's cohort
+    curves: np.ndarray  # cohorts × months: each cohort's cumulative default curve
+    exposure: _Exposure  # cohorts × months
+    loans: StressInputs  # the loans' inputs the cohorts were formed under
+
+    @classmethod
+    def of(cls, pool: Pool, months: int, inputs: StressInputs) -> _Cohorts:
+        cumulative = _padded_curves(inputs.cumulative_pd, months)
+        curves, of_loan = np.unique(cumulative, axis=0, return_inverse=True)
+        of_loan = of_loan.ravel()
+        exposure = _Exposure.of_loans(pool.schedule.padded(months), inputs)
+        return cls(of_loan, curves, exposure.summed(of_loan, curves.shape[0]), inputs)
+
+    def loan_inputs(self, curves: np.ndarray) -> StressInputs:
+        """The loans' inputs with the cohorts' curves replaced by ``curves``."""
+        return replace(self.loans, cumulative_pd=curves[self.of_loan])
 
 
 def _fractional_defaults(
@@ -79,10 +157,7 @@ def _fractional_defaults(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Loans × months: cumulative default probability, and the balance defaulting each month."""
     schedule = pool.schedule.padded(months)
-    cumulative = np.zeros((pool.size, months))
-    width = min(inputs.cumulative_pd.shape[1], months)
-    cumulative[:, :width] = inputs.cumulative_pd[:, :width]
-    cumulative[:, width:] = inputs.cumulative_pd[:, [width - 1]]
+    cumulative = _padded_curves(inputs.cumulative_pd, months)
     defaulting = np.diff(np.c_[np.zeros(pool.size), cumulative], axis=1)
     return cumulative, schedule.opening_balance * defaulting
 
@@ -173,10 +248,21 @@ def deterministic_result(
     }
 
 
-def _batch_ledger(pool: Pool, structure: Structure, lag: int, runs: list[StressInputs]) -> Ledger:
+def _batch_ledger(
+    pool: Pool,
+    structure: Structure,
+    lag: int,
+    runs: list[StressInputs] | list[np.ndarray],
+    cohorts: _Cohorts | None = None,
+) -> Ledger:
     """Several deterministic runs as the rows of one waterfall run (it is vectorised over
-    paths): row k is ``run_deterministic`` of ``runs[k]``."""
-    parts = [expected_collections(pool, structure, lag, inputs) for inputs in runs]
+    paths): row k is ``run_deterministic`` of ``runs[k]``. With ``cohorts`` each run is given
+    as the cohorts' default curves (cohorts × months)."""
+    months = structure.horizon
+    if cohorts is None:
+        parts = [expected_collections(pool, structure, lag, inputs) for inputs in runs]
+    else:
+        parts = [_cash_of(cohorts.exposure, curves, lag) for curves in runs]
     collections = Collections(
         interest=np.vstack([c.interest for c in parts]),
         principal=np.vstack([c.principal for c in parts]),
@@ -188,17 +274,16 @@ def _batch_ledger(pool: Pool, structure: Structure, lag: int, runs: list[StressI
     )
     claims = []
     # Without pool-level enhancers there is nothing to claim (and the claims are slow to lay out).
-    for inputs in runs if structure.pool_enhancers else []:
-        _, defaulted = _fractional_defaults(pool, structure.horizon, inputs)
+    for run in runs if structure.pool_enhancers else []:
+        inputs = run if cohorts is None else cohorts.loan_inputs(run)
+        _, defaulted = _fractional_defaults(pool, months, inputs)
         losses = defaulted * (1.0 - inputs.recovery_rate[:, None])
         claims.append(deterministic_cover_claims(pool, structure, losses))
     covers = {k: np.vstack([c[k] for c in claims]) for k in (claims[0] if claims else {})}
     if not claims:
-        covers = deterministic_cover_claims(
-            pool, structure, np.zeros((pool.size, structure.horizon))
-        )
+        covers = deterministic_cover_claims(pool, structure, np.zeros((pool.size, months)))
         covers = {k: np.repeat(v, len(runs), axis=0) for k, v in covers.items()}
-    standing = np.full((len(runs), len(structure.guarantees)), structure.horizon + 1)
+    standing = np.full((len(runs), len(structure.guarantees)), months + 1)
     return run_waterfall(structure, collections, standing, covers)
 
 
@@ -227,22 +312,21 @@ def break_even_default_rates(
     if basis not in ("lifetime", "defaulted_balance"):
         raise ValueError(f"basis {basis!r}: must be 'lifetime' or 'defaulted_balance'")
     base = stressed_inputs(pool, base_cumulative, stress)
-    cumulative = base.cumulative_pd
     count = len(structure.tranches)
-    largest = float(cumulative.max())
-    if pool_default_rate(pool, cumulative) <= 0 or largest <= 0:
+    largest = float(base.cumulative_pd.max())
+    if pool_default_rate(pool, base.cumulative_pd) <= 0 or largest <= 0:
         return [None] * count
     top = _MAX_CUMULATIVE / largest
     balances = np.array([t.balance for t in structure.tranches])
+    cohorts = _Cohorts.of(pool, structure.horizon, base)
 
-    def scaled(scale: float) -> StressInputs:
-        return StressInputs(
-            np.minimum(cumulative * scale, _MAX_CUMULATIVE), base.recovery_rate, base.coupon_scale
-        )
+    def scaled(scale: float) -> np.ndarray:
+        """The cohorts' curves with the default level scaled."""
+        return np.minimum(cohorts.curves * scale, _MAX_CUMULATIVE)
 
     def loses(scales: np.ndarray) -> np.ndarray:
         """Scales × tranches: whether the tranche loses more than a cent at that scale."""
-        ledger = _batch_ledger(pool, structure, lag, [scaled(float(x)) for x in scales])
+        ledger = _batch_ledger(pool, structure, lag, [scaled(float(x)) for x in scales], cohorts)
         owed = np.column_stack(
             [t.unpaid_principal + t.investor_arrears + t.guarantor_arrears for t in ledger.tranches]
         )
@@ -273,7 +357,7 @@ def break_even_default_rates(
         elif ends[0, j]:
             out.append(0.0)
         else:
-            inputs = scaled(float(high[j]))
+            inputs = cohorts.loan_inputs(scaled(float(high[j])))
             if basis == "lifetime":
                 out.append(pool_default_rate(pool, inputs.cumulative_pd))
             else:

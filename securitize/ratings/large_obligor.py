@@ -40,16 +40,26 @@ def obligor_ids(loans: pd.DataFrame) -> np.ndarray:
 def obligor_exposures(loans: pd.DataFrame) -> pd.DataFrame:
     """One row per obligor, largest balance first (ties by name): its enterprises and loans,
     balance and loss given default (balance × (1 − recovery rate))."""
-    frame = loans.copy()
-    frame["obligor"] = obligor_ids(frame)
-    frame["loss_given_default"] = frame["balance"] * (1.0 - frame["recovery_rate"])
-    out = frame.groupby("obligor", sort=False).agg(
-        enterprises=("enterprise", lambda s: "; ".join(dict.fromkeys(s.astype(str)))),
-        loans=("loan_id", lambda s: "; ".join(s.astype(str))),
-        balance=("balance", "sum"),
-        loss_given_default=("loss_given_default", "sum"),
-    )
-    out = out.reset_index().sort_values(["balance", "obligor"], ascending=[False, True])
+    ids = obligor_ids(loans)
+    enterprises: dict[str, dict[str, None]] = {}
+    loan_ids: dict[str, list[str]] = {}
+    for obligor, enterprise, loan in zip(
+        ids, loans["enterprise"].astype(str), loans["loan_id"].astype(str), strict=True
+    ):
+        enterprises.setdefault(obligor, {})[enterprise] = None
+        loan_ids.setdefault(obligor, []).append(loan)
+    balance = loans["balance"].to_numpy(dtype=float)
+    loss = balance * (1.0 - loans["recovery_rate"].to_numpy(dtype=float))
+    sums = pd.DataFrame({"obligor": ids, "balance": balance, "loss_given_default": loss})
+    sums = sums.groupby("obligor", sort=False).sum()
+    out = pd.DataFrame(
+        {
+            "obligor": list(enterprises),
+            "enterprises": ["; ".join(e) for e in enterprises.values()],
+            "loans": ["; ".join(ids_) for ids_ in loan_ids.values()],
+        }
+    ).join(sums, on="obligor")
+    out = out.sort_values(["balance", "obligor"], ascending=[False, True])
     return out.reset_index(drop=True)
 
 
