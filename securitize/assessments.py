@@ -65,5 +65,7 @@ def assessments(
             "enterprises": table.to_dict(orient="records"),
             "totals": economics_totals(table).to_dict(),
         },
-        "exchange_rules": exchange_rules(results, pool.loans, pool.source, label_column),
+        "exchange_rules": exchange_rules(
+            results, pool.loans, pool.source, label_column, loaded.scenario.deal.market
+        ),
     }

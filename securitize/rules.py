@@ -315,18 +315,24 @@ def pool_checks(facts: PoolFacts) -> list[dict[str, Any]]:
     ]
 
 
-def rule_block(checks: list[dict[str, Any]]) -> dict[str, Any]:
+def rule_block(checks: list[dict[str, Any]], market: str | None = None) -> dict[str, Any]:
     """The ``exchange_rules`` document: every check, and the ids by verdict."""
 
     def having(*statuses: str) -> list[str]:
         return [c["id"] for c in checks if c["status"] in statuses]
 
+    if market is None:
+        note = (
+            "the scenario does not state its market: the exchange and the inter-bank "
+            "(NAFMII) disclosure tiers are both reported, each with the market it applies to"
+        )
+    else:
+        note = f"the deal is issued as {rule_table()['markets'][market]}: only its tiers apply"
     return {
         "table": TABLE,
         "debtor": "an enterprise together with its related parties (related_group, transitively)",
-        "market": None,
-        "market_note": "the scenario does not state its market: the exchange and the inter-bank "
-        "(NAFMII) disclosure tiers are both reported, each with the market it applies to",
+        "market": market,
+        "market_note": note,
         "checks": checks,
         "failed": having("fail"),
         "triggered": having("triggered"),
@@ -334,20 +340,38 @@ def rule_block(checks: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _other_market(rule: dict[str, Any], market: str) -> dict[str, Any]:
+    """A market's rule on a deal issued on the other market."""
+    markets = rule_table()["markets"]
+    return _check(
+        rule,
+        status="not_applicable",
+        reason=f"applies to {markets[rule['market']]}; the deal is {markets[market]}",
+        deal_market=market,
+    )
+
+
 def exchange_rules(
-    results: Results, loans: pd.DataFrame, path: Path | str | None, label_column: str = "ip_label"
+    results: Results,
+    loans: pd.DataFrame,
+    path: Path | str | None,
+    label_column: str = "ip_label",
+    market: str | None = None,
 ) -> dict[str, Any]:
     """The deal's rule block: risk retention from the results' tranches, every pool rule from
     ``loans`` (the pool's validated loans, which keep the tape's ``related_party`` and label
-    columns)."""
+    columns). With ``market`` (``exchange`` or ``interbank``) the other market's tiers are
+    not applicable."""
     facts = pool_facts(loans, path, label_column)
     checks = []
     for rule in rule_table()["rules"]:
         if rule["id"] == "risk_retention":
             checks.append(_retention(rule, results))
+        elif market is not None and rule.get("market", market) != market:
+            checks.append(_other_market(rule, market))
         else:
             checks.append(POOL_MEASURES[rule["id"]](rule, facts))
-    return rule_block(checks)
+    return rule_block(checks, market)
 
 
 def failed_lines(block: dict[str, Any]) -> list[str]:

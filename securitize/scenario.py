@@ -78,6 +78,9 @@ class DealTerms(_Strict):
     currency: Literal["CNY"] = _default("deal", "currency")
     originator: Annotated[str, Field(max_length=TEXT_LENGTH)] = ""
     originator_zh: DisplayText = None
+    # Where the notes are issued: exchange-listed ABS or inter-bank ABN; sets which market's
+    # disclosure tiers the rule block applies (both are reported when not stated).
+    market: Literal["exchange", "interbank"] | None = None
     payment_interval_months: Annotated[int, Field(ge=1, le=12)] = _default(
         "deal", "payment_interval_months"
     )

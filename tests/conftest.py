@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the bundled pilot deal and a writer for small scenario files."""
+"""Shared fixtures: paths to the bundled deals and a writer for small scenario files."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The first Wenzhou deal as published (the default scenario): loan-level municipal guarantee.
 PILOT = ROOT / "scenarios" / "wenzhou_pilot.toml"
 PILOT_TAPE = ROOT / "scenarios" / "data" / "wenzhou_pilot_tape.csv"
+# The inter-bank note with the provincial guarantor's wrap of the senior notes.
+INTERBANK = ROOT / "scenarios" / "wenzhou_interbank_note.toml"
+INTERBANK_TAPE = ROOT / "scenarios" / "data" / "wenzhou_interbank_tape.csv"
 
 TAPE_HEADER = (
     "loan_id,enterprise,industry,region,balance,coupon,tenor_months,amortisation,score,"

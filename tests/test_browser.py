@@ -14,7 +14,7 @@ from securitize import run_scenario
 from securitize.cli import main
 from securitize.memo.seal import memo_html
 from tests.browser_support import browser, open_page  # noqa: F401 (fixture)
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 VIEWPORT = (1280, 900)
@@ -30,7 +30,7 @@ def languages() -> list[str]:
 
 @pytest.fixture(scope="module")
 def pilot_run():
-    return run_scenario(PILOT, paths=3000)
+    return run_scenario(INTERBANK, paths=3000)
 
 
 @pytest.fixture(scope="module", params=languages())

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from securitize.cli import main
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 TIMINGS_ROW = re.compile(r"<!-- timings:.*?<!-- end of timings -->", re.S)
 EMBEDDED = re.compile(
@@ -19,7 +19,7 @@ def test_results_and_memo_differ_run_to_run_only_in_their_timings(tmp_path: Path
     outputs = []
     for name in ("first", "second"):
         out = tmp_path / name
-        assert main(["run", str(PILOT), "--paths", "2000", "--out", str(out), "--quiet"]) == 0
+        assert main(["run", str(INTERBANK), "--paths", "2000", "--out", str(out), "--quiet"]) == 0
         outputs.append(out)
     documents = [json.loads((o / "results.json").read_text(encoding="utf-8")) for o in outputs]
     assert list(documents[0])[-1] == "timings"

@@ -351,8 +351,8 @@ def test_calibrate_the_bundled_history_then_run_the_scenario_on_its_band_table(
     # The calibrated scenario, pointed at the freshly written table, runs on it.
     text = CALIBRATED.read_text("utf-8")
     text = text.replace(
-        '"data/wenzhou_pilot_tape.csv"',
-        repr(str(ROOT / "scenarios" / "data" / "wenzhou_pilot_tape.csv")).replace("'", '"'),
+        '"data/wenzhou_interbank_tape.csv"',
+        repr(str(ROOT / "scenarios" / "data" / "wenzhou_interbank_tape.csv")).replace("'", '"'),
     )
     text = text.replace('"data/lender_history_band_table.csv"', f'"{out / "band_table.csv"}"')
     scenario = write(tmp_path, text, "calibrated.toml")

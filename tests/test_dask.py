@@ -8,7 +8,7 @@ from pathlib import Path
 from securitize import designs, run_scenario
 from securitize.cli import main
 from securitize.scenario import load_scenario
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 
 def comparable(run) -> dict:
@@ -20,14 +20,14 @@ def comparable(run) -> dict:
 
 
 def test_a_local_cluster_reproduces_the_local_engine() -> None:
-    local = run_scenario(PILOT, paths=4000)
-    cluster = run_scenario(PILOT, paths=4000, scheduler="local:2")
+    local = run_scenario(INTERBANK, paths=4000)
+    cluster = run_scenario(INTERBANK, paths=4000, scheduler="local:2")
     assert comparable(cluster) == comparable(local)
     assert cluster.results.simulation["scheduler"] == "local:2"
 
 
 def test_a_sweep_on_the_cluster_matches_the_local_sweep() -> None:
-    loaded = designs.with_field(load_scenario(PILOT), "simulation.paths", 3000)
+    loaded = designs.with_field(load_scenario(INTERBANK), "simulation.paths", 3000)
     vary = {("enhancers[0].fee_bp",): [(80.0,), (90.0,)]}
     local = designs.sweep(loaded, vary)
     cluster = designs.sweep(loaded, vary, scheduler="local:2")
@@ -35,7 +35,7 @@ def test_a_sweep_on_the_cluster_matches_the_local_sweep() -> None:
 
 
 def run_on(scheduler: str, out: Path) -> int:
-    return main(["run", str(PILOT), "--paths", "1000", "--scheduler", scheduler, "--out", str(out)])
+    return main(["run", str(INTERBANK), "--paths", "1000", "--scheduler", scheduler, "--out", str(out)])
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path, capsys) -> None:

@@ -12,7 +12,7 @@ from securitize import designs
 from securitize.cli import main
 from securitize.errors import ScenarioError
 from securitize.scenario import load_scenario
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def count_simulations(monkeypatch):
 
 
 def small_pilot():
-    return designs.with_field(load_scenario(PILOT), "simulation.paths", 4000)
+    return designs.with_field(load_scenario(INTERBANK), "simulation.paths", 4000)
 
 
 def test_a_dotted_field_is_set_and_revalidated() -> None:
@@ -76,7 +76,7 @@ def test_sweep_command_writes_a_tidy_table(tmp_path: Path) -> None:
     code = main(
         [
             "sweep",
-            str(PILOT),
+            str(INTERBANK),
             "--paths",
             "3000",
             "--vary",
@@ -107,7 +107,7 @@ def test_bad_vary_is_one_line_and_writes_nothing(
     tmp_path: Path, capsys, vary: str, expected: str
 ) -> None:
     out = tmp_path / "sweep.csv"
-    code = main(["sweep", str(PILOT), "--paths", "1000", "--vary", vary, "--out", str(out)])
+    code = main(["sweep", str(INTERBANK), "--paths", "1000", "--vary", vary, "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and expected in err
     assert not out.exists()
@@ -118,7 +118,7 @@ def test_sweep_chart_is_a_png(tmp_path: Path) -> None:
     code = main(
         [
             "sweep",
-            str(PILOT),
+            str(INTERBANK),
             "--paths",
             "2000",
             "--vary",
@@ -142,6 +142,6 @@ def test_ctrl_c_stops_a_run_without_leaving_output(tmp_path: Path, monkeypatch, 
 
     monkeypatch.setattr(run_module, "evaluate", interrupted)
     out = tmp_path / "out"
-    assert main(["run", str(PILOT), "--paths", "1000", "--out", str(out)]) == 130
+    assert main(["run", str(INTERBANK), "--paths", "1000", "--out", str(out)]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert not out.exists()

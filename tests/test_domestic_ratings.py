@@ -31,7 +31,7 @@ from securitize.run import with_overrides
 from securitize.scenario import load_scenario, with_fields
 from securitize.stats import Estimate
 from securitize.structure import build_structure
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 from tests.waterfall_support import build_deal, two_tranches
 
 # Two identical 12-month bullet loans at 6 %, PD 2 %, recovery 40 %; zero-coupon notes, no fees,
@@ -231,7 +231,7 @@ def test_levels_file_is_checked(tmp_path) -> None:
 
 
 def test_size_with_the_domestic_method_earns_the_target() -> None:
-    loaded = with_overrides(load_scenario(PILOT), paths=3000)
+    loaded = with_overrides(load_scenario(INTERBANK), paths=3000)
     shared = sizing.SharedPaths(loaded)
     answer = sizing.minimum_subordination(shared, "BBBsf", method="domestic")
     assert answer.answer is not None and answer.detail["method"] == "domestic"
@@ -257,7 +257,7 @@ def test_size_with_the_domestic_method_earns_the_target() -> None:
 
 
 def test_size_command_refuses_coverage_by_the_domestic_method(capsys) -> None:
-    code = main(["size", str(PILOT), "--method", "domestic", "--solve", "coverage"])
+    code = main(["size", str(INTERBANK), "--method", "domestic", "--solve", "coverage"])
     assert code != 0
     assert "subordination only" in capsys.readouterr().err
 
@@ -266,7 +266,7 @@ def test_a_run_reports_both_readouts_from_its_own_paths() -> None:
     from securitize import run_scenario
     from securitize.summary import format_summary
 
-    run = run_scenario(PILOT, paths=2000)
+    run = run_scenario(INTERBANK, paths=2000)
     block = run.results.to_dict()["domestic_ratings"]
     per_path = run.outcomes.per_path
     again = target_default_rates(
@@ -287,7 +287,7 @@ def test_one_batched_waterfall_run_is_the_deterministic_runs_row_by_row(tmp_path
     single deterministic run of its inputs (the same waterfall, not a second one)."""
     from securitize.stress import StressInputs, _batch_ledger, run_deterministic
 
-    loaded = load_scenario(PILOT)
+    loaded = load_scenario(INTERBANK)
     pool = build_pool(loaded)
     structure = build_structure(loaded, pool)
     model = build_credit_model(loaded, pool, structure.senior_attachment)

@@ -260,7 +260,7 @@ def test_layered_package_only_adds_cash_path_by_path() -> None:
     """The layered scenario is the pilot plus pool covers and an undertaking: on the same paths
     the senior notes never lose more than in the pilot, stand-alone or wrapped."""
     root = Path(__file__).parents[1] / "scenarios"
-    pilot = run_scenario(root / "wenzhou_pilot.toml", paths=20_000)
+    pilot = run_scenario(root / "wenzhou_interbank_note.toml", paths=20_000)
     layered = run_scenario(root / "wenzhou_layered_enhancement.toml", paths=20_000)
     for view in ("standalone", "wrapped"):
         key = f"tranche.senior.{view}.loss"

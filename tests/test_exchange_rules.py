@@ -17,7 +17,7 @@ from securitize.errors import TapeError
 from securitize.rules import pool_checks, pool_facts, rule_table
 from securitize.summary import format_summary
 from securitize.tape import load_tape, validate_tape
-from tests.conftest import PILOT, PILOT_TAPE, tape_scenario
+from tests.conftest import INTERBANK, INTERBANK_TAPE, PILOT, PILOT_TAPE, TAPE_HEADER, tape_scenario
 from tests.selection_support import write_candidate_deal
 
 SOURCE = Path("tape.csv")
@@ -295,13 +295,17 @@ def test_the_block_is_in_results_json_with_citations_and_lists_by_verdict(write_
     assert len(failed) == 1 and "risk_retention" in failed[0] and "4.00 %" in failed[0]
 
 
-def test_the_bundled_pilot_block_agrees_with_its_tape_and_tranches() -> None:
-    results = run_scenario(PILOT, paths=500).results
+@pytest.mark.parametrize(
+    ("scenario", "tape_path"), [(PILOT, PILOT_TAPE), (INTERBANK, INTERBANK_TAPE)]
+)
+def test_a_bundled_deal_block_agrees_with_its_tape_tranches_and_market(scenario, tape_path) -> None:
+    results = run_scenario(scenario, paths=500).results
     block = {c["id"]: c for c in results.exchange_rules["checks"]}
-    tape = load_tape(PILOT_TAPE).loans
+    tape = load_tape(tape_path).loans
     total = tape["balance"].sum()
     # Debtors: enterprises, with related_group labels merged.
-    group = tape["related_group"].where(tape["related_group"] != "", tape["enterprise"])
+    labels = tape.get("related_group", pd.Series("", index=tape.index)).fillna("")
+    group = labels.where(labels != "", tape["enterprise"])
     assert block["debtor_count"]["value"] == group.nunique()
     largest = tape.groupby(group)["balance"].sum().max() / total
     assert block["single_debtor"]["value"] == pytest.approx(largest)
@@ -310,12 +314,21 @@ def test_the_bundled_pilot_block_agrees_with_its_tape_and_tranches() -> None:
     )
     retained = sum(t.share for t in results.tranches if "originator" in t.holder.lower())
     assert block["risk_retention"]["value"] == pytest.approx(retained)
-    named = block["important_debtors_exchange"]["tiers"][0]["debtors"]
+    # The deal's own market's tiers are judged; the other market's are not applicable.
+    market = results.exchange_rules["market"]
+    other = {"exchange": "interbank", "interbank": "exchange"}[market]
+    assert block[f"important_debtors_{other}"]["status"] == "not_applicable"
+    assert other in block[f"important_debtors_{other}"]["reason"].replace("-", "")
+    first_tier = next(r for r in rule_table()["rules"] if r["id"] == f"important_debtors_{market}")
+    named = block[f"important_debtors_{market}"]["tiers"][0]["debtors"]
+    threshold = first_tier["tiers"][0]["limit"]
     assert [d["share"] for d in named] == pytest.approx(
-        sorted(s for s in tape.groupby(group)["balance"].sum() / total if s >= 0.15)[::-1]
+        sorted(s for s in tape.groupby(group)["balance"].sum() / total if s >= threshold)[::-1]
     )
     assert block["related_party_cash_flows"]["status"] == "cannot_check"
-    assert results.exchange_rules["not_checked"] == ["related_party_cash_flows"]
+    assert sorted(results.exchange_rules["not_checked"]) == sorted(
+        ["related_party_cash_flows", f"important_debtors_{other}"]
+    )
     for rule_id, meets in (
         ("risk_retention", retained >= limit("risk_retention")),
         ("debtor_count", group.nunique() >= limit("debtor_count")),
@@ -323,6 +336,46 @@ def test_the_bundled_pilot_block_agrees_with_its_tape_and_tranches() -> None:
         ("ip_label", block["ip_label"]["value"] >= limit("ip_label")),
     ):
         assert block[rule_id]["status"] == ("pass" if meets else "fail")
+
+
+def test_without_a_market_both_tiers_are_reported_and_with_one_only_its_own(write_scenario) -> None:
+    rows = "\n".join(
+        f"L{i},Firm {i},Smart equipment,Lucheng,{b},0.05,36,bullet,80,{2 * b}"
+        for i, b in enumerate([32_000_000] + [8_000_000] * 9)
+    )
+    tape = f"{TAPE_HEADER},patents\n" + "\n".join(r + ",2" for r in rows.splitlines()) + "\n"
+    blocks = {}
+    for market in (None, "exchange", "interbank"):
+        line = "" if market is None else f'market = "{market}"\n'
+        text = tape_scenario().replace(
+            "closing_date = 2024-01-01\n", "closing_date = 2024-01-01\n" + line
+        )
+        path = write_scenario(text, tape)
+        blocks[market] = run_scenario(path, paths=500).results.exchange_rules
+    by_id = {m: {c["id"]: c for c in b["checks"]} for m, b in blocks.items()}
+    # One debtor of 32m in 104m: 30.8 %, above both markets' first tier.
+    assert blocks[None]["market"] is None
+    assert by_id[None]["important_debtors_exchange"]["status"] == "triggered"
+    assert by_id[None]["important_debtors_interbank"]["status"] == "triggered"
+    assert by_id["exchange"]["important_debtors_exchange"]["status"] == "triggered"
+    assert by_id["exchange"]["important_debtors_interbank"]["status"] == "not_applicable"
+    assert by_id["interbank"]["important_debtors_interbank"]["status"] == "triggered"
+    assert by_id["interbank"]["important_debtors_exchange"]["status"] == "not_applicable"
+    assert "important_debtors_exchange" in blocks["interbank"]["not_checked"]
+    assert "important_debtors_exchange" not in blocks["interbank"]["triggered"]
+    assert blocks["interbank"]["market"] == "interbank"
+    assert "inter-bank" in blocks["interbank"]["market_note"]
+
+
+def test_an_unknown_market_is_refused_with_the_allowed_values(write_scenario, capsys) -> None:
+    text = tape_scenario().replace(
+        "closing_date = 2024-01-01\n", 'closing_date = 2024-01-01\nmarket = "otc"\n'
+    )
+    path = write_scenario(text, TAPE + "\n")
+    assert main(["run", str(path), "--paths", "500", "--out", str(path.parent / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "deal.market" in err and "otc" in err and "exchange" in err and "interbank" in err
+    assert not (path.parent / "out").exists()
 
 
 # --- pool select ---------------------------------------------------------------------------

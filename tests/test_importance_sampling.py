@@ -11,7 +11,7 @@ from securitize.credit import CreditModel, RecoveryModel, one_factor
 from securitize.credit.losses import simulate_pool_losses
 from securitize.credit.term_structure import flat_after_maturity, from_annual_pd
 from securitize.stats import effective_sample_size, probability_estimate, quantile_estimate
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 LOANS, MONTHS = 40, 36
 
@@ -75,14 +75,14 @@ def test_effective_sample_size_is_the_path_count_without_a_shift_and_less_with_o
 
 
 def test_automatic_shift_keeps_the_pilot_deal_estimates_unbiased(tmp_path) -> None:
-    text = PILOT.read_text().replace(
+    text = INTERBANK.read_text().replace(
         "chunk_size = 25000", 'chunk_size = 25000\nimportance_shift = "auto"'
     )
-    text = text.replace('tape = "data/', f'tape = "{PILOT.parent}/data/')
+    text = text.replace('tape = "data/', f'tape = "{INTERBANK.parent}/data/')
     scenario = tmp_path / "pilot_is.toml"
     scenario.write_text(text)
     shifted = run_scenario(scenario, paths=40_000)
-    plain = run_scenario(PILOT, paths=40_000)
+    plain = run_scenario(INTERBANK, paths=40_000)
     assert shifted.results.simulation["importance_shift"][0] < 0
     for name in ("expected_loss", "probability_of_loss"):
         a = plain.results.tranches[0].standalone[name]

@@ -291,7 +291,7 @@ def test_kernel_gives_the_engines_figures_on_the_bundled_scenarios(path: Path) -
 
 
 def test_the_pilot_deal_runs_on_the_kernel() -> None:
-    _, _, structure, _ = _scenario(ROOT / "scenarios" / "wenzhou_pilot.toml", 10)
+    _, _, structure, _ = _scenario(ROOT / "scenarios" / "wenzhou_interbank_note.toml", 10)
     assert kernel.usable(structure)
 
 
@@ -364,7 +364,7 @@ def test_designs_evaluated_together_give_each_design_s_own_figures() -> None:
     """``evaluate_many`` shares each chunk's collections between designs: every design's
     figures are exactly those of evaluating it alone, on the kernel or (a partial guarantee)
     on the numpy engine."""
-    path = ROOT / "scenarios" / "wenzhou_pilot.toml"
+    path = ROOT / "scenarios" / "wenzhou_interbank_note.toml"
     loaded, pool, structure, _ = _scenario(path, 10)
     model = build_credit_model(loaded, pool, structure.senior_attachment)
     defaults = simulate_defaults(model, 2500, 13, 1000, 1)
@@ -408,7 +408,7 @@ def test_designs_on_different_payment_dates_are_not_evaluated_together() -> None
 
 
 def _pilot_structure() -> Structure:
-    _, _, structure, _ = _scenario(ROOT / "scenarios" / "wenzhou_pilot.toml", 10)
+    _, _, structure, _ = _scenario(ROOT / "scenarios" / "wenzhou_interbank_note.toml", 10)
     return structure
 
 

@@ -20,7 +20,7 @@ from securitize.memo.render import SECTIONS as MEMO_SECTIONS
 from securitize.memo.steps import step_words
 from securitize.results import Results
 
-PILOT = Path(__file__).resolve().parents[1] / "scenarios" / "wenzhou_pilot.toml"
+INTERBANK = Path(__file__).resolve().parents[1] / "scenarios" / "wenzhou_interbank_note.toml"
 # Every section the disclosure rules ask for; pool selection only when the scenario selects.
 SECTIONS = [s.id for s in MEMO_SECTIONS if s.id != "pool-selection"]
 LANGUAGES = ["en", "zh"]
@@ -30,7 +30,7 @@ VOID = {"meta", "img", "br", "hr", "link", "input", "col", "wbr"}
 
 @pytest.fixture(scope="module")
 def results() -> Results:
-    return run_scenario(PILOT, paths=4000).results
+    return run_scenario(INTERBANK, paths=4000).results
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,7 @@ def test_text_from_the_tape_and_scenario_is_escaped(results: Results, lang: str)
 
 def test_memo_discloses_the_waterfall_the_engine_runs() -> None:
     """The priority of payments in the memo is generated from the compiled program."""
-    scenario = PILOT.parent / "wenzhou_senior_mezz_reserve.toml"
+    scenario = INTERBANK.parent / "wenzhou_senior_mezz_reserve.toml"
     run = run_scenario(scenario, paths=2000)
     described = run.results.to_dict()["structure"]
     program = run.structure.program

@@ -8,11 +8,11 @@ import pytest
 
 from securitize.cli import main
 
-PILOT = Path(__file__).resolve().parents[1] / "scenarios" / "wenzhou_pilot.toml"
+INTERBANK = Path(__file__).resolve().parents[1] / "scenarios" / "wenzhou_interbank_note.toml"
 
 
 def _run(out: Path, *extra: str) -> int:
-    return main(["run", str(PILOT), "--paths", "500", "--out", str(out), "--quiet", *extra])
+    return main(["run", str(INTERBANK), "--paths", "500", "--out", str(out), "--quiet", *extra])
 
 
 def test_lang_both_writes_an_english_and_a_chinese_memo(tmp_path: Path) -> None:

@@ -25,13 +25,13 @@ from securitize.memo.disclosure import (
 from securitize.results import Results
 from securitize.tape import validate_tape
 
-PILOT = Path(__file__).resolve().parents[1] / "scenarios" / "wenzhou_pilot.toml"
+INTERBANK = Path(__file__).resolve().parents[1] / "scenarios" / "wenzhou_interbank_note.toml"
 M = 1_000_000.0
 
 
 @pytest.fixture(scope="module")
 def results() -> Results:
-    return run_scenario(PILOT, paths=2000, progress=False).results
+    return run_scenario(INTERBANK, paths=2000, progress=False).results
 
 
 def _loan(loan_id: str, enterprise: str, balance: float, group: str = "") -> dict:

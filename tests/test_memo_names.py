@@ -19,11 +19,11 @@ from securitize.memo.i18n import message
 from securitize.memo.seal import memo_html
 from securitize.scenario import load_scenario, with_fields
 from tests.browser_support import browser, open_page  # noqa: F401 (fixture)
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 PATHS = 500
-TAPE = PILOT.parent / "data" / "wenzhou_pilot_tape.csv"
-BANDS = PILOT.parent.parent / "securitize" / "data" / "score_bands.csv"
+TAPE = INTERBANK.parent / "data" / "wenzhou_interbank_tape.csv"
+BANDS = INTERBANK.parent.parent / "securitize" / "data" / "score_bands.csv"
 # Words a Chinese memo keeps in Latin script: ratings, the cited rules' names and the
 # abbreviations a 计划说明书 itself uses.
 KEPT = {"AMAC", "CSRC", "SZSE", "NAFMII", "III", "CRE", "SEC-ERBA", "IRR", "Copula", "CNY"}
@@ -35,7 +35,7 @@ RATING = re.compile(r"^(AAA|AA|A|BBB|BB|B|CCC|CC|C)[+-]?(sf)?$")
 
 @cache
 def pilot(lang: str) -> str:
-    return render_html(run_scenario(PILOT, paths=PATHS).results, lang=lang)
+    return render_html(run_scenario(INTERBANK, paths=PATHS).results, lang=lang)
 
 
 def prose(html: str) -> str:
@@ -70,7 +70,7 @@ def test_no_generated_english_is_left_in_the_chinese_memo() -> None:
     sources = TAPE.read_text(encoding="utf-8") + BANDS.read_text(encoding="utf-8")
     text = FILE.sub(" ", prose(pilot("zh")))
     words = set(re.findall(r"[A-Za-z][A-Za-z_\-]{2,}", text))
-    kept = KEPT | {"wenzhou_pilot"}  # the scenario's name, as its file is called
+    kept = KEPT | {"wenzhou_interbank_note"}  # the scenario's name, as its file is called
     left = {w for w in words if w not in sources and w not in kept and not RATING.match(w)}
     assert left == set()
 
@@ -100,7 +100,7 @@ def test_a_scenario_names_things_in_both_languages() -> None:
         "fees[0].name_zh": "管理费",
         "stresses[0].name_zh": "违约加压",
     }
-    loaded = with_fields(load_scenario(PILOT), changes)
+    loaded = with_fields(load_scenario(INTERBANK), changes)
     names = display_names(loaded.scenario)
     assert names["tranche"]["senior"] == {"en": "Class A notes (priority)", "zh": "优先A级"}
     # A profile's name stands where the scenario gives none.
@@ -125,7 +125,7 @@ def test_an_unknown_identifier_is_shown_as_written() -> None:
 
 
 def test_a_stress_without_a_chinese_name_is_described_from_what_it_changes() -> None:
-    stresses = load_scenario(PILOT).scenario.stresses
+    stresses = load_scenario(INTERBANK).scenario.stresses
     words = [stress_words_zh(s) for s in stresses]
     assert words[0] == "违约率×1.5"
     assert "回收率下调50%" in words
@@ -163,7 +163,7 @@ LONG_FIELDS = {
 
 @pytest.fixture(scope="module")
 def long_run():
-    return run_scenario(with_fields(load_scenario(PILOT), LONG_FIELDS), paths=PATHS)
+    return run_scenario(with_fields(load_scenario(INTERBANK), LONG_FIELDS), paths=PATHS)
 
 
 def test_long_names_stay_inside_the_diagram_boxes(long_run) -> None:

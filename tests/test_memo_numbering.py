@@ -11,7 +11,7 @@ from securitize.memo import render_html
 from securitize.memo.render import _numeral
 from securitize.run import run_scenario
 
-PILOT = Path(__file__).parents[1] / "scenarios" / "wenzhou_pilot.toml"
+INTERBANK = Path(__file__).parents[1] / "scenarios" / "wenzhou_interbank_note.toml"
 
 
 def test_chinese_numerals() -> None:
@@ -30,7 +30,7 @@ def test_chinese_numerals() -> None:
     ("lang", "pattern"), [("en", r"(\d+)\. "), ("zh", r"([一二三四五六七八九十]+)、")]
 )
 def test_section_numbers_have_no_gap_without_a_pool_selection(lang: str, pattern: str) -> None:
-    results = run_scenario(PILOT, paths=2000).results
+    results = run_scenario(INTERBANK, paths=2000).results
     assert results.selection is None  # the pool-selection section is left out
     headings = re.findall(r"<h2>([^<]*)</h2>", render_html(results, lang=lang))
     numbered = [re.match(pattern, h) for h in headings]

@@ -17,7 +17,7 @@ from securitize.memo.formats import pct
 from securitize.memo.i18n import LANGUAGES, message
 from securitize.memo.render import rating_words
 from securitize.scenario import load_scenario, with_fields
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 # The pilot as filed, and with its subordinated notes sold to investors: no risk retention.
 CASES = {"pilot": {}, "no_retention": {"tranches[1].holder": "Investors"}}
@@ -25,7 +25,7 @@ CASES = {"pilot": {}, "no_retention": {"tranches[1].holder": "Investors"}}
 
 @cache
 def results(case: str):
-    loaded = with_fields(load_scenario(PILOT), CASES[case]) if CASES[case] else PILOT
+    loaded = with_fields(load_scenario(INTERBANK), CASES[case]) if CASES[case] else INTERBANK
     return run_scenario(loaded, paths=500).results
 
 

@@ -14,7 +14,7 @@ from securitize.cli import main
 from securitize.memo import seal
 from securitize.memo.render import TEMPLATES
 from tests.browser_support import browser, open_page  # noqa: F401 (fixture)
-from tests.conftest import GOOD_ROW_2, PILOT, tape_rows, tape_scenario
+from tests.conftest import GOOD_ROW_2, INTERBANK, tape_rows, tape_scenario
 
 SCRIPT = "<script>alert(1)</script>"
 IMAGE = "</script><img src=x onerror=alert(2)>"
@@ -76,7 +76,7 @@ def test_templates_in_the_working_folder_are_not_used(tmp_path: Path, monkeypatc
         folder.mkdir(exist_ok=True)
         (folder / "memo.html.j2").write_text("planted", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    assert main(["run", str(PILOT), "--paths", "2000", "--out", "out", "--quiet"]) == 0
+    assert main(["run", str(INTERBANK), "--paths", "2000", "--out", "out", "--quiet"]) == 0
     html = (tmp_path / "out" / "memo.html").read_text(encoding="utf-8")
     assert "planted" not in html and html.startswith("<!DOCTYPE html>")
     document, _, _ = seal.unseal(html, "memo")
@@ -97,7 +97,7 @@ def test_a_template_folder_the_user_names_is_used_and_recorded(
     tmp_path: Path, user_templates: Path, capsys
 ) -> None:
     out = tmp_path / "out"
-    args = ["run", str(PILOT), "--paths", "2000", "--out", str(out), "--quiet"]
+    args = ["run", str(INTERBANK), "--paths", "2000", "--out", str(out), "--quiet"]
     assert main([*args, "--templates", str(user_templates)]) == 0
     memo = out / "memo.html"
     assert "/* house style */" in memo.read_text(encoding="utf-8")
@@ -127,7 +127,7 @@ def test_a_broken_user_template_is_a_one_line_error(
     folder.mkdir()
     (folder / "memo.html.j2").write_text(template, encoding="utf-8")
     out = tmp_path / "out"
-    args = ["run", str(PILOT), "--paths", "2000", "--out", str(out), "--quiet"]
+    args = ["run", str(INTERBANK), "--paths", "2000", "--out", str(out), "--quiet"]
     assert main([*args, "--templates", str(folder)]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.splitlines()) == 1
@@ -140,12 +140,12 @@ def test_user_templates_are_autoescaped_too(tmp_path: Path) -> None:
     (folder / "memo.html.j2").write_text(
         "<!--securitize-verification-->{{ '<b>' }}", encoding="utf-8"
     )
-    html = seal.memo_html(run_scenario(PILOT, paths=2000), templates=folder)
+    html = seal.memo_html(run_scenario(INTERBANK, paths=2000), templates=folder)
     assert html.endswith("&lt;b&gt;")
 
 
 def test_a_missing_template_folder_is_an_error(tmp_path: Path, capsys) -> None:
-    args = ["run", str(PILOT), "--out", str(tmp_path / "out"), "--templates", "nowhere"]
+    args = ["run", str(INTERBANK), "--out", str(tmp_path / "out"), "--templates", "nowhere"]
     assert main(args) == 2
     assert capsys.readouterr().err == "securitize: error: --templates nowhere: not a folder\n"
 
@@ -154,7 +154,7 @@ def test_an_existing_memo_is_not_overwritten_without_force(tmp_path: Path, capsy
     out = tmp_path / "out"
     out.mkdir()
     (out / "memo.html").write_text("the reviewed memo", encoding="utf-8")
-    args = ["run", str(PILOT), "--paths", "2000", "--out", str(out), "--quiet"]
+    args = ["run", str(INTERBANK), "--paths", "2000", "--out", str(out), "--quiet"]
     assert main(args) == 2
     assert "memo.html: already exists; pass --force" in capsys.readouterr().err
     assert os.listdir(out) == ["memo.html"]  # nothing else written either, no temporary files

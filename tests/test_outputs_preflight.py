@@ -13,7 +13,7 @@ import securitize.run
 from securitize.cli import main
 from securitize.errors import SecuritizeError
 from securitize.output import write_outputs
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def test_a_full_disk_leaves_no_partial_file(tmp_path: Path, monkeypatch) -> None
 
 def test_an_existing_output_is_refused_before_the_run(tmp_path: Path, no_simulation, capsys):
     (tmp_path / "memo.html").write_text("keep me", encoding="utf-8")
-    assert main(["run", str(PILOT), "--out", str(tmp_path), "--quiet"]) == 2
+    assert main(["run", str(INTERBANK), "--out", str(tmp_path), "--quiet"]) == 2
     assert "memo.html: already exists" in capsys.readouterr().err
     assert (tmp_path / "memo.html").read_text(encoding="utf-8") == "keep me"
 
@@ -60,7 +60,7 @@ def test_an_empty_out_is_refused_not_read_as_the_default_folder(
     tmp_path: Path, monkeypatch, no_simulation, capsys
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["run", str(PILOT), "--out", "", "--quiet"]) == 2
+    assert main(["run", str(INTERBANK), "--out", "", "--quiet"]) == 2
     assert "--out: empty value" in capsys.readouterr().err
     assert not (tmp_path / "reports").exists()
 
@@ -69,7 +69,7 @@ def test_an_output_folder_below_a_file_is_refused_before_the_run(
     tmp_path: Path, no_simulation, capsys
 ) -> None:
     (tmp_path / "plain").write_text("", encoding="utf-8")
-    assert main(["run", str(PILOT), "--out", str(tmp_path / "plain" / "memo"), "--quiet"]) == 2
+    assert main(["run", str(INTERBANK), "--out", str(tmp_path / "plain" / "memo"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "is a file" in err and len(err.splitlines()) == 1
 
@@ -79,7 +79,7 @@ def test_sweep_refuses_its_table_before_simulating_or_writing_the_chart(
 ) -> None:
     (tmp_path / "table.csv").write_text("old", encoding="utf-8")
     chart, table = tmp_path / "chart.png", tmp_path / "table.csv"
-    args = ["sweep", str(PILOT), "--vary", "credit.asset_correlation=0.1,0.2"]
+    args = ["sweep", str(INTERBANK), "--vary", "credit.asset_correlation=0.1,0.2"]
     assert main([*args, "--chart", str(chart), "--out", str(table)]) == 2
     assert "table.csv: already exists" in capsys.readouterr().err
     assert not chart.exists()
@@ -90,9 +90,9 @@ def test_sweep_refuses_its_table_before_simulating_or_writing_the_chart(
 def test_statement_checks_its_path_and_out_before_simulating(
     tmp_path: Path, no_simulation, capsys
 ) -> None:
-    assert main(["statement", str(PILOT), "--paths", "100", "--path", "100"]) == 2
+    assert main(["statement", str(INTERBANK), "--paths", "100", "--path", "100"]) == 2
     assert "--path 100: no such path; this run has paths 0 to 99" in capsys.readouterr().err
-    assert main(["statement", str(PILOT), "--path", "1", "--out", str(tmp_path / "s.txt")]) == 2
+    assert main(["statement", str(INTERBANK), "--path", "1", "--out", str(tmp_path / "s.txt")]) == 2
     assert "must end in .csv" in capsys.readouterr().err
 
 

@@ -20,7 +20,7 @@ from securitize.cli import main
 from securitize.memo.pdf import html_to_pdf
 from securitize.memo.seal import memo_html
 from tests.browser_support import missing, weasyprint
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 A4_POINTS = (595.28, 841.89)
 PDF_SIGNATURE = b"%PDF-"
@@ -54,13 +54,13 @@ def pdfium():
 
 @pytest.fixture(scope="module")
 def memo() -> str:
-    return memo_html(run_scenario(PILOT, paths=3000))
+    return memo_html(run_scenario(INTERBANK, paths=3000))
 
 
 @pytest.fixture(scope="module")
 def chinese_memo() -> str:
     """The pilot memo in Chinese."""
-    return memo_html(run_scenario(PILOT, paths=3000), language="zh")
+    return memo_html(run_scenario(INTERBANK, paths=3000), language="zh")
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_printing_fetches_nothing_from_outside(pdf: bytes) -> None:
 def test_run_pdf_writes_it_beside_the_memo_and_never_over_one(tmp_path: Path, capsys) -> None:
     weasyprint()
     out = tmp_path / "out"
-    args = ["run", str(PILOT), "--paths", "2000", "--out", str(out), "--quiet", "--pdf"]
+    args = ["run", str(INTERBANK), "--paths", "2000", "--out", str(out), "--quiet", "--pdf"]
     assert main(args) == 0
     assert sorted(p.name for p in out.iterdir()) == ["memo.html", "memo.pdf", "results.json"]
     assert (out / "memo.pdf").read_bytes().startswith(PDF_SIGNATURE)
@@ -179,7 +179,7 @@ def test_without_weasyprint_pdf_is_a_one_line_error_before_any_work(
 
     monkeypatch.setattr("securitize.run.run_scenario", no_run)
     out = tmp_path / "out"
-    assert main(["run", str(PILOT), "--out", str(out), "--pdf"]) == 2
+    assert main(["run", str(INTERBANK), "--out", str(out), "--pdf"]) == 2
     err = capsys.readouterr().err
     assert err == "securitize: error: --pdf: needs WeasyPrint (pip install 'securitize[pdf]')\n"
     assert not out.exists()
@@ -195,7 +195,7 @@ def test_without_pango_pdf_is_a_one_line_error(tmp_path: Path, capsys, monkeypat
 
     monkeypatch.delitem(sys.modules, "weasyprint", raising=False)
     monkeypatch.setattr(builtins, "__import__", without_pango)
-    assert main(["run", str(PILOT), "--out", str(tmp_path / "out"), "--pdf"]) == 2
+    assert main(["run", str(INTERBANK), "--out", str(tmp_path / "out"), "--pdf"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1
     assert "cannot load library 'libpango-1.0-0'" in err and "apt-get install" in err

@@ -11,14 +11,14 @@ import pytest
 from securitize import run_scenario
 from securitize.cli import main
 from securitize.evaluate import evaluate
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 PATHS = 6000
 
 
 @pytest.fixture(scope="module")
 def pilot_run():
-    return run_scenario(PILOT, paths=PATHS)
+    return run_scenario(INTERBANK, paths=PATHS)
 
 
 def test_pilot_deal_matches_the_programme_it_models(pilot_run) -> None:
@@ -36,17 +36,17 @@ def test_pilot_deal_matches_the_programme_it_models(pilot_run) -> None:
 
 def test_run_writes_memo_and_results_and_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
     out = tmp_path / "pilot"
-    assert main(["run", str(PILOT), "--paths", "3000", "--out", str(out), "--quiet"]) == 0
+    assert main(["run", str(INTERBANK), "--paths", "3000", "--out", str(out), "--quiet"]) == 0
     document = json.loads((out / "results.json").read_text())
     assert document["schema"] == "securitize.results"
     assert document["simulation"]["paths"] == 3000
     assert (out / "memo.html").read_text().lstrip().lower().startswith("<!doctype html")
     before = (out / "results.json").read_bytes()
     capsys.readouterr()
-    assert main(["run", str(PILOT), "--paths", "2000", "--out", str(out)]) == 2
+    assert main(["run", str(INTERBANK), "--paths", "2000", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
     assert (out / "results.json").read_bytes() == before
-    assert main(["run", str(PILOT), "--paths", "2000", "--out", str(out), "--force"]) == 0
+    assert main(["run", str(INTERBANK), "--paths", "2000", "--out", str(out), "--force"]) == 0
     assert json.loads((out / "results.json").read_text())["simulation"]["paths"] == 2000
     assert sorted(p.name for p in out.iterdir()) == ["memo.html", "results.json"]
 
@@ -68,7 +68,7 @@ def test_every_monte_carlo_figure_carries_a_standard_error(pilot_run) -> None:
 
 
 def test_same_seed_gives_the_same_numbers_on_any_worker_count(pilot_run) -> None:
-    again = run_scenario(PILOT, paths=PATHS, workers=2)
+    again = run_scenario(INTERBANK, paths=PATHS, workers=2)
     first, second = pilot_run.results.to_dict(), again.results.to_dict()
     for document in (first, second):
         assert set(document.pop("timings")) == {"run_seconds", "simulation_seconds"}
@@ -77,7 +77,7 @@ def test_same_seed_gives_the_same_numbers_on_any_worker_count(pilot_run) -> None
 
 
 def test_another_seed_gives_other_draws(pilot_run) -> None:
-    other = run_scenario(PILOT, paths=PATHS, seed=pilot_run.results.simulation["seed"] + 1)
+    other = run_scenario(INTERBANK, paths=PATHS, seed=pilot_run.results.simulation["seed"] + 1)
     a = pilot_run.results.pool_loss["expected_loss"].value
     b = other.results.pool_loss["expected_loss"].value
     assert a != b

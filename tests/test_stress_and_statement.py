@@ -23,12 +23,12 @@ from securitize.stress import (
     stressed_inputs,
 )
 from securitize.structure import build_structure
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 
 @pytest.fixture(scope="module")
 def pilot():
-    loaded = load_scenario(PILOT)
+    loaded = load_scenario(INTERBANK)
     pool = build_pool(loaded)
     structure = build_structure(loaded, pool)
     model = build_credit_model(loaded, pool, structure.senior_attachment)
@@ -117,7 +117,7 @@ def test_break_even_rate_separates_no_loss_from_loss(pilot) -> None:
 
 
 def test_statement_of_the_worst_path_matches_the_run(tmp_path) -> None:
-    run = run_scenario(PILOT, paths=3000)
+    run = run_scenario(INTERBANK, paths=3000)
     statement = path_statement(run, "worst")
     k = worst_path(run)
     assert statement.attrs["path"] == k
@@ -135,7 +135,7 @@ def test_statement_of_the_worst_path_matches_the_run(tmp_path) -> None:
 def test_statement_of_an_unknown_path_is_a_clear_error() -> None:
     from securitize.errors import SecuritizeError
 
-    run = run_scenario(PILOT, paths=1000)
+    run = run_scenario(INTERBANK, paths=1000)
     with pytest.raises(SecuritizeError, match="no such path"):
         path_statement(run, 5000)
 
@@ -144,14 +144,14 @@ def test_statement_command_writes_a_csv(tmp_path, capsys) -> None:
     from securitize.cli import main
 
     out = tmp_path / "worst.csv"
-    assert main(["statement", str(PILOT), "--paths", "1000", "--quiet", "--out", str(out)]) == 0
+    assert main(["statement", str(INTERBANK), "--paths", "1000", "--quiet", "--out", str(out)]) == 0
     assert out.read_text().startswith("month,")
-    assert main(["statement", str(PILOT), "--paths", "1000", "--quiet", "--path", "x"]) == 2
+    assert main(["statement", str(INTERBANK), "--paths", "1000", "--quiet", "--path", "x"]) == 2
     assert "--path" in capsys.readouterr().err
 
 
 def test_correlation_stress_reruns_with_common_random_numbers() -> None:
-    run = run_scenario(PILOT, paths=4000)
+    run = run_scenario(INTERBANK, paths=4000)
     stressed = [s for s in run.results.stresses if "monte_carlo" in s]
     assert stressed
     mc = stressed[0]["monte_carlo"]

@@ -13,19 +13,19 @@ from securitize.pool import build_pool
 from securitize.scenario import load_scenario
 from securitize.scoring import load_score_bands
 from securitize.tape import load_tape
-from tests.conftest import GOOD_ROW, GOOD_ROW_2, PILOT_TAPE, TAPE_HEADER, tape_rows, tape_scenario
+from tests.conftest import GOOD_ROW, GOOD_ROW_2, INTERBANK_TAPE, TAPE_HEADER, tape_rows, tape_scenario
 
 
 def test_comment_lines_become_notes_not_rows() -> None:
-    tape = load_tape(PILOT_TAPE)
+    tape = load_tape(INTERBANK_TAPE)
     assert tape.notes and "ILLUSTRATIVE" in tape.notes[0]
     assert not tape.loans["loan_id"].str.startswith("#").any()
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".xlsx"])
 def test_excel_and_parquet_tapes_load_like_csv(tmp_path: Path, suffix: str) -> None:
-    csv = load_tape(PILOT_TAPE).loans
-    frame = pd.read_csv(PILOT_TAPE, comment=None, skiprows=len(load_tape(PILOT_TAPE).notes))
+    csv = load_tape(INTERBANK_TAPE).loans
+    frame = pd.read_csv(INTERBANK_TAPE, comment=None, skiprows=len(load_tape(INTERBANK_TAPE).notes))
     path = tmp_path / f"tape{suffix}"
     if suffix == ".parquet":
         frame.to_parquet(path)

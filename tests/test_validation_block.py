@@ -15,14 +15,14 @@ import pytest
 from securitize import run_scenario
 from securitize.credit.build import build_credit_model
 from securitize.validation import compare_with_exact
-from tests.conftest import PILOT, TAPE_HEADER, tape_scenario
+from tests.conftest import INTERBANK, TAPE_HEADER, tape_scenario
 
 PATHS = 20_000
 
 
 @pytest.fixture(scope="module")
 def pilot():
-    run = run_scenario(PILOT, paths=PATHS)
+    run = run_scenario(INTERBANK, paths=PATHS)
     model = build_credit_model(run.loaded, run.pool, run.structure.senior_attachment)
     return run, model
 

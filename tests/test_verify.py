@@ -15,14 +15,14 @@ from securitize.errors import SecuritizeError
 from securitize.jsonsafe import json_safe
 from securitize.memo import seal
 from securitize.verify import PROVENANCE, TIMINGS
-from tests.conftest import PILOT, PILOT_TAPE
+from tests.conftest import INTERBANK, INTERBANK_TAPE
 
 PATHS = 3000
 
 
 @pytest.fixture(scope="module")
 def pilot_run():
-    return run_scenario(PILOT, paths=PATHS)
+    return run_scenario(INTERBANK, paths=PATHS)
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +144,8 @@ def test_other_library_versions_are_warnings_not_failures(memo: Path, capsys, mo
 def test_a_memo_verifies_after_its_input_files_are_gone(tmp_path: Path, capsys) -> None:
     deal = tmp_path / "deal"
     (deal / "data").mkdir(parents=True)
-    shutil.copy(PILOT, deal / "pilot.toml")
-    shutil.copy(PILOT_TAPE, deal / "data" / PILOT_TAPE.name)
+    shutil.copy(INTERBANK, deal / "pilot.toml")
+    shutil.copy(INTERBANK_TAPE, deal / "data" / INTERBANK_TAPE.name)
     out = tmp_path / "out"
     args = ["run", str(deal / "pilot.toml"), "--paths", "2000", "--out", str(out), "--quiet"]
     assert main(args) == 0
@@ -159,10 +159,10 @@ def test_a_large_input_is_found_by_its_path_and_hash(
 ) -> None:
     monkeypatch.setattr(seal, "EMBED_LIMIT", 0)
     tape = tmp_path / "tape.csv"
-    shutil.copy(PILOT_TAPE, tape)
+    shutil.copy(INTERBANK_TAPE, tape)
     scenario = tmp_path / "pilot.toml"
-    text = PILOT.read_text(encoding="utf-8")
-    scenario.write_text(text.replace("data/wenzhou_pilot_tape.csv", "tape.csv"), "utf-8")
+    text = INTERBANK.read_text(encoding="utf-8")
+    scenario.write_text(text.replace("data/wenzhou_interbank_tape.csv", "tape.csv"), "utf-8")
     out = tmp_path / "out"
     assert main(["run", str(scenario), "--paths", "2000", "--out", str(out), "--quiet"]) == 0
     document, _, _ = seal.unseal((out / "memo.html").read_text("utf-8"), "memo")
@@ -234,8 +234,8 @@ def test_a_memo_whose_pool_was_selected_from_a_pipeline_verifies(tmp_path: Path,
     # The selection report's per-loan checks stop at a time limit (2 s by default), so on a busy
     # machine a rerun may settle fewer of them: reproducible runs skip those checks, and give
     # the solver a limit it does not reach.
-    text = (PILOT.parent / "wenzhou_programme_select.toml").read_text(encoding="utf-8")
-    tape = (PILOT.parent / "data" / "wenzhou_pipeline_candidates.csv").as_posix()
+    text = (INTERBANK.parent / "wenzhou_programme_select.toml").read_text(encoding="utf-8")
+    tape = (INTERBANK.parent / "data" / "wenzhou_pipeline_candidates.csv").as_posix()
     text = text.replace('"data/wenzhou_pipeline_candidates.csv"', f'"{tape}"')
     text = text.replace("time_limit_seconds = 60\n", "time_limit_seconds = 600\n")
     text = text.replace("[selection]\n", "[selection]\nexplain_solves_max = 0\n")
@@ -284,10 +284,10 @@ def test_rounding_differences_are_a_warning_unless_exact(memo: Path, capsys, pil
 
 
 def test_an_input_changed_after_the_run_is_not_embedded(tmp_path: Path) -> None:
-    shutil.copy(PILOT_TAPE, tmp_path / "tape.csv")
+    shutil.copy(INTERBANK_TAPE, tmp_path / "tape.csv")
     scenario = tmp_path / "pilot.toml"
-    text = PILOT.read_text(encoding="utf-8")
-    scenario.write_text(text.replace("data/wenzhou_pilot_tape.csv", "tape.csv"), "utf-8")
+    text = INTERBANK.read_text(encoding="utf-8")
+    scenario.write_text(text.replace("data/wenzhou_interbank_tape.csv", "tape.csv"), "utf-8")
     run = run_scenario(scenario, paths=2000)
     with (tmp_path / "tape.csv").open("a", encoding="utf-8") as tape:
         tape.write("# edited after the run\n")
@@ -297,7 +297,7 @@ def test_an_input_changed_after_the_run_is_not_embedded(tmp_path: Path) -> None:
 
 def test_both_languages_from_one_run_verify(tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    args = ["run", str(PILOT), "--paths", "2000", "--out", str(out), "--quiet", "--lang", "both"]
+    args = ["run", str(INTERBANK), "--paths", "2000", "--out", str(out), "--quiet", "--lang", "both"]
     assert main(args) == 0
     for language in ("en", "zh"):
         memo = out / f"memo.{language}.html"

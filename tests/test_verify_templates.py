@@ -14,7 +14,7 @@ from securitize import run_scenario
 from securitize.cli import main
 from securitize.memo import render, seal
 from securitize.memo.render import TEMPLATES
-from tests.conftest import PILOT
+from tests.conftest import INTERBANK
 
 PATHS = "2000"
 ALTERED = "sections/credit.j2"
@@ -45,14 +45,14 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 def forged_memo(tmp_path_factory, folders: dict[str, Path]) -> Path:
     """The pilot's memo rendered by ``securitize run --templates <forged copy>``."""
     out = tmp_path_factory.mktemp("forged") / "out"
-    args = ["run", str(PILOT), "--paths", PATHS, "--out", str(out), "--quiet"]
+    args = ["run", str(INTERBANK), "--paths", PATHS, "--out", str(out), "--quiet"]
     assert main([*args, "--templates", str(folders["forged"])]) == 0
     return out / "memo.html"
 
 
 @pytest.fixture(scope="module")
 def pilot_run():
-    return run_scenario(PILOT, paths=int(PATHS))
+    return run_scenario(INTERBANK, paths=int(PATHS))
 
 
 def verify(path: Path, capsys, *extra: str) -> tuple[int, str, str]:
@@ -170,7 +170,7 @@ def test_a_template_reaching_python_internals_is_a_one_line_error(
     attack = template.replace("PLANTED", repr(str(planted)))
     (folder / "sections" / "cover.j2").write_text(attack + "\n" + text, encoding="utf-8")
     out = tmp_path / "out"
-    args = ["run", str(PILOT), "--paths", PATHS, "--out", str(out), "--quiet"]
+    args = ["run", str(INTERBANK), "--paths", PATHS, "--out", str(out), "--quiet"]
     capsys.readouterr()
     assert main([*args, "--templates", str(folder)]) == 2
     err = capsys.readouterr().err

@@ -45,6 +45,13 @@ def _note(check: dict[str, Any], lang: str, shown: Callable[[str], str], loans: 
     if check["status"] == "cannot_check":
         key = f"rules.reason.{check['id']}"
         return message(lang, key) if has(lang, key) else check.get("reason")
+    if check["status"] == "not_applicable" and check.get("deal_market"):
+        return message(
+            lang,
+            "rules.other_market",
+            applies=message(lang, f"value.market.{check['market']}"),
+            market=message(lang, f"value.market.{check['deal_market']}"),
+        )
     if check.get("tiers"):
         reached = [
             f"{tier['disclosure_zh'] if lang == 'zh' else tier['disclosure']} "

@@ -241,14 +241,18 @@ def large_obligor_by_level(
     pool: Pool, structure: Structure, levels: Sequence[RatingLevel] | None = None
 ) -> list[pd.DataFrame]:
     """The large-obligor test at each level's count (its shadow-rated obligors taken last): the rows
-    of :func:`large_obligor_test` with ``spared`` and the level's ``level_passes`` (stand-alone,
-    with or without recovery as the level says)."""
+    of :func:`large_obligor_test` with ``spared`` and the level's ``level_passes`` (with or
+    without recovery as the level says). Pool enhancers (loan-level guarantee, first loss, risk
+    pool) count, as they do in the break-even runs: they pay into the plan before any tranche.
+    A tranche's own enhancers do not (the domestic read-out is the stand-alone one)."""
     levels = rating_levels() if levels is None else levels
     out = []
     for level in levels:
         spared = spared_obligors(pool.loans, level.rating)
         frame = large_obligor_test(pool, structure, [level.large_obligors], spared)
-        column = "passes_zero_recovery" if level.large_obligor_zero_recovery else "passes"
+        column = "passes_pool_covered" + (
+            "_zero_recovery" if level.large_obligor_zero_recovery else ""
+        )
         frame["spared"] = "; ".join(spared)
         frame["level_passes"] = frame[column]
         out.append(frame)

@@ -97,7 +97,9 @@ def large_obligor_test(
     Columns: tranche, obligors (N asked), obligors_defaulted (N, or all there are),
     largest_obligors, defaulted_balance, loss, loss_zero_recovery, subordination, reserve,
     enhancement, enhancement_share (of the pool), coverage_multiple (enhancement ÷ loss), passes,
-    passes_zero_recovery, enhancers (names of the enhancers counted), passes_with_enhancers,
+    passes_zero_recovery, passes_pool_covered and passes_pool_covered_zero_recovery (the pool
+    enhancers pay their share into the plan first, as in the waterfall; the tranche's own do
+    not), enhancers (names of the enhancers counted), passes_with_enhancers,
     passes_with_enhancers_zero_recovery. Amounts in CNY.
     """
     counts = _check_obligors(obligors)
@@ -147,6 +149,7 @@ def large_obligor_test(
             }
             for suffix, (total, pool_cover) in variants.items():
                 row["passes" + suffix] = total <= enhancement + _CENT
+                row["passes_pool_covered" + suffix] = total - pool_cover <= enhancement + _CENT
                 shortfall = min(max(total - pool_cover - enhancement, 0.0), tranche.balance)
                 left = shortfall - _tranche_cover(structure, k, shortfall)
                 row["passes_with_enhancers" + suffix] = left <= _CENT
@@ -166,6 +169,8 @@ def large_obligor_test(
         "coverage_multiple",
         "passes",
         "passes_zero_recovery",
+        "passes_pool_covered",
+        "passes_pool_covered_zero_recovery",
         "enhancers",
         "passes_with_enhancers",
         "passes_with_enhancers_zero_recovery",
