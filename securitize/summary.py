@@ -18,9 +18,15 @@ def _cny(estimate: Estimate) -> str:
 def domestic_text(found: dict) -> str:
     """``AA+sf (cash flow AAAsf, large obligor AA+sf; not robust)``."""
     robust = "" if found["robust"] else "; not robust"
+    cap = found.get("pool_enhancer_cap")
+    capped = (
+        f"; capped at {cap['rating']} by {', '.join(cap['enhancers'])}"
+        if found.get("binding") == "pool_enhancer"
+        else ""
+    )
     return (
         f"{found['rating']} (cash flow {found['cash_flow_rating']}, large obligor "
-        f"{found['large_obligor_rating']}{robust})"
+        f"{found['large_obligor_rating']}{capped}{robust})"
     )
 
 

@@ -35,7 +35,9 @@ def test_a_sweep_on_the_cluster_matches_the_local_sweep() -> None:
 
 
 def run_on(scheduler: str, out: Path) -> int:
-    return main(["run", str(INTERBANK), "--paths", "1000", "--scheduler", scheduler, "--out", str(out)])
+    return main(
+        ["run", str(INTERBANK), "--paths", "1000", "--scheduler", scheduler, "--out", str(out)]
+    )
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path, capsys) -> None:

@@ -303,3 +303,46 @@ def test_one_batched_waterfall_run_is_the_deterministic_runs_row_by_row(tmp_path
         for batched, alone in zip(ledger.tranches, single.tranches, strict=True):
             assert batched.unpaid_principal[row] == pytest.approx(alone.unpaid_principal[0])
             assert batched.investor_arrears[row] == pytest.approx(alone.investor_arrears[0])
+
+
+def test_a_rating_resting_on_a_pool_guarantee_is_capped_at_the_guarantor_rating() -> None:
+    """The pilot's loans are all guaranteed by the AA+ municipal guarantor; the break-even runs
+    and the large-obligor test count its payments, so the senior notes cannot read above AA+sf
+    however the tests come out (the weak link), and the uncapped verdict is kept beside it."""
+    from securitize import run_scenario
+    from securitize.ratings.domestic import pool_enhancer_cap
+    from securitize.ratings.tables import rating_rank
+    from tests.conftest import PILOT
+
+    run = run_scenario(PILOT, paths=4000)
+    levels = rating_levels()
+    cap = pool_enhancer_cap(run.structure, levels)
+    assert cap == {"rating": "AA+sf", "enhancers": ["wenzhou_municipal_guarantor"]}
+    for name, found in run.results.domestic_ratings["tranches"].items():
+        worse = max(rating_rank(found["uncapped_rating"]), rating_rank("AA+sf"))
+        assert rating_rank(found["rating"]) == worse, name
+        capped = rating_rank(found["uncapped_rating"]) < rating_rank("AA+sf")
+        assert (found["binding"] == "pool_enhancer") == capped
+    senior = run.results.domestic_ratings["tranches"]["senior"]
+    assert senior["uncapped_rating"] == "AAAsf" and senior["rating"] == "AA+sf"
+    # A sizing solver cannot reach a level above the cap, whatever the subordination.
+    model = build_credit_model(run.loaded, run.pool, run.structure.senior_attachment)
+    tdr = Estimate(0.0, 0.0)
+    lag = run.loaded.scenario.credit.recovery_lag_months
+    aaa, aa_plus = level_of("AAAsf"), level_of("AA+sf")
+    args = (run.pool, run.structure, lag, model.cumulative_pd, 0)
+    assert not earns_level(*args, aaa, tdr)
+    assert earns_level(*args, aa_plus, tdr)
+
+
+def test_an_unrated_pool_enhancer_sets_no_cap() -> None:
+    from securitize.ratings.domestic import pool_enhancer_cap
+
+    layered = load_scenario(INTERBANK.parent / "wenzhou_layered_enhancement.toml")
+    pool = build_pool(layered)
+    structure = build_structure(layered, pool)
+    cap = pool_enhancer_cap(structure, rating_levels())
+    # The municipal guarantor (AA+) caps; the science bureau's budget-funded pool is unrated.
+    assert cap == {"rating": "AA+sf", "enhancers": ["wenzhou_municipal_guarantor"]}
+    plain = load_scenario(INTERBANK)
+    assert pool_enhancer_cap(build_structure(plain, build_pool(plain)), rating_levels()) is None

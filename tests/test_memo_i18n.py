@@ -104,7 +104,9 @@ def test_dates_are_written_for_the_reader() -> None:
     assert date("2024-01-15", "en") == "15 January 2024"
 
 
-@pytest.mark.parametrize("scenario", ["wenzhou_interbank_note.toml", "wenzhou_senior_mezz_reserve.toml"])
+@pytest.mark.parametrize(
+    "scenario", ["wenzhou_interbank_note.toml", "wenzhou_senior_mezz_reserve.toml"]
+)
 def test_every_waterfall_step_is_translated(scenario: str) -> None:
     run = run_scenario(SCENARIOS / scenario, paths=500, progress=False)
     steps = [s for w in run.results.structure["waterfalls"].values() for s in w]
@@ -117,7 +119,9 @@ def test_every_waterfall_step_is_translated(scenario: str) -> None:
 
 @pytest.fixture(scope="module")
 def results() -> Results:
-    return run_scenario(SCENARIOS / "wenzhou_interbank_note.toml", paths=3000, progress=False).results
+    return run_scenario(
+        SCENARIOS / "wenzhou_interbank_note.toml", paths=3000, progress=False
+    ).results
 
 
 def test_generated_figure_names_and_sources_are_translated(results: Results) -> None:

@@ -28,7 +28,8 @@ def test_run_shows_progress_for_its_stresses_and_memo(tmp_path: Path, bars, caps
     assert {"stresses", "memo"} <= set(bars)
     bars.clear()
     assert (
-        main(["run", str(INTERBANK), "--paths", "2000", "--out", str(tmp_path / "q"), "--quiet"]) == 0
+        main(["run", str(INTERBANK), "--paths", "2000", "--out", str(tmp_path / "q"), "--quiet"])
+        == 0
     )
     assert bars == []
 
@@ -36,10 +37,22 @@ def test_run_shows_progress_for_its_stresses_and_memo(tmp_path: Path, bars, caps
 def test_compare_shows_progress_and_takes_seed_and_workers(tmp_path: Path, bars, capsys) -> None:
     other = tmp_path / "other.toml"
     other.write_text(
-        INTERBANK.read_text(encoding="utf-8").replace('tape = "data/', f'tape = "{INTERBANK.parent}/data/'),
+        INTERBANK.read_text(encoding="utf-8").replace(
+            'tape = "data/', f'tape = "{INTERBANK.parent}/data/'
+        ),
         encoding="utf-8",
     )
-    args = ["compare", str(INTERBANK), str(other), "--paths", "2000", "--seed", "3", "--workers", "1"]
+    args = [
+        "compare",
+        str(INTERBANK),
+        str(other),
+        "--paths",
+        "2000",
+        "--seed",
+        "3",
+        "--workers",
+        "1",
+    ]
     assert main(args) == 0
     assert "designs on shared paths" in bars
 

@@ -13,7 +13,14 @@ from securitize.pool import build_pool
 from securitize.scenario import load_scenario
 from securitize.scoring import load_score_bands
 from securitize.tape import load_tape
-from tests.conftest import GOOD_ROW, GOOD_ROW_2, INTERBANK_TAPE, TAPE_HEADER, tape_rows, tape_scenario
+from tests.conftest import (
+    GOOD_ROW,
+    GOOD_ROW_2,
+    INTERBANK_TAPE,
+    TAPE_HEADER,
+    tape_rows,
+    tape_scenario,
+)
 
 
 def test_comment_lines_become_notes_not_rows() -> None:

@@ -297,7 +297,17 @@ def test_an_input_changed_after_the_run_is_not_embedded(tmp_path: Path) -> None:
 
 def test_both_languages_from_one_run_verify(tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    args = ["run", str(INTERBANK), "--paths", "2000", "--out", str(out), "--quiet", "--lang", "both"]
+    args = [
+        "run",
+        str(INTERBANK),
+        "--paths",
+        "2000",
+        "--out",
+        str(out),
+        "--quiet",
+        "--lang",
+        "both",
+    ]
     assert main(args) == 0
     for language in ("en", "zh"):
         memo = out / f"memo.{language}.html"

@@ -326,6 +326,37 @@ def verdict(
     }
 
 
+def pool_enhancer_cap(structure: Structure, levels: Sequence[RatingLevel]) -> dict[str, Any] | None:
+    """The weak link: the break-even runs and the large-obligor test count the pool enhancers'
+    payments (loan-level guarantee, first loss, risk pool), so a rating they earn rests on those
+    enhancers and cannot be above the weakest one's own rating (credit substitution). None when
+    no rated pool enhancer pays in. An unrated one (a budget-funded risk pool) sets no cap."""
+    rated = []
+    for k in structure.pool_enhancers:
+        g = structure.guarantees[k]
+        symbol = (g.spec.rating or "").strip()
+        if symbol:
+            rated.append((rating_rank(symbol + "sf", "sf"), symbol + "sf", g.name))
+    if not rated:
+        return None
+    rank = max(rated)[0]
+    names = [level.rating for level in levels]
+    # The best level not above the enhancer's rating.
+    capped = next((r for r in names if rating_rank(r, "sf") >= rank), below_levels(levels))
+    return {"rating": capped, "enhancers": [name for r, _, name in rated if r == rank]}
+
+
+def _capped(found: dict[str, Any], cap: dict[str, Any] | None, levels) -> dict[str, Any]:
+    """``found`` with its rating lowered to ``cap`` where it is better (``binding`` then says
+    ``pool_enhancer``); the uncapped rating is kept."""
+    found["uncapped_rating"] = found["rating"]
+    found["pool_enhancer_cap"] = cap
+    if cap is not None and _worse(found["rating"], cap["rating"], levels) != found["rating"]:
+        found["rating"] = cap["rating"]
+        found["binding"] = "pool_enhancer"
+    return found
+
+
 def domestic_ratings(
     pool: Pool,
     structure: Structure,
@@ -344,6 +375,7 @@ def domestic_ratings(
     large = large_obligor_by_level(pool, structure, levels)
     by_level = [level_break_evens(pool, structure, lag, base_cumulative, lv) for lv in levels]
     tranches = {}
+    cap = pool_enhancer_cap(structure, levels)
     for j, terms in enumerate(structure.tranches):
         bdrs = [rates[j] for rates in by_level]
         passes = [bool(frame["level_passes"].iloc[j]) for frame in large]
@@ -354,9 +386,10 @@ def domestic_ratings(
             row["enhancement"] = float(frame["enhancement"].iloc[j])
             row["largest_obligors"] = str(frame["largest_obligors"].iloc[j])
             row["spared_obligors"] = str(frame["spared"].iloc[j])
-        tranches[terms.name] = found
+        tranches[terms.name] = _capped(found, cap, levels)
     return {
-        "method": "target default rate vs break-even default rate, capped by large obligors",
+        "method": "target default rate vs break-even default rate, capped by large obligors "
+        "and by the pool enhancers' own rating",
         "levels_source": LEVELS_FILE,
         "basis": BASIS,
         "tenor_years": tenor,
@@ -379,8 +412,13 @@ def earns_level(
     tdr: Estimate,
     sigmas: float = 0.0,
 ) -> bool:
-    """Whether the tranche earns ``level`` by the domestic method: BDR > TDR + ``sigmas`` SE and
-    the level's large-obligor test passes (what a sizing solver asks)."""
+    """Whether the tranche earns ``level`` by the domestic method: the level is not above the
+    pool enhancers' cap, BDR > TDR + ``sigmas`` SE and the level's large-obligor test passes
+    (what a sizing solver asks)."""
+    levels = rating_levels()
+    cap = pool_enhancer_cap(structure, levels)
+    if cap is not None and _worse(level.rating, cap["rating"], levels) != level.rating:
+        return False  # above the weak link: no subordination earns it
     frame = large_obligor_by_level(pool, structure, [level])[0]
     if not bool(frame["level_passes"].iloc[tranche]):
         return False
