@@ -15,6 +15,7 @@ Every function takes a single date or an array of dates and is vectorised over n
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version
@@ -22,7 +23,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from securitize.civil_dates import as_days, to_python
+from securitize.civil_dates import DAY, as_days, to_python
 from securitize.errors import CalendarError
 
 CalendarName = Literal["XSHG", "XSHE"]
@@ -45,10 +46,41 @@ class BusinessCalendar:
     first_day: np.datetime64
     last_day: np.datetime64
     source: str
+    # The last day whose holidays are known; later days up to ``last_day`` are projected.
+    recorded_until: np.datetime64 | None = None
 
     @property
     def coverage(self) -> str:
         return f"{self.first_day} to {self.last_day}"
+
+    def holidays_known(self, dates: Any) -> bool | np.ndarray:
+        """Whether each date's business-day status comes from the exchange's published
+        holidays rather than from a weekday projection."""
+        days = as_days(dates)
+        known = days <= (self.last_day if self.recorded_until is None else self.recorded_until)
+        return bool(known) if known.ndim == 0 else known
+
+    def projected_to(self, until: Any) -> BusinessCalendar:
+        """This calendar continued to ``until`` with every Monday–Friday a business day.
+
+        For deals that run past the years whose holidays have been announced (the notice for
+        a year comes out near the end of the year before): the dates are a forecast that will
+        move when the holidays are known, so callers must opt in and should flag them
+        (``holidays_known``).
+        """
+        end = as_days(until, "projected until")
+        recorded = self.last_day if self.recorded_until is None else self.recorded_until
+        if end <= self.last_day:
+            return self
+        extra = np.arange(self.last_day + DAY, end + DAY, dtype="datetime64[D]")
+        return BusinessCalendar(
+            name=self.name,
+            sessions=np.concatenate([self.sessions, extra[np.is_busday(extra)]]),
+            first_day=self.first_day,
+            last_day=np.datetime64(end, "D"),
+            source=f"{self.source}; Monday to Friday projected after {recorded}",
+            recorded_until=recorded,
+        )
 
     def check_covered(self, days: np.ndarray, what: str = "date") -> None:
         """A ``CalendarError`` naming the first date the calendar does not know."""
@@ -142,27 +174,39 @@ def check_roll_convention(convention: str) -> str:
 
 
 @cache
+def _sessions(source: str) -> tuple[np.ndarray, np.datetime64, np.datetime64]:
+    """Every session of ``exchange-calendars``' calendar ``source`` and the range it records."""
+    # Imported here: loading the package costs time that only dated schedules need.
+    from exchange_calendars import get_calendar
+    from exchange_calendars.exchange_calendar_xshg import XSHGExchangeCalendar
+
+    kind = {"XSHG": XSHGExchangeCalendar}[source]
+    first, last = kind.bound_min(), kind.bound_max()
+    with warnings.catch_warnings():
+        # exchange-calendars 4.13 reads tz-aware Series.values, which pandas 3.1 deprecates;
+        # the sessions read below are tz-naive dates and unaffected.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        calendar = get_calendar(source, start=first, end=last)
+    sessions = np.asarray(calendar.sessions.values, dtype="datetime64[D]")
+    return sessions, np.datetime64(first.date(), "D"), np.datetime64(last.date(), "D")
+
+
+@cache
 def exchange_calendar(name: str = "XSHG") -> BusinessCalendar:
     """The business days of exchange ``name`` over the whole range its source records.
 
-    Built once per process from ``exchange-calendars`` with explicit bounds, so the answer does
-    not depend on today's date (the package's default window does).
+    Built once per process with explicit bounds, so the answer does not depend on today's date
+    (the package's default window does: it starts 20 years back).
     """
     if name not in CALENDARS:
         allowed = ", ".join(repr(c) for c in CALENDARS)
         raise CalendarError(f"calendar {name!r} is not known; use one of {allowed}")
-    # Imported here: loading the package costs time that only dated schedules need.
-    import exchange_calendars
-
-    kind = type(exchange_calendars.get_calendar(_SOURCE[name]))
-    first, last = kind.bound_min(), kind.bound_max()
-    source = exchange_calendars.get_calendar(_SOURCE[name], start=first, end=last)
-    sessions = np.asarray(source.sessions.values, dtype="datetime64[D]")
+    sessions, first, last = _sessions(_SOURCE[name])
     return BusinessCalendar(
         name=name,
         sessions=sessions,
-        first_day=np.datetime64(first.date(), "D"),
-        last_day=np.datetime64(last.date(), "D"),
+        first_day=first,
+        last_day=last,
         source=f"exchange-calendars {version('exchange-calendars')} {_SOURCE[name]}",
     )
 
