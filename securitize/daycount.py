@@ -109,4 +109,6 @@ def _act_act_isda(first: np.ndarray, last: np.ndarray) -> np.ndarray:
     new_year = last.astype("datetime64[Y]").astype("datetime64[D]")
     rest_of_first = (next_new_year - first).astype(int) / length1
     start_of_last = (last - new_year).astype(int) / length2
-    return (y2 - y1 - 1) + rest_of_first + start_of_last
+    across = (y2 - y1 - 1) + rest_of_first + start_of_last
+    # Inside one year the split is not needed, and dividing once keeps the fraction exact.
+    return np.where(y1 == y2, (last - first).astype(int) / length1, across)
