@@ -194,7 +194,7 @@ def _check_order(collection_end: np.ndarray, paid: np.ndarray, closing_date: dt.
         if paid[k] <= collection_end[k] or paid[k] <= previous:
             after = "the closing date" if k == 0 else f"period {k}'s payment date"
             raise CalendarError(
-                f"deal.calendar: period {k + 1} would be paid on {paid[k]}, which is not after "
-                f"its collection date ({collection_end[k]}) and {after} ({previous}); "
-                "check payment_day, business_day_convention and cut_off_date"
+                f"deal.calendar: period {k + 1} would be paid on {paid[k]}; a payment date must "
+                f"fall after its collection date ({collection_end[k]}) and after {after} "
+                f"({previous}); check payment_day, business_day_convention and cut_off_date"
             )

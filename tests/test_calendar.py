@@ -181,3 +181,18 @@ def test_a_value_that_is_not_a_date_is_an_error() -> None:
         is_business_day("2021-02-30")
     with pytest.raises(CalendarError, match="missing date"):
         roll(np.datetime64("NaT"), "following")
+
+
+def test_a_projected_calendar_opens_on_weekdays_after_the_recorded_years_and_says_so() -> None:
+    calendar = exchange_calendar()
+    projected = calendar.projected_to(D(2029, 12, 31))
+    # Saturday 26 June 2027 rolls to Monday 28 June; inside the recorded years nothing moves.
+    assert projected.roll(D(2027, 6, 26), "following") == D(2027, 6, 28)
+    assert projected.roll(D(2021, 2, 11), "following") == D(2021, 2, 18)
+    assert projected.holidays_known([calendar.last_day, calendar.last_day + 1]).tolist() == [
+        True,
+        False,
+    ]
+    assert "projected" in projected.source
+    with pytest.raises(CalendarError, match="2030-01-02 is outside"):
+        projected.roll(D(2030, 1, 2), "following")
