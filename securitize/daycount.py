@@ -32,7 +32,7 @@ DAY_COUNTS: tuple[str, ...] = get_args(DayCount)
 # because guessing would silently change every leap-year coupon.
 AMBIGUOUS = {
     "ACT/365": (
-        "'ACT/365' is ambiguous: ISDA reads it as ACT/ACT (ISDA), most systems as ACT/365 "
+        "is ambiguous: ISDA reads it as ACT/ACT (ISDA), most systems as ACT/365 "
         "Fixed, and Chinese exchange bond practice as 365 days with 29 February not counted; "
         "write 'ACT/365F' (29 February counted) or 'ACT/365NL' (29 February not counted)"
     ),
@@ -44,7 +44,7 @@ def check_day_count(convention: str) -> str:
     if convention in DAY_COUNTS:
         return convention
     if convention in AMBIGUOUS:
-        raise CalendarError(f"day count {convention!r}: {AMBIGUOUS[convention]}")
+        raise CalendarError(f"day count {convention!r} {AMBIGUOUS[convention]}")
     allowed = ", ".join(repr(name) for name in DAY_COUNTS)
     raise CalendarError(f"day count {convention!r} is not known; use one of {allowed}")
 
