@@ -44,7 +44,7 @@ _PROJECTION_MARGIN_DAYS = 400
 
 
 def _day_count_name(value: Any) -> Any:
-    """Refuse unknown and ambiguous day-count names with the message that names the choices."""
+    """Refuse unknown day-count names with the message that names the choices."""
     if isinstance(value, str):
         try:
             check_day_count(value)

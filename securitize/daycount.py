@@ -4,8 +4,11 @@ An accrual period runs from ``start`` (counted) to ``end`` (not counted) — the
 算头不算尾 — so the actual days of a period are ``end - start``. Every function takes single
 dates or arrays of them and is vectorised over numpy ``datetime64[D]``.
 
-The names, exactly (``docs/dates.md`` says where each is used and why ``ACT/365`` is refused):
+The names, exactly (``docs/dates.md`` says where each is used):
 
+- ``ACT/365`` — as Chinese exchange and inter-bank bond practice reads 实际天数/365: actual days
+  less any 29 February in the period (闰年2月29日不计息), / 365 — the same as ``ACT/365NL``. Write
+  ``ACT/365F`` where a plan's offering document counts 29 February.
 - ``ACT/365F`` — Actual/365 Fixed: actual days (a 29 February counted) / 365.
 - ``ACT/365NL`` — Actual/365 No Leap (also written NL/365): actual days less any 29 February in
   the period, / 365. A year from any date to the same date a year later is exactly 1.
@@ -25,33 +28,26 @@ import numpy as np
 from securitize.civil_dates import as_days, is_leap_year, leap_days_before, year_month_day
 from securitize.errors import CalendarError
 
-DayCount = Literal["ACT/365F", "ACT/365NL", "ACT/360", "ACT/ACT-ISDA", "30/360", "30E/360"]
+DayCount = Literal[
+    "ACT/365", "ACT/365F", "ACT/365NL", "ACT/360", "ACT/ACT-ISDA", "30/360", "30E/360"
+]
 DAY_COUNTS: tuple[str, ...] = get_args(DayCount)
 
-# Names that mean different things to different readers: refused with the choices spelt out,
-# because guessing would silently change every leap-year coupon.
-AMBIGUOUS = {
-    "ACT/365": (
-        "is ambiguous: ISDA reads it as ACT/ACT (ISDA), most systems as ACT/365 "
-        "Fixed, and Chinese exchange bond practice as 365 days with 29 February not counted; "
-        "write 'ACT/365F' (29 February counted) or 'ACT/365NL' (29 February not counted)"
-    ),
-}
+# Names read as another: the Chinese market's ACT/365 does not accrue 29 February.
+SAME_AS = {"ACT/365": "ACT/365NL"}
 
 
 def check_day_count(convention: str) -> str:
     """``convention`` if it is a known name; otherwise a ``CalendarError`` listing the names."""
     if convention in DAY_COUNTS:
         return convention
-    if convention in AMBIGUOUS:
-        raise CalendarError(f"day count {convention!r} {AMBIGUOUS[convention]}")
     allowed = ", ".join(repr(name) for name in DAY_COUNTS)
     raise CalendarError(f"day count {convention!r} is not known; use one of {allowed}")
 
 
 def accrual_days(start: Any, end: Any, convention: str) -> np.ndarray:
     """The day count of each period under ``convention`` (the numerator of the fraction)."""
-    convention = check_day_count(convention)
+    convention = SAME_AS.get(check_day_count(convention), convention)
     first, last = _periods(start, end)
     if convention in ("30/360", "30E/360"):
         return _thirty_days(first, last, eurobond=convention == "30E/360")
@@ -69,7 +65,7 @@ def year_fraction(start: Any, end: Any, convention: str) -> float | np.ndarray:
     >>> year_fraction("2023-12-31", "2024-12-31", "ACT/365NL")
     1.0
     """
-    convention = check_day_count(convention)
+    convention = SAME_AS.get(check_day_count(convention), convention)
     if convention == "ACT/ACT-ISDA":
         first, last = _periods(start, end)
         fraction = _act_act_isda(first, last)

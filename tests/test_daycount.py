@@ -129,7 +129,11 @@ def test_an_unknown_day_count_lists_the_known_names() -> None:
     assert all(f"'{name}'" in message for name in DAY_COUNTS)
 
 
-def test_the_bare_act_365_name_is_refused_as_ambiguous() -> None:
-    with pytest.raises(CalendarError, match="'ACT/365' is ambiguous") as raised:
-        year_fraction(D(2021, 1, 5), D(2021, 4, 5), "ACT/365")
-    assert "'ACT/365F'" in str(raised.value) and "'ACT/365NL'" in str(raised.value)
+def test_act_365_is_the_chinese_market_basis_that_skips_29_february() -> None:
+    """实际天数/365 with 闰年2月29日不计息: a period across 29 February 2024 accrues one day
+    fewer than ACT/365F, and one that does not cross it the same."""
+    across = (D(2024, 2, 1), D(2024, 3, 1))
+    assert year_fraction(*across, "ACT/365") == pytest.approx(28 / 365)
+    assert year_fraction(*across, "ACT/365F") == pytest.approx(29 / 365)
+    plain = (D(2021, 1, 5), D(2021, 4, 5))
+    assert year_fraction(*plain, "ACT/365") == year_fraction(*plain, "ACT/365F") == 90 / 365
