@@ -22,3 +22,7 @@ class TapeError(SecuritizeError):
 
 class OutputExistsError(SecuritizeError):
     """An output would overwrite an existing file without ``--force``."""
+
+
+class CalendarError(SecuritizeError):
+    """A date falls outside what the business-day calendar knows, or a date rule is unknown."""

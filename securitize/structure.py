@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from securitize.dated_schedule import payment_months
 from securitize.enhancers.spec import TRANCHE_KINDS, Enhancer
 from securitize.errors import ScenarioError
 from securitize.pool import Pool
@@ -97,10 +98,7 @@ class Structure:
     @property
     def payment_months(self) -> np.ndarray:
         """Months (1-based) on which notes are paid; the legal final month always is one."""
-        months = list(range(self.payment_interval, self.horizon + 1, self.payment_interval))
-        if not months or months[-1] != self.horizon:
-            months.append(self.horizon)
-        return np.array(months)
+        return payment_months(self.horizon, self.payment_interval)
 
     @property
     def period_start_months(self) -> np.ndarray:
