@@ -49,12 +49,27 @@ def results_json(document: dict[str, Any]) -> bytes:
     ).encode()
 
 
+def schedule_csv(records: list[dict[str, Any]]) -> bytes:
+    """The repayment schedule (兑付计划) as CSV: one row per tranche and payment date."""
+    import pandas as pd
+
+    frame = pd.DataFrame(records)
+    amounts = ["opening_balance", "interest", "principal", "payment", "closing_balance"]
+    frame[amounts] = frame[amounts].round(2)  # CNY to the fen
+    return frame.to_csv(index=False).encode("utf-8")
+
+
 def _memo_names(languages: list[str], pdf: bool, selection: bool) -> list[str]:
     """The files a run writes: memo.html (or memo.en.html and memo.zh.html), PDFs alike."""
     stems = ["memo"] if len(languages) == 1 else [f"memo.{language}" for language in languages]
     suffixes = ["html", "pdf"] if pdf else ["html"]
     names = [f"{stem}.{suffix}" for stem in stems for suffix in suffixes]
-    return [*names, "results.json", *(["selection_report.csv"] if selection else [])]
+    return [
+        *names,
+        "results.json",
+        "repayment_schedule.csv",
+        *(["selection_report.csv"] if selection else []),
+    ]
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -100,6 +115,7 @@ def _run(args: argparse.Namespace) -> int:
 
             files[f"{stem}.pdf"] = html_to_pdf(html)
     files["results.json"] = results_json(results.to_dict())
+    files["repayment_schedule.csv"] = schedule_csv(results.repayment_schedule)
     if run.selection is not None:
         from securitize.selection.report import report_csv
 

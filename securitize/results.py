@@ -95,6 +95,8 @@ class Results:
     loss_distribution: pd.DataFrame
     loss_tranches: pd.DataFrame
     validation: dict[str, Any] = field(default_factory=dict)
+    # Each tranche's payments date by date with no defaults (兑付计划; securitize/repayment.py).
+    repayment_schedule: list[dict[str, Any]] = field(default_factory=list)
     stresses: list[dict[str, Any]] = field(default_factory=list)
     break_even: dict[str, Any] = field(default_factory=dict)
     selection: dict[str, Any] | None = None
@@ -180,6 +182,7 @@ class Results:
                 for e in self.enhancers
             ],
             "cash_flows": self.cash_flows.to_dict(orient="list"),
+            "repayment_schedule": self.repayment_schedule,
             "loss_tranches": self.loss_tranches.to_dict(orient="list"),
             "validation": self.validation,
             "stresses": self.stresses,

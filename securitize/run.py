@@ -28,6 +28,7 @@ from securitize.evaluate import Outcomes, evaluate
 from securitize.pool import Pool, build_pool
 from securitize.progress import steps
 from securitize.ratings.domestic import domestic_ratings
+from securitize.repayment import repayment_schedule, schedule_records
 from securitize.results import Results, build_results
 from securitize.scenario import LoadedScenario, load_scenario, with_fields
 from securitize.stats import mean_estimate, probability_estimate
@@ -196,6 +197,9 @@ def run_scenario(
     results = replace(
         results,
         validation=compare_with_exact(pool, structure, model, outcomes),
+        repayment_schedule=schedule_records(
+            repayment_schedule(pool, structure, credit.recovery_lag_months, deal.closing_date)
+        ),
         stresses=stress_runs(loaded, pool, structure, model, progress, scheduler),
         break_even=break_even_rates(pool, structure, credit.recovery_lag_months, model),
         selection=None if selection is None else _selection_summary(selection),

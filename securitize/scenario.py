@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from securitize.dated_schedule import DayCountField, DealCalendar
 from securitize.economics import EconomicsSpec
 from securitize.enhancers.spec import Enhancer
 from securitize.errors import ScenarioError
@@ -81,6 +82,9 @@ class DealTerms(_Strict):
     # Where the notes are issued: exchange-listed ABS or inter-bank ABN; sets which market's
     # disclosure tiers the rule block applies (both are reported when not stated).
     market: Literal["exchange", "interbank"] | None = None
+    # Real dates (docs/dates.md): collection and payment dates on the exchange's business days
+    # and each tranche's day count; without it the notes accrue 30/360 on the month grid.
+    calendar: DealCalendar | None = None
     payment_interval_months: Annotated[int, Field(ge=1, le=12)] = _default(
         "deal", "payment_interval_months"
     )
@@ -307,6 +311,8 @@ class Tranche(_Strict):
     holder_zh: DisplayText = None
     deferrable: bool = False
     expected_maturity_months: Annotated[int, Field(ge=1, le=600)] | None = None
+    # The tranche's day count (计息基准); absent: the deal calendar's. Needs [deal.calendar].
+    day_count: DayCountField | None = None
 
     @model_validator(mode="after")
     def _one_size(self) -> Tranche:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from securitize.dated_schedule import payment_months
+from securitize.dated_schedule import dated_schedule, payment_months
 from securitize.enhancers.spec import TRANCHE_KINDS, Enhancer
-from securitize.errors import ScenarioError
+from securitize.errors import CalendarError, ScenarioError
 from securitize.pool import Pool
 from securitize.scenario import LoadedScenario
 from securitize.waterfall.program import Program, compile_program
@@ -90,6 +90,10 @@ class Structure:
     triggers: tuple[Trigger, ...] = ()
     loss_tranches: tuple[LossTrancheTerms, ...] = ()
     clean_up_call: float | None = None
+    # With [deal.calendar]: one row per payment period (``dated_schedule``), and each tranche's
+    # year fraction per period under its day count (tranches × periods). None: the month grid.
+    dates: pd.DataFrame | None = None
+    day_count_fractions: np.ndarray | None = None
 
     @property
     def fees(self):
@@ -239,6 +243,7 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
         )
     except ScenarioError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
+    dates, fractions = _dated(loaded, horizon)
     return Structure(
         tranches=tranches,
         guarantees=guarantees,
@@ -250,7 +255,36 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
         triggers=tuple(scenario.triggers),
         loss_tranches=loss_tranches(loaded, tranches, total),
         clean_up_call=scenario.deal.clean_up_call,
+        dates=dates,
+        day_count_fractions=fractions,
     )
+
+
+def _dated(loaded: LoadedScenario, horizon: int) -> tuple[pd.DataFrame | None, np.ndarray | None]:
+    """The deal's dated schedule and each tranche's year fractions, when it has a calendar."""
+    scenario, where = loaded.scenario, loaded.path
+    terms = scenario.deal.calendar
+    if terms is None:
+        for k, t in enumerate(scenario.tranches):
+            if t.day_count is not None:
+                raise ScenarioError(
+                    f"{where}: field 'tranches[{k}].day_count': value {t.day_count!r}: a day "
+                    "count needs real dates: add a [deal.calendar] table (docs/dates.md)"
+                )
+        return None, None
+    counts = {t.name: t.day_count or terms.day_count for t in scenario.tranches}
+    try:
+        table = dated_schedule(
+            terms,
+            scenario.deal.closing_date,
+            scenario.deal.payment_interval_months,
+            horizon,
+            counts,
+        )
+    except CalendarError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    fractions = np.vstack([table[f"year_fraction_{name}"].to_numpy(float) for name in counts])
+    return table, fractions
 
 
 def loss_tranches(

@@ -218,3 +218,17 @@ def convergence(
             }
         )
     return rows
+
+
+def repayment_tables(results: Results) -> list[dict[str, object]]:
+    """The repayment schedule (兑付计划) per tranche: its rows and their totals."""
+    records = getattr(results, "repayment_schedule", None) or []
+    tables: dict[str, dict[str, object]] = {}
+    for row in records:
+        table = tables.setdefault(row["tranche"], {"name": row["tranche"], "rows": []})
+        table["rows"].append(row)
+    for table in tables.values():
+        table["interest"] = sum(r["interest"] for r in table["rows"])
+        table["principal"] = sum(r["principal"] for r in table["rows"])
+        table["payment"] = sum(r["payment"] for r in table["rows"])
+    return list(tables.values())

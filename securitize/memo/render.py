@@ -388,6 +388,7 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
         "economics_columns": ECONOMICS_COLUMNS,
         "subordination": derive.subordination(results),
         "schedule": derive.payment_schedule(results, t, shown),
+        "repayment": derive.repayment_tables(results),
         "command": derive.reproduce_command(results, lang),
         "model_description": derive.model_description(results, t),
         "sampling_description": derive.sampling_description(results, t),

@@ -491,12 +491,19 @@ class _Run:
 
     # -- one payment date ------------------------------------------------------------------
 
+    def _year_fraction(self, tranche: int, p: int) -> float:
+        """The tranche's accrual for period ``p``: its day count on the deal's dates, or 30/360
+        on the month grid (months in the period / 12) when the deal has no calendar."""
+        fractions = self.terms.day_count_fractions
+        if fractions is None:
+            return float(self.col.months[p]) / 12.0
+        return float(fractions[tranche, p])
+
     def period(self, p: int) -> None:
         final = p == self.periods - 1
-        year_fraction = float(self.col.months[p]) / 12.0
         self.current = [
-            b * (t.coupon * year_fraction) if t.coupon else np.zeros(self.paths)
-            for b, t in zip(self.balance, self.terms.tranches, strict=True)
+            b * (t.coupon * self._year_fraction(j, p)) if t.coupon else np.zeros(self.paths)
+            for j, (b, t) in enumerate(zip(self.balance, self.terms.tranches, strict=True))
         ]
         self._accrue(p)
         self._triggers(p)

@@ -103,6 +103,9 @@ _NEUTRAL = {
     "timely_interest": True,
     "kind": "full_guarantee",
     "cover_factor": 1.0,
+    # Dated accrual (day counts on real dates) runs on the numpy engine.
+    "dates": None,
+    "day_count_fractions": None,
 }
 
 
@@ -115,7 +118,10 @@ def _plain(obj: object, known: set[str]) -> bool:
         if f.name not in _NEUTRAL:
             return False
         value, neutral = getattr(obj, f.name), _NEUTRAL[f.name]
-        if isinstance(neutral, tuple):
+        if neutral is None:
+            if value is not None:
+                return False
+        elif isinstance(neutral, tuple):
             if len(value) != 0:
                 return False
         elif value != neutral:
