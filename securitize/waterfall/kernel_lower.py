@@ -103,6 +103,11 @@ _NEUTRAL = {
     "timely_interest": True,
     "kind": "full_guarantee",
     "cover_factor": 1.0,
+    # Coupon resets, index paths, puts and calls run on the numpy engine only.
+    "coupon_path": (),
+    "put_month": None,
+    "put_exercised": False,
+    "call_month": None,
 }
 
 
