@@ -483,9 +483,7 @@ class Tranche(_Strict):
                 f"at month {put.month} ('reset')"
             )
         if put is not None and call is not None and put.month == call.month:
-            raise ValueError(
-                f"put and call both at month {put.month}; give them different months"
-            )
+            raise ValueError(f"put and call both at month {put.month}; give them different months")
         return self
 
     def coupon_in_force(self, month: int, index: float) -> float:
@@ -554,7 +552,7 @@ class Scenario(_Strict):
                 raise ValueError(f"fee or enhancer name '{name}' is used twice")
         if self.tax is not None and self.waterfall is not None and not self.waterfall_pays_tax:
             raise ValueError(
-                "[tax] is given but no step of [waterfall] pays it; add { pay = \"tax\" } "
+                '[tax] is given but no step of [waterfall] pays it; add { pay = "tax" } '
                 "where it ranks (before the fees, as a rule)"
             )
         for label, items in (

@@ -216,9 +216,7 @@ def _tranche_terms(
             _check_month(where, f"tranches[{k}].{name}.month", option.month, dates)
     # The coupon of a period is fixed at its start: the previous payment date (0 for the first).
     fixings = np.r_[0, dates[:-1]]
-    path = tuple(
-        t.coupon_in_force(int(m), deal.index_at(int(m)) + index_shift) for m in fixings
-    )
+    path = tuple(t.coupon_in_force(int(m), deal.index_at(int(m)) + index_shift) for m in fixings)
     floating_path = t.margin is not None and (deal.index_path is not None or index_shift != 0)
     exercised = False
     if t.put is not None:
