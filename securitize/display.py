@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Any
 
 from securitize.enhancers.spec import enhancer_data
+from securitize.scenario import TAX_NAME
 
 KINDS = ("tranche", "enhancer", "fee", "stress", "party")
 
@@ -50,6 +51,9 @@ def stress_words_zh(stress: Any) -> str:
         parts.append("无回收" if cut == 1 else f"回收率下调{100 * cut:g}%")
     if stress.spread_compression_bp is not None:
         parts.append(f"贷款利率下降{stress.spread_compression_bp:g}个基点")
+    if stress.index_shift_bp is not None:
+        shift = stress.index_shift_bp
+        parts.append(f"基准利率{'上调' if shift >= 0 else '下调'}{abs(shift):g}个基点")
     if stress.asset_correlation is not None:
         parts.append(f"资产相关系数{stress.asset_correlation:.2f}")
     return "，".join(parts)
@@ -81,6 +85,8 @@ def display_names(scenario: Any) -> dict[str, dict[str, dict[str, str]]]:
         fees += list(scenario.economics.intermediary_fees)
     for fee in fees:
         names["fee"][fee.name] = _named("fee", fee.name, fee.name_en, fee.name_zh)
+    if scenario.tax_terms is not None:
+        names["fee"][TAX_NAME] = _named("fee", TAX_NAME, None, None)
     for name, words in glossary().get("stress", {}).items():
         names["stress"][name] = dict(words)
     for stress in scenario.stresses:

@@ -256,6 +256,8 @@ def summarise(
     for name, state in ledger.triggers.items():
         per_period[f"trigger.{name}"] = state.astype(float)
     per_period["accelerated"] = ledger.accelerated.astype(float)
+    for name, state in ledger.redeemed.items():
+        per_period[f"tranche.{name}.redeemed"] = state.astype(float)
     residual_holder = structure.program.residual_tranche
     for j, (terms, t) in enumerate(zip(structure.tranches, ledger.tranches, strict=True)):
         key = f"tranche.{terms.name}"
@@ -265,7 +267,7 @@ def summarise(
         wrapped_interest = t.interest_paid + t.guarantor_interest
         wrapped_principal = t.principal_paid + t.guarantor_principal
         owed_standalone = t.unpaid_principal + t.investor_arrears + t.guarantor_arrears
-        owed_wrapped = t.unpaid_principal - t.guarantor_principal[:, -1] + t.investor_arrears
+        owed_wrapped = t.unpaid_principal - t.guarantor_principal.sum(axis=1) + t.investor_arrears
         per_path[f"{key}.standalone.loss"] = owed_standalone / terms.balance
         per_path[f"{key}.wrapped.loss"] = owed_wrapped / terms.balance
         per_path[f"{key}.standalone.wal"] = _weighted_life(t.principal_paid, years)

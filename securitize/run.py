@@ -244,7 +244,11 @@ def stress_runs(
     ]
     for stress in steps(scenario.stresses, "stresses", progress, unit="stress"):
         inputs = stressed_inputs(pool, model.cumulative_pd, stress)
-        result = deterministic_result(stress.name, pool, structure, lag, inputs)
+        stressed = structure
+        if stress.index_shift_bp is not None:
+            # A shifted reference rate changes floating coupons (and a put's decision on them).
+            stressed = build_structure(loaded, pool, index_shift=stress.index_shift_bp / 10_000)
+        result = deterministic_result(stress.name, pool, stressed, lag, inputs)
         # Correlation changes only the Monte Carlo: its deterministic run is the expected case.
         result["deterministic_change"] = bool(
             stress.model_fields_set - {"name", "asset_correlation"}

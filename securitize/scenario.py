@@ -10,6 +10,7 @@ and the rule. Defaults for omitted fields come from ``securitize/data/defaults.t
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
 import tomllib
@@ -36,6 +37,8 @@ from securitize.selection.spec import SelectionSpec
 from securitize.waterfall.spec import Account, Trigger, Waterfall
 
 Amortisation = Literal["bullet", "equal_principal", "level_payment"]
+# The ledger's and the results' name of the VAT and surcharges step (fee.vat_and_surcharges).
+TAX_NAME = "vat_and_surcharges"
 
 
 @cache
@@ -67,6 +70,56 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 # A larger shift of the factor makes nearly every likelihood-ratio weight underflow to zero.
 MAX_IMPORTANCE_SHIFT = 10.0
 Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
+# An interest rate a year: a coupon, an index fixing, a market rate (the index may be negative).
+IndexRate = Annotated[float, Field(ge=-0.05, lt=1.0)]
+Coupon = Annotated[float, Field(ge=0.0, lt=1.0)]
+Month = Annotated[int, Field(ge=1, le=600)]
+
+
+@cache
+def tax_defaults() -> dict[str, Any]:
+    """The packaged tax rates with their sources (``securitize/data/taxes.toml``)."""
+    text = resources.files("securitize.data").joinpath("taxes.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+class IndexPoint(_Strict):
+    """One point of the reference-rate path: the rate in force from ``month`` on."""
+
+    month: Annotated[int, Field(ge=0, le=600)]
+    rate: IndexRate
+
+
+class SurchargeRates(_Strict):
+    """Surcharges on the VAT, each a share of the VAT (securitize/data/taxes.toml)."""
+
+    urban_maintenance_construction: Fraction = Field(
+        default_factory=lambda: tax_defaults()["surcharge_rates"]["urban_maintenance_construction"]
+    )
+    education: Fraction = Field(
+        default_factory=lambda: tax_defaults()["surcharge_rates"]["education"]
+    )
+    local_education: Fraction = Field(
+        default_factory=lambda: tax_defaults()["surcharge_rates"]["local_education"]
+    )
+
+
+class TaxTerms(_Strict):
+    """VAT and surcharges (增值税及附加) the plan pays on its interest income, a senior step of
+    the waterfall. Rates default to ``securitize/data/taxes.toml``, which cites them."""
+
+    vat_rate: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        default_factory=lambda: tax_defaults()["vat_rate"]
+    )
+    surcharge_rates: SurchargeRates = Field(default_factory=SurchargeRates)
+
+    @property
+    def rate_on_interest(self) -> float:
+        """Tax paid per yuan of interest collected: the VAT on the tax-inclusive interest,
+        r / (1 + r), plus the surcharges on that VAT."""
+        s = self.surcharge_rates
+        surcharges = s.urban_maintenance_construction + s.education + s.local_education
+        return self.vat_rate / (1.0 + self.vat_rate) * (1.0 + surcharges)
 
 
 class DealTerms(_Strict):
@@ -89,8 +142,39 @@ class DealTerms(_Strict):
         "deal", "payment_interval_months"
     )
     legal_final_months: Annotated[int, Field(ge=1, le=600)] | None = None
-    index_rate: Annotated[float, Field(ge=-0.05, lt=1.0)] = 0.0
+    index_rate: IndexRate = 0.0
+    # The reference rate as a step function of months from the cut-off (LPR-like).
+    index_path: Annotated[list[IndexPoint], Field(min_length=1)] | None = None
     clean_up_call: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
+
+    @field_validator("index_path")
+    @classmethod
+    def _path_increases(cls, path: list[IndexPoint] | None) -> list[IndexPoint] | None:
+        if path is None:
+            return path
+        if path[0].month != 0:
+            raise ValueError(
+                f"the first point is at month {path[0].month}; the path must start at month 0 "
+                "(the index in force at the cut-off)"
+            )
+        for a, b in itertools.pairwise(path):
+            if b.month <= a.month:
+                raise ValueError(
+                    f"month {b.month} follows month {a.month}; months must increase strictly"
+                )
+        return path
+
+    @model_validator(mode="after")
+    def _one_index(self) -> DealTerms:
+        if self.index_path is not None and "index_rate" in self.model_fields_set:
+            raise ValueError("give 'index_rate' (constant) or 'index_path', not both")
+        return self
+
+    def index_at(self, month: int) -> float:
+        """The reference rate in force at ``month`` (months from the cut-off)."""
+        if self.index_path is None:
+            return self.index_rate
+        return [point.rate for point in self.index_path if point.month <= month][-1]
 
 
 class InlinePool(_Strict):
@@ -250,6 +334,8 @@ class Stress(_Strict):
     front_loaded: Fraction | None = None
     recovery_haircut: Fraction | None = None
     spread_compression_bp: Annotated[float, Field(ge=0.0, le=10_000)] | None = None
+    # Shifts the reference rate (deal.index_rate or every point of deal.index_path).
+    index_shift_bp: Annotated[float, Field(ge=-1_000, le=1_000)] | None = None
     asset_correlation: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None
 
     @model_validator(mode="after")
@@ -297,6 +383,50 @@ class SimulationSettings(_Strict):
         return float(value)
 
 
+class CouponReset(_Strict):
+    """票面利率调整: from the payment date in ``month`` on, the tranche pays a new fixed
+    ``coupon`` (a fixed-rate tranche) or a new ``margin`` over the index (a floating one)."""
+
+    month: Month
+    coupon: Coupon | None = None
+    margin: IndexRate | None = None
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> CouponReset:
+        if (self.coupon is None) == (self.margin is None):
+            raise ValueError("give the new 'coupon' (fixed rate) or the new 'margin', not both")
+        return self
+
+
+PUT_RULES = ("always", "never", "reset_below_market")
+
+
+class InvestorPut(_Strict):
+    """回售: at the payment date in ``month`` investors may sell the notes back at par. Whether
+    they do is stated by ``rule``: ``always``, ``never``, or ``reset_below_market`` (when the
+    coupon reset at that month is below ``market_rate``)."""
+
+    month: Month
+    rule: Literal["always", "never", "reset_below_market"]
+    market_rate: IndexRate | None = None
+
+    @model_validator(mode="after")
+    def _market_rate(self) -> InvestorPut:
+        if (self.rule == "reset_below_market") != (self.market_rate is not None):
+            raise ValueError(
+                f"rule '{self.rule}': 'market_rate' is required with rule 'reset_below_market' "
+                "and only with it"
+            )
+        return self
+
+
+class IssuerCall(_Strict):
+    """赎回: at the payment date in ``month`` the issuer redeems the whole tranche at par when
+    that date's funds allow (docs/waterfall.md, Investor put and issuer redemption)."""
+
+    month: Month
+
+
 class Tranche(_Strict):
     """A class of notes; listed in the scenario from most senior to most junior."""
 
@@ -313,6 +443,25 @@ class Tranche(_Strict):
     expected_maturity_months: Annotated[int, Field(ge=1, le=600)] | None = None
     # The tranche's day count (计息基准); absent: the deal calendar's. Needs [deal.calendar].
     day_count: DayCountField | None = None
+    reset: list[CouponReset] = Field(default_factory=list)
+    put: InvestorPut | None = None
+    call: IssuerCall | None = None
+
+    @field_validator("reset", mode="before")
+    @classmethod
+    def _one_reset_is_a_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("reset")
+    @classmethod
+    def _resets_increase(cls, resets: list[CouponReset]) -> list[CouponReset]:
+        for a, b in itertools.pairwise(resets):
+            if b.month <= a.month:
+                raise ValueError(
+                    f"reset at month {b.month} follows one at month {a.month}; reset months "
+                    "must increase strictly"
+                )
+        return resets
 
     @model_validator(mode="after")
     def _one_size(self) -> Tranche:
@@ -320,7 +469,38 @@ class Tranche(_Strict):
             raise ValueError("give exactly one of 'share' (of pool balance) or 'balance' (CNY)")
         if self.margin is not None and "coupon" in self.model_fields_set:
             raise ValueError("give a fixed 'coupon' or a 'margin' over deal.index_rate, not both")
+        floating = self.margin is not None
+        for k, reset in enumerate(self.reset):
+            if floating and reset.coupon is not None:
+                raise ValueError(
+                    f"reset[{k}] (month {reset.month}) gives 'coupon' {reset.coupon:g}; a tranche "
+                    "priced over the index resets its 'margin'"
+                )
+            if not floating and reset.margin is not None:
+                raise ValueError(
+                    f"reset[{k}] (month {reset.month}) gives 'margin' {reset.margin:g}; a "
+                    "fixed-coupon tranche resets its 'coupon'"
+                )
+        put, call = self.put, self.call
+        resets = [r.month for r in self.reset]
+        if put is not None and put.rule == "reset_below_market" and put.month not in resets:
+            raise ValueError(
+                f"put at month {put.month}: rule 'reset_below_market' needs a coupon reset "
+                f"at month {put.month} ('reset')"
+            )
+        if put is not None and call is not None and put.month == call.month:
+            raise ValueError(f"put and call both at month {put.month}; give them different months")
         return self
+
+    def coupon_in_force(self, month: int, index: float) -> float:
+        """The coupon fixed at ``month`` (after any reset at or before it), ``index`` being the
+        reference rate then; a floating coupon is floored at 0."""
+        fixed, margin = self.coupon, self.margin
+        for reset in self.reset:
+            if reset.month <= month:
+                fixed = reset.coupon if reset.coupon is not None else fixed
+                margin = reset.margin if reset.margin is not None else margin
+        return fixed if margin is None else max(index + margin, 0.0)
 
 
 class Fee(_Strict):
@@ -350,6 +530,7 @@ class Scenario(_Strict):
     stresses: list[Stress] = Field(default_factory=list)
     selection: SelectionSpec | None = None
     economics: EconomicsSpec | None = None
+    tax: TaxTerms | None = None
 
     @model_validator(mode="after")
     def _names_and_references(self) -> Scenario:
@@ -368,9 +549,18 @@ class Scenario(_Strict):
                 self.waterfall.principal,
             ):
                 payees += [step.name for step in steps or () if getattr(step, "pay", "") == "fee"]
+        if self.tax is not None or self.waterfall_pays_tax:
+            payees.append(TAX_NAME)
         for name in set(payees):
             if payees.count(name) > 1:
+                if name == TAX_NAME:
+                    raise ValueError(f"fee or enhancer name '{name}' is reserved for the tax")
                 raise ValueError(f"fee or enhancer name '{name}' is used twice")
+        if self.tax is not None and self.waterfall is not None and not self.waterfall_pays_tax:
+            raise ValueError(
+                '[tax] is given but no step of [waterfall] pays it; add { pay = "tax" } '
+                "where it ranks (before the fees, as a rule)"
+            )
         for label, items in (
             ("account", self.accounts),
             ("trigger", self.triggers),
@@ -388,6 +578,21 @@ class Scenario(_Strict):
                     f"(tranches: {', '.join(names)})"
                 )
         return self
+
+    @property
+    def waterfall_pays_tax(self) -> bool:
+        """Whether a step of the scenario's [waterfall] is a tax step."""
+        if self.waterfall is None:
+            return False
+        parts = (self.waterfall.combined, self.waterfall.interest, self.waterfall.principal)
+        return any(getattr(step, "pay", "") == "tax" for steps in parts for step in steps or ())
+
+    @property
+    def tax_terms(self) -> TaxTerms | None:
+        """The tax the deal pays: [tax], or the packaged rates when only a step names it."""
+        if self.tax is not None:
+            return self.tax
+        return TaxTerms() if self.waterfall_pays_tax else None
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

@@ -220,7 +220,7 @@ def tranche_losses(structure: Structure, ledger: Ledger) -> dict[str, dict[str, 
     out = {}
     for terms, t in zip(structure.tranches, ledger.tranches, strict=True):
         standalone = t.unpaid_principal + t.investor_arrears + t.guarantor_arrears
-        wrapped = t.unpaid_principal - t.guarantor_principal[:, -1] + t.investor_arrears
+        wrapped = t.unpaid_principal - t.guarantor_principal.sum(axis=1) + t.investor_arrears
         out[terms.name] = {
             "standalone_loss": float(standalone[0] / terms.balance),
             "wrapped_loss": float(wrapped[0] / terms.balance),

@@ -17,8 +17,8 @@ from securitize.dated_schedule import dated_schedule, payment_months
 from securitize.enhancers.spec import TRANCHE_KINDS, Enhancer
 from securitize.errors import CalendarError, ScenarioError
 from securitize.pool import Pool
-from securitize.scenario import LoadedScenario
-from securitize.waterfall.program import Program, compile_program
+from securitize.scenario import TAX_NAME, DealTerms, LoadedScenario, Tranche
+from securitize.waterfall.program import Fee, Program, compile_program
 from securitize.waterfall.spec import Account, FeeStep, Trigger
 
 # Tranche balances given in CNY must add up to the pool to the cent.
@@ -36,6 +36,18 @@ class TrancheTerms:
     holder: str
     deferrable: bool = False
     expected_maturity_months: int | None = None
+    # The coupon of each payment period, when it is not ``coupon`` throughout (resets, a
+    # floating coupon on an index path): fixed at the start of the period.
+    coupon_path: tuple[float, ...] = ()
+    # 回售: the payment month of the investor put, and whether its rule exercises it.
+    put_month: int | None = None
+    put_exercised: bool = False
+    # 赎回: the payment month of the issuer's redemption at par.
+    call_month: int | None = None
+
+    def coupon_in(self, period: int) -> float:
+        """The coupon of payment period ``period`` (0-based)."""
+        return self.coupon_path[period] if self.coupon_path else self.coupon
 
 
 @dataclass(frozen=True)
@@ -172,24 +184,74 @@ def _balances(loaded: LoadedScenario, total: float) -> list[float]:
     return balances
 
 
-def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
-    """Resolve shares to balances, compile the waterfall and check every name it uses."""
+def _check_month(where: object, field: str, month: int, dates: np.ndarray) -> None:
+    """A reset, put or call month must be a payment date before the legal final month."""
+    allowed = [int(m) for m in dates[:-1]]
+    if month not in allowed:
+        shown = ", ".join(map(str, allowed[:6])) + (", …" if len(allowed) > 6 else "")
+        raise ScenarioError(
+            f"{where}: field '{field}': value {month}: must be a payment month before the legal "
+            f"final month {int(dates[-1])} ({shown or 'none'})"
+        )
+
+
+def _tranche_terms(
+    where: object,
+    k: int,
+    t: Tranche,
+    balance: float,
+    deal: DealTerms,
+    dates: np.ndarray,
+    index_shift: float,
+) -> TrancheTerms:
+    """One tranche with its coupon in every period (resets and the index path folded in) and
+    its put and call resolved; ``index_shift`` moves the reference rate (a stress)."""
+    for r, reset in enumerate(t.reset):
+        _check_month(where, f"tranches[{k}].reset[{r}].month", reset.month, dates)
+    for name, option in (("put", t.put), ("call", t.call)):
+        if option is not None:
+            _check_month(where, f"tranches[{k}].{name}.month", option.month, dates)
+    # The coupon of a period is fixed at its start: the previous payment date (0 for the first).
+    fixings = np.r_[0, dates[:-1]]
+    path = tuple(t.coupon_in_force(int(m), deal.index_at(int(m)) + index_shift) for m in fixings)
+    floating_path = t.margin is not None and (deal.index_path is not None or index_shift != 0)
+    exercised = False
+    if t.put is not None:
+        if t.put.rule == "reset_below_market":
+            # The coupon the reset sets for the period after the put date.
+            after = path[int(np.searchsorted(fixings, t.put.month))]
+            exercised = after < t.put.market_rate
+        else:
+            exercised = t.put.rule == "always"
+    return TrancheTerms(
+        t.name,
+        balance,
+        path[0],
+        t.holder,
+        t.deferrable,
+        t.expected_maturity_months,
+        path if t.reset or floating_path else (),
+        t.put.month if t.put is not None else None,
+        exercised,
+        t.call.month if t.call is not None else None,
+    )
+
+
+def tax_fee(loaded: LoadedScenario) -> Fee | None:
+    """The VAT and surcharges as the waterfall pays them, if the deal pays any."""
+    terms = loaded.scenario.tax_terms
+    if terms is None:
+        return None
+    return Fee(TAX_NAME, "interest_collections", terms.rate_on_interest, 0.0, None)
+
+
+def build_structure(loaded: LoadedScenario, pool: Pool, index_shift: float = 0.0) -> Structure:
+    """Resolve shares to balances, compile the waterfall and check every name it uses.
+    ``index_shift`` (a fraction a year) moves the reference rate, as a stress does."""
     scenario = loaded.scenario
     where = loaded.path
     total = pool.total_balance
     balances = _balances(loaded, total)
-    index_rate = scenario.deal.index_rate
-    tranches = tuple(
-        TrancheTerms(
-            t.name,
-            b,
-            index_rate + t.margin if t.margin is not None else t.coupon,
-            t.holder,
-            t.deferrable,
-            t.expected_maturity_months,
-        )
-        for t, b in zip(scenario.tranches, balances, strict=True)
-    )
     longest = int(pool.tenor_months.max())
     interval = scenario.deal.payment_interval_months
     horizon = scenario.deal.legal_final_months
@@ -201,6 +263,11 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
             f"{where}: field 'deal.legal_final_months': value {horizon}: must not fall before "
             f"the last loan matures (month {longest})"
         )
+    dates = payment_months(horizon, interval)
+    tranches = tuple(
+        _tranche_terms(where, k, t, b, scenario.deal, dates, index_shift)
+        for k, (t, b) in enumerate(zip(scenario.tranches, balances, strict=True))
+    )
     names = [t.name for t in tranches]
     guarantees = tuple(
         GuaranteeTerms(
@@ -238,8 +305,9 @@ def build_structure(loaded: LoadedScenario, pool: Pool) -> Structure:
             [a.name for a in scenario.accounts],
             [g.name for g in guarantees],
             fee_steps,
-            [t.coupon for t in tranches],
+            [max((t.coupon, *t.coupon_path)) for t in tranches],
             frozenset(g.name for g in guarantees if g.pool_level),
+            tax_fee(loaded),
         )
     except ScenarioError as exc:
         raise ScenarioError(f"{where}: {exc}") from None

@@ -201,12 +201,21 @@ def build_deal(spec: Spec, data: dict[str, Any], copies: int, seed: int) -> Deal
 
 
 def _unsupported_feature(structure: Structure) -> bool:
-    """Whether the structure uses an enhancer feature the kernel does not implement."""
+    """Whether the structure uses an enhancer or waterfall feature the kernel does not
+    implement (the numpy engine's tax step, coupon paths, puts and calls among them)."""
     tranches = [g.tranche for g in structure.guarantees]
-    return any(
-        g.kind != "full_guarantee" or g.tranche < 0 or g.share != 1.0 or g.cap != math.inf
-        for g in structure.guarantees
-    ) or len(set(tranches)) != len(tranches)
+    numpy_only = any(f.basis == "interest_collections" for f in structure.fees) or any(
+        t.coupon_path or t.put_month is not None or t.call_month is not None
+        for t in structure.tranches
+    )
+    return (
+        numpy_only
+        or any(
+            g.kind != "full_guarantee" or g.tranche < 0 or g.share != 1.0 or g.cap != math.inf
+            for g in structure.guarantees
+        )
+        or len(set(tranches)) != len(tranches)
+    )
 
 
 @SETTINGS

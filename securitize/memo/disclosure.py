@@ -249,6 +249,8 @@ def participants(results: Results) -> list[dict[str, str]]:
             {"role": "enhancer", "name": e.name, "detail": f"{e.covers}|{e.terms.get('rating')}"}
         )
     for f in results.fees:
+        if f["basis"] == "interest_collections":
+            continue  # the VAT and surcharges: a tax, not a service provider
         rows.append({"role": "service", "name": f["name"], "detail": ""})
     return rows
 

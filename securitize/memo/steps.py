@@ -63,6 +63,10 @@ def _amount(text: str, shown: Shown = _as_is) -> str:
 
 Rule = tuple[str, Callable[[re.Match[str], Shown], str]]
 RULES: tuple[Rule, ...] = (
+    (
+        r"tax (\S+): ([\d.e+-]+)% of the interest collected",
+        lambda m, s: f"{s(m[1])}：利息收入的{m[2]}%",
+    ),
     (r"fee (\S+): CNY ([\d,]+) a year", lambda m, s: f"{s(m[1])}：每年{m[2]}元"),
     (
         r"fee (\S+): ([\d.e+-]+) bp a year on the performing pool",

@@ -30,6 +30,8 @@ def describe_step(step: Step, structure: Structure, deferred: frozenset[int] = f
     joined = " → ".join(names) if step.mode == "sequential" else " and ".join(names)
     if step.kind == "fee":
         fee = step.fee
+        if fee.basis == "interest_collections":
+            return f"tax {fee.name}: {100 * fee.annual_rate:.4g}% of the interest collected"
         if fee.basis == "fixed":
             return f"fee {fee.name}: CNY {fee.amount_per_year:,.0f} a year"
         base = (

@@ -79,6 +79,8 @@ class Ledger:
     reimbursed: dict[str, np.ndarray] = field(default_factory=dict)
     cover_base: dict[str, np.ndarray] = field(default_factory=dict)
     cover_cash: np.ndarray | None = None
+    # Per tranche with a put or a call: true on the date (and paths) it is put or redeemed.
+    redeemed: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 # The ledger's per-date arrays by name: series on the ledger itself, tables of series (by fee,
@@ -95,6 +97,7 @@ LEDGER_TABLES = (
     "claims",
     "reimbursed",
     "cover_base",
+    "redeemed",
 )
 TRANCHE_SERIES = (
     "interest_paid",
@@ -152,6 +155,19 @@ class _Run:
         }
 
         self.balance = [np.full(paths, t.balance) for t in terms.tranches]
+        # Principal a put left unpaid: the trust owes it no more (as at the legal final month),
+        # but it is the tranche's stand-alone loss.
+        self.put_unpaid = [np.zeros(paths) for _ in terms.tranches]
+        # The payment period of each tranche's exercised put and of its call, if any.
+        months = [int(m) for m in structure.payment_months]
+        self.put_period = {
+            j: months.index(t.put_month) for j, t in enumerate(terms.tranches) if t.put_exercised
+        }
+        self.call_period = {
+            j: months.index(t.call_month)
+            for j, t in enumerate(terms.tranches)
+            if t.call_month is not None
+        }
         self.arrears = [np.zeros(paths) for _ in terms.tranches]
         self.guarantor_arrears = [np.zeros(paths) for _ in terms.tranches]
         self.fee_due = {f.name: np.zeros(paths) for f in program.fees}
@@ -200,6 +216,11 @@ class _Run:
             reimbursed={g.name: zeros() for g in terms.guarantees},
             cover_base={g.name: zeros() for g in terms.guarantees},
             cover_cash=zeros(),
+            redeemed={
+                t.name: np.zeros((self.periods, paths), dtype=bool)
+                for t in terms.tranches
+                if t.put_month is not None or t.call_month is not None
+            },
         )
 
     # -- per-period quantities -------------------------------------------------------------
@@ -209,6 +230,10 @@ class _Run:
         for fee in self.program.fees:
             if fee.basis == "pool_balance":
                 accrued = fee.annual_rate / 12.0 * self.by_date["fee_base"][p]
+            elif fee.basis == "interest_collections":
+                # VAT and surcharges on the period's interest collections (interest-type
+                # income); principal and recoveries are not taxed.
+                accrued = fee.annual_rate * self.by_date["interest"][p]
             elif fee.basis == "tranche_balance":
                 accrued = fee.annual_rate * months / 12.0 * self.balance[fee.tranche]
             else:
@@ -502,7 +527,9 @@ class _Run:
     def period(self, p: int) -> None:
         final = p == self.periods - 1
         self.current = [
-            b * (t.coupon * self._year_fraction(j, p)) if t.coupon else np.zeros(self.paths)
+            b * (t.coupon_in(p) * self._year_fraction(j, p))
+            if t.coupon_in(p)
+            else np.zeros(self.paths)
             for j, (b, t) in enumerate(zip(self.balance, self.terms.tranches, strict=True))
         ]
         self._accrue(p)
@@ -550,13 +577,15 @@ class _Run:
         notes = sum(self.balance)
         everything = final | self.accelerated | call_now | self.called
         due_left = np.where(everything, notes, np.maximum(notes - performing, 0.0))
+        carried_in = self.carry
+        redeem = self._redemption(p, interest_cash + principal_cash + carried_in + released)
+        due_left = np.maximum(due_left, redeem)
         # Coverage (覆盖倍数) is of the senior notes' principal: scheduled with the pool's
         # amortisation, or all of it when it falls due in full.
         senior = self.balance[0]
         scheduled = np.minimum(senior, self.col.scheduled_principal[p])
-        self._record_due(p, np.where(everything, senior, scheduled))
+        self._record_due(p, np.where(everything | (redeem > 0), senior, scheduled))
         accelerated = self.accelerated.copy()
-        carried_in = self.carry
         self.ledger.available[p] = interest_cash + principal_cash + carried_in
         principal_cash = principal_cash + released
         self.active = ~accelerated
@@ -587,7 +616,15 @@ class _Run:
         self.carry = pot
         self.ledger.carried[p] = pot
         if final:
-            self._final_guarantee(p)
+            for j in range(len(self.terms.tranches)):
+                self._guarantee_principal(j, p)
+        for j, put in self.put_period.items():
+            if put == p and not final:
+                # What the put left unpaid is the guarantors' to pay, as at the legal final
+                # month; the trust owes the tranche no more principal.
+                self._guarantee_principal(j, p)
+                self.put_unpaid[j] = self.put_unpaid[j] + self.balance[j]
+                self.balance[j] = np.zeros(self.paths)
         self.called = self.called | call_now
         self.ledger.accelerated[p] = self.accelerated
         self.ledger.called[p] = self.called
@@ -606,21 +643,44 @@ class _Run:
             due += self._interest_due(j, p, True)
         self.ledger.due[p] = due
 
-    def _final_guarantee(self, p: int) -> None:
-        """At the legal final month each tranche's enhancers pay its unpaid principal in turn;
-        a CRMW also pays the investors' interest arrears (it then holds that claim)."""
-        for j in range(len(self.terms.tranches)):
-            unpaid = self.balance[j]
-            for k in self.called_on[j]:
-                paid = self._claim(unpaid, k, p)
-                self.ledger.tranches[j].guarantor_principal[p] += paid
-                unpaid = unpaid - paid
-                if not self.terms.guarantees[k].timely_interest:
-                    arrears = self._claim(self.arrears[j], k, p)
-                    self.arrears[j] = self.arrears[j] - arrears
-                    self.guarantor_arrears[j] = self.guarantor_arrears[j] + arrears
-                    self.enhancer_arrears[k] = self.enhancer_arrears[k] + arrears
-                    self.ledger.tranches[j].guarantor_interest[p] += arrears
+    def _redemption(self, p: int, funds: np.ndarray) -> np.ndarray:
+        """Principal that a put (回售) or an issuer call (赎回) makes due on date p: the balance
+        of the tranche and of every tranche above it (it cannot be repaid ahead of them).
+
+        An exercised put falls due on every path. A call is exercised only on the paths whose
+        funds for the date cover every fee and tax due, every tranche's interest due and those
+        balances; elsewhere it lapses."""
+        redeem = np.zeros(self.paths)
+        for j, t in enumerate(self.terms.tranches):
+            ahead = sum(self.balance[: j + 1])
+            if self.put_period.get(j) == p:
+                redeem = np.maximum(redeem, ahead)
+                self.ledger.redeemed[t.name][p] = True
+            if self.call_period.get(j) == p:
+                need = ahead + sum(self.fee_due.values(), np.zeros(self.paths))
+                need = need + sum(self.guarantee_fee_due, np.zeros(self.paths))
+                for i in range(len(self.terms.tranches)):
+                    need = need + self._interest_due(i, p, True)
+                exercised = (funds >= need) & (self.balance[j] > CENT)
+                redeem = np.where(exercised, np.maximum(redeem, ahead), redeem)
+                self.ledger.redeemed[t.name][p] = exercised
+        return redeem
+
+    def _guarantee_principal(self, j: int, p: int) -> None:
+        """Tranche j's enhancers pay its unpaid principal in turn (at the legal final month, or
+        on its put date); a CRMW also pays the investors' interest arrears (it then holds that
+        claim)."""
+        unpaid = self.balance[j]
+        for k in self.called_on[j]:
+            paid = self._claim(unpaid, k, p)
+            self.ledger.tranches[j].guarantor_principal[p] += paid
+            unpaid = unpaid - paid
+            if not self.terms.guarantees[k].timely_interest:
+                arrears = self._claim(self.arrears[j], k, p)
+                self.arrears[j] = self.arrears[j] - arrears
+                self.guarantor_arrears[j] = self.guarantor_arrears[j] + arrears
+                self.enhancer_arrears[k] = self.enhancer_arrears[k] + arrears
+                self.ledger.tranches[j].guarantor_interest[p] += arrears
 
     def finish(self) -> Ledger:
         ledger_all = self.ledger
@@ -634,7 +694,7 @@ class _Run:
             for name in TRANCHE_SERIES:
                 setattr(t, name, getattr(t, name).T)
         for j, ledger in enumerate(self.ledger.tranches):
-            ledger.unpaid_principal = self.balance[j]
+            ledger.unpaid_principal = self.balance[j] + self.put_unpaid[j]
             ledger.investor_arrears = self.arrears[j]
             ledger.guarantor_arrears = self.guarantor_arrears[j]
         self.ledger.unpaid_fees = {

@@ -106,6 +106,11 @@ _NEUTRAL = {
     # Dated accrual (day counts on real dates) runs on the numpy engine.
     "dates": None,
     "day_count_fractions": None,
+    # Coupon resets, index paths, puts and calls run on the numpy engine only.
+    "coupon_path": (),
+    "put_month": None,
+    "put_exercised": False,
+    "call_month": None,
 }
 
 

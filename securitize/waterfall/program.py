@@ -16,6 +16,10 @@ from securitize.waterfall import spec as s
 
 @dataclass(frozen=True)
 class Fee:
+    """A senior expense. ``annual_rate`` is a rate a year on the basis, except for the basis
+    ``interest_collections`` (the VAT and surcharges): the share of each period's interest
+    collections due."""
+
     name: str
     basis: str
     annual_rate: float
@@ -69,6 +73,7 @@ def _compile(
     accounts: list[str],
     enhancers: list[str],
     borrower_paid: frozenset[str] = frozenset(),
+    tax: Fee | None = None,
 ) -> tuple[Step, ...]:
     def tranche(name: str, label: str) -> int:
         if name not in tranches:
@@ -90,7 +95,11 @@ def _compile(
     out = []
     for k, step in enumerate(steps):
         label = _label(step, where, k)
-        if isinstance(step, s.FeeStep):
+        if isinstance(step, s.TaxStep):
+            if tax is None:
+                raise ScenarioError(f"step {label}: the deal pays no tax")
+            out.append(Step("fee", label, fee=tax))
+        elif isinstance(step, s.FeeStep):
             index = tranche(step.tranche, label) if step.tranche else None
             fee = Fee(step.name, step.basis, step.rate_bp / 10_000, step.amount_per_year, index)
             out.append(Step("fee", label, fee=fee))
@@ -196,12 +205,16 @@ def compile_program(
     fees: list[s.FeeStep],
     coupons: list[float] | None = None,
     borrower_paid: frozenset[str] = frozenset(),
+    tax: Fee | None = None,
 ) -> Program:
     """Check and resolve the scenario's waterfall (or the plain default one). Enhancers in
-    ``borrower_paid`` are paid their fees outside the trust: no step may pay them."""
+    ``borrower_paid`` are paid their fees outside the trust: no step may pay them. ``tax``:
+    the VAT and surcharges a ``tax`` step pays (the default waterfall pays it first)."""
     if waterfall is None:
         trust_paid = [e for e in enhancers if e not in borrower_paid]
         steps = default_steps(tranches, fees, trust_paid)
+        if tax is not None:
+            steps.insert(0, s.TaxStep(pay="tax"))
         waterfall = s.Waterfall(combined=steps)
     elif fees:
         raise ScenarioError(
@@ -215,7 +228,7 @@ def compile_program(
         parts[where] = (
             None
             if steps is None
-            else _compile(steps, where, tranches, accounts, enhancers, borrower_paid)
+            else _compile(steps, where, tranches, accounts, enhancers, borrower_paid, tax)
         )
     main = parts["combined"] or (parts["interest"] or ()) + (parts["principal"] or ())
     _check_pays_every_tranche(main, tranches, "combined" if parts["combined"] else "principal")

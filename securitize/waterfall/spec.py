@@ -62,6 +62,13 @@ class FeeStep(_Strict):
         return self
 
 
+class TaxStep(_Strict):
+    """Pay the VAT and surcharges (增值税及附加) on the interest collected, at the rates of the
+    scenario's [tax] section (or the packaged ones, ``securitize/data/taxes.toml``)."""
+
+    pay: Literal["tax"]
+
+
 class GuaranteeFeeStep(_Strict):
     """Pay an enhancer's guarantee fee on the amount it covers (net of the policy discount)."""
 
@@ -124,6 +131,7 @@ class ResidualStep(_Strict):
 
 
 STEP_KINDS = {
+    "tax": TaxStep,
     "fee": FeeStep,
     "guarantee_fee": GuaranteeFeeStep,
     "interest": InterestStep,
@@ -146,7 +154,8 @@ def _step_kind(value: Any) -> str | None:
 
 
 Step = Annotated[
-    Annotated[FeeStep, Tag("fee")]
+    Annotated[TaxStep, Tag("tax")]
+    | Annotated[FeeStep, Tag("fee")]
     | Annotated[GuaranteeFeeStep, Tag("guarantee_fee")]
     | Annotated[InterestStep, Tag("interest")]
     | Annotated[DeferredInterestStep, Tag("deferred_interest")]
