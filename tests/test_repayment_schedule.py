@@ -143,3 +143,93 @@ def test_run_writes_the_schedule_as_csv_and_both_memos_show_it(write_scenario, t
     assert 'id="repayment-schedule"' in english and "6 May 2021" in english
     assert "兑付计划" in chinese and "2022年2月7日" in chinese
     assert dt.date(2022, 2, 7).weekday() == 0  # a Monday: the day the exchanges reopened
+
+
+TWO_LOANS = (
+    "loan_id,enterprise,industry,region,balance,coupon,tenor_months,amortisation,score,"
+    "ip_appraised_value\n"
+    "L1,Alpha Tech,Smart equipment,Lucheng,4000000,0.05,12,bullet,80,8000000\n"
+    "L2,Beta Tech,New materials,Ruian,16000000,0.05,24,bullet,80,32000000\n"
+)
+
+
+def put_reset_deal(market_rate: float) -> str:
+    """Two years, half-yearly, on the exchange calendar (ACT/365), VAT on; a floating senior at
+    the index + 0.50 % whose margin resets to 0.20 % after month 12, with a month-12 put."""
+    return f"""
+[deal]
+name = "put_reset"
+closing_date = 2021-01-05
+payment_interval_months = 6
+legal_final_months = 24
+index_path = [{{ month = 0, rate = 0.0385 }}, {{ month = 3, rate = 0.0370 }}]
+
+[deal.calendar]
+day_count = "ACT/365"
+payment_day = 5
+
+[pool]
+tape = "tape.csv"
+
+[credit]
+recovery_lag_months = 0
+
+[simulation]
+paths = 500
+
+[tax]
+
+[[tranches]]
+name = "senior"
+share = 0.6
+margin = 0.005
+reset = {{ month = 12, margin = 0.002 }}
+put = {{ month = 12, rule = "reset_below_market", market_rate = {market_rate} }}
+
+[[tranches]]
+name = "subordinated"
+share = 0.4
+coupon = 0.0
+"""
+
+
+# 5 Aug 2021; 5 Feb 2022 is in the Spring Festival closure → 7 Feb; 5 Aug 2022; 5 Feb 2023 is
+# a Sunday → 6 Feb. Days from closing: 212, 186, 179, 185.
+PUT_DATES = ["2021-08-05", "2022-02-07", "2022-08-05", "2023-02-06"]
+PUT_DAYS = [212, 186, 179, 185]
+
+
+def test_a_dated_floating_senior_with_reset_and_an_unexercised_put_by_hand(write_scenario):
+    """Reset coupon 3.70 % + 0.20 % = 3.90 % is above the 3.50 % market rate: no put. The
+    senior (CNY 12m) earns index + margin on its balance × days / 365: 4.35 % (index 3.85 % at
+    the first period's start), then 4.20 % (3.70 %), then the reset 3.90 %; L1's CNY 4m repays it
+    in part at month 12, L2's CNY 16m the rest at month 24."""
+    path = write_scenario(put_reset_deal(0.035), TWO_LOANS)
+    run = run_scenario(path, paths=500)
+    rows = senior_rows(run.results)
+    assert [r["payment_date"] for r in rows] == PUT_DATES
+    assert [r["accrual_days"] for r in rows] == PUT_DAYS
+    balances = [12e6, 12e6, 8e6, 8e6]
+    coupons = [0.0435, 0.0420, 0.0390, 0.0390]
+    for row, b, c, n in zip(rows, balances, coupons, PUT_DAYS, strict=True):
+        assert row["opening_balance"] == pytest.approx(b, abs=0.005)
+        assert row["interest"] == pytest.approx(b * c * n / 365, abs=0.005)
+    assert [r["principal"] for r in rows] == pytest.approx([0.0, 4e6, 0.0, 8e6], abs=0.005)
+    assert rows[-1]["closing_balance"] == pytest.approx(0.0, abs=0.005)
+
+
+def test_the_put_exercised_makes_the_senior_due_at_month_12(write_scenario):
+    """At a 4.50 % market rate the reset 3.90 % is below it: the notes are put at month 12, all
+    CNY 12m due. The trust has L1's CNY 4m and what is left of the period's interest after VAT
+    and the senior's interest; it pays that and owes the senior nothing more (the rest is its
+    shortfall, which a guarantee would pay), so the table stops at month 12."""
+    path = write_scenario(put_reset_deal(0.045), TWO_LOANS)
+    rows = senior_rows(run_scenario(path, paths=500).results)
+    interest_in = 20e6 * 0.05 * 6 / 12  # the loans' half-year interest (30/360)
+    tax = interest_in * 0.03 / 1.03 * (1 + 0.07 + 0.03 + 0.02)  # VAT on a tax-inclusive base
+    senior_interest = 12e6 * 0.0420 * 186 / 365
+    assert rows[1]["interest"] == pytest.approx(senior_interest, abs=0.005)
+    principal = 4e6 + interest_in - tax - senior_interest
+    assert [r["principal"] for r in rows] == pytest.approx([0.0, principal, 0.0, 0.0], abs=0.005)
+    assert rows[1]["closing_balance"] == pytest.approx(0.0, abs=0.005)
+    assert [r["interest"] for r in rows[2:]] == [0.0, 0.0]
