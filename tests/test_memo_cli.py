@@ -20,6 +20,7 @@ def test_lang_both_writes_an_english_and_a_chinese_memo(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "memo.en.html",
         "memo.zh.html",
+        "repayment_schedule.csv",
         "results.json",
     ]
     english = (tmp_path / "memo.en.html").read_text(encoding="utf-8")

@@ -29,7 +29,7 @@ BANDS = INTERBANK.parent.parent / "securitize" / "data" / "score_bands.csv"
 KEPT = {"AMAC", "CSRC", "SZSE", "NAFMII", "III", "CRE", "SEC-ERBA", "IRR", "Copula", "CNY"}
 KEPT |= {"securitize", "numpy", "SeedSequence"}  # the software that made the memo
 KEPT |= {"related_party"}  # a tape column the memo asks for, by its name
-FILE = re.compile(r"[\w./-]+\.(?:csv|toml|xlsx|parquet)")  # input files are named as they are
+FILE = re.compile(r"[\w./-]+\.(?:csv|toml|json|xlsx|parquet)")  # files are named as they are
 RATING = re.compile(r"^(AAA|AA|A|BBB|BB|B|CCC|CC|C)[+-]?(sf)?$")
 
 

@@ -160,5 +160,5 @@ def test_an_existing_memo_is_not_overwritten_without_force(tmp_path: Path, capsy
     assert os.listdir(out) == ["memo.html"]  # nothing else written either, no temporary files
     assert (out / "memo.html").read_text(encoding="utf-8") == "the reviewed memo"
     assert main([*args, "--force"]) == 0
-    assert sorted(os.listdir(out)) == ["memo.html", "results.json"]
+    assert sorted(os.listdir(out)) == ["memo.html", "repayment_schedule.csv", "results.json"]
     assert (out / "memo.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

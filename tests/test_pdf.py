@@ -152,7 +152,12 @@ def test_run_pdf_writes_it_beside_the_memo_and_never_over_one(tmp_path: Path, ca
     out = tmp_path / "out"
     args = ["run", str(INTERBANK), "--paths", "2000", "--out", str(out), "--quiet", "--pdf"]
     assert main(args) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["memo.html", "memo.pdf", "results.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "memo.html",
+        "memo.pdf",
+        "repayment_schedule.csv",
+        "results.json",
+    ]
     assert (out / "memo.pdf").read_bytes().startswith(PDF_SIGNATURE)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     capsys.readouterr()
@@ -162,6 +167,7 @@ def test_run_pdf_writes_it_beside_the_memo_and_never_over_one(tmp_path: Path, ca
     # All or nothing: an existing PDF alone also stops the run from writing the others.
     (out / "memo.html").unlink()
     (out / "results.json").unlink()
+    (out / "repayment_schedule.csv").unlink()
     assert main([*args, "--seed", "1"]) == 2
     assert "memo.pdf: already exists" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["memo.pdf"]

@@ -48,7 +48,11 @@ def test_run_writes_memo_and_results_and_refuses_to_overwrite(tmp_path: Path, ca
     assert (out / "results.json").read_bytes() == before
     assert main(["run", str(INTERBANK), "--paths", "2000", "--out", str(out), "--force"]) == 0
     assert json.loads((out / "results.json").read_text())["simulation"]["paths"] == 2000
-    assert sorted(p.name for p in out.iterdir()) == ["memo.html", "results.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "memo.html",
+        "repayment_schedule.csv",
+        "results.json",
+    ]
 
 
 def test_every_monte_carlo_figure_carries_a_standard_error(pilot_run) -> None:
