@@ -202,11 +202,10 @@ def build_deal(spec: Spec, data: dict[str, Any], copies: int, seed: int) -> Deal
 
 def _unsupported_feature(structure: Structure) -> bool:
     """Whether the structure uses an enhancer or waterfall feature the kernel does not
-    implement (the numpy engine's tax step, coupon paths, puts and calls among them)."""
+    implement (puts and calls among them)."""
     tranches = [g.tranche for g in structure.guarantees]
-    numpy_only = any(f.basis == "interest_collections" for f in structure.fees) or any(
-        t.coupon_path or t.put_month is not None or t.call_month is not None
-        for t in structure.tranches
+    numpy_only = any(
+        t.put_month is not None or t.call_month is not None for t in structure.tranches
     )
     return (
         numpy_only

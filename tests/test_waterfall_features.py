@@ -295,21 +295,9 @@ def test_index_shift_stress_runs_on_the_shifted_coupons(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The compiled kernel declines every new feature; structures without them are unchanged.
+# The compiled kernel implements every feature here (tests/test_kernel_by_hand.py repeats the
+# hand computations on it).
 # ---------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        ("call = { month = 6 }\n", ""),  # still: reset, put, index path, tax
-        ("\n[tax]\n", "\n"),
-    ],
-)
-def test_kernel_declines_structures_with_the_new_features(tmp_path: Path, change) -> None:
-    _, _, structure = build_deal(tmp_path, deal().replace(*change), TAPE.format(pd=0.02))
-    assert not kernel_lower.supports(structure)
-
 
 PLAIN = """
 [[tranches]]
@@ -335,29 +323,31 @@ tape = "tape.csv"
 
 
 @pytest.mark.parametrize(
-    ("deal_extra", "tax", "tranche_extra", "supported"),
+    ("deal_extra", "tax", "tranche_extra"),
     [
-        ("", "", "", True),
-        ("", "[tax]\n", "", False),
-        ("", "", "reset = { month = 12, coupon = 0.03 }\n", False),
-        ("", "", 'put = { month = 12, rule = "never" }\n', False),
-        ("", "", "call = { month = 12 }\n", False),
-        ("index_path = [ { month = 0, rate = 0.03 } ]\n", "", "", True),  # no floating tranche
+        ("", "", ""),
+        ("", "[tax]\n", ""),
+        ("", "", "reset = { month = 12, coupon = 0.03 }\n"),
+        ("", "", 'put = { month = 12, rule = "never" }\n'),
+        ("", "", 'put = { month = 12, rule = "always" }\n'),
+        ("", "", "call = { month = 12 }\n"),
+        ("index_path = [ { month = 0, rate = 0.03 } ]\n", "", ""),
     ],
 )
-def test_kernel_supports_only_structures_without_the_features(
-    tmp_path: Path, deal_extra: str, tax: str, tranche_extra: str, supported: bool
+def test_the_kernel_supports_every_feature(
+    tmp_path: Path, deal_extra: str, tax: str, tranche_extra: str
 ) -> None:
     text = BASE.format(deal=deal_extra, tax=tax) + PLAIN.format(extra=tranche_extra)
     _, _, structure = build_deal(tmp_path, text, TAPE.format(pd=0.02))
-    assert kernel_lower.supports(structure) is supported
+    assert kernel_lower.supports(structure)
 
 
-def test_floating_tranche_on_an_index_path_is_declined(tmp_path: Path) -> None:
+def test_a_floating_tranche_on_an_index_path_runs_on_the_kernel(tmp_path: Path) -> None:
     text = BASE.format(deal="index_path = [ { month = 0, rate = 0.03 } ]\n", tax="")
     text += PLAIN.format(extra="").replace("coupon = 0.04", "margin = 0.01")
     _, _, structure = build_deal(tmp_path, text, TAPE.format(pd=0.02))
-    assert not kernel_lower.supports(structure)
+    assert kernel_lower.supports(structure)
+    assert kernel_lower.accrual(structure)[0].tolist() == pytest.approx([0.04 / 2] * 4, abs=1e-15)
 
 
 # ---------------------------------------------------------------------------------------------

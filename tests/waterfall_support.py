@@ -109,3 +109,23 @@ def run_one_path(
     )
     guarantor = np.full((1, len(structure.guarantees)), default_month)
     return structure, collections, run_waterfall(structure, collections, guarantor)
+
+
+def kernel_one_path(
+    folder: Path,
+    text: str,
+    defaults: Sequence[tuple[int, int]] = (),
+    tape: str | None = None,
+) -> tuple[Structure, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``run_one_path`` on the compiled kernel: the path's figures (``kernel_lower.path_series``)
+    and its per-date values (``period_series``; with one path of weight 1 a date's sum is the
+    path's value)."""
+    from securitize.waterfall import kernel
+
+    structure, collections, _ = run_one_path(folder, text, defaults, tape=tape)
+    assert kernel.usable(structure)
+    period = collections.by_period(structure.payment_months, structure.pool_balance)
+    guarantor = np.full((1, len(structure.guarantees)), structure.horizon + 1)
+    per_path, sums, _ = kernel.ledger_outcomes(structure, period, guarantor, None)
+    values = {name: total for name, (total, _) in sums.items()}
+    return structure, {name: v[0] for name, v in per_path.items()}, values

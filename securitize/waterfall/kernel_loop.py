@@ -50,6 +50,7 @@ from securitize.waterfall.kernel_codes import (
     GR,
     GUARANTEE_FEE,
     INTEREST,
+    INTEREST_FEE,
     IP,
     KIND,
     MODE,
@@ -542,6 +543,68 @@ def _steps(
 
 
 @njit(cache=True, error_model="numpy")
+def _redemptions(
+    p,
+    tr_put,
+    tr_call,
+    balance,
+    fee_due,
+    gfee_due,
+    current,
+    arrears,
+    garrears,
+    interest_cash,
+    principal_cash,
+    carry,
+    redeem,
+    ahead,
+    subtotal,
+    redeemed,
+):
+    """Principal a put (回售) or an issuer call (赎回) makes due on date p, into ``redeem``:
+    the balance of the tranche and of every tranche above it (``engine._Run._redemption``).
+    An exercised put falls due on every lane; a call only where the date's funds cover every
+    fee and tax due, every tranche's interest due and those balances."""
+    lanes = redeem.shape[0]
+    n_tr = balance.shape[0]
+    for lane in range(lanes):
+        redeem[lane] = 0.0
+    for j in range(n_tr):
+        is_put = tr_put[j] == p
+        is_call = tr_call[j] == p
+        if not (is_put or is_call):
+            continue
+        for lane in range(lanes):
+            ahead[lane] = 0.0
+        for i in range(j + 1):
+            for lane in range(lanes):
+                ahead[lane] = ahead[lane] + balance[i, lane]
+        if is_put:
+            for lane in range(lanes):
+                redeem[lane] = _hi(redeem[lane], ahead[lane])
+                redeemed[j, lane] = True
+        if is_call:
+            # need = ahead + fees due + guarantee fees due + every tranche's interest due.
+            _column_sums(fee_due, subtotal)
+            need = np.empty(lanes)
+            for lane in range(lanes):
+                need[lane] = ahead[lane] + subtotal[lane]
+            _column_sums(gfee_due, subtotal)
+            for lane in range(lanes):
+                need[lane] = need[lane] + subtotal[lane]
+            for i in range(n_tr):
+                for lane in range(lanes):
+                    need[lane] = need[lane] + (
+                        current[i, lane] + (arrears[i, lane] + garrears[i, lane])
+                    )
+            for lane in range(lanes):
+                funds = interest_cash[lane] + principal_cash[lane] + carry[lane]
+                exercised = (funds >= need[lane]) & (balance[j, lane] > CENT)
+                redeem[lane] = _hi(redeem[lane], ahead[lane]) if exercised else redeem[lane]
+                redeemed[j, lane] = exercised
+
+
+@njit(cache=True, error_model="numpy")
 def run_kernel(
     blocked,
     months,
@@ -554,8 +617,11 @@ def run_kernel(
     weight,
     g_discount,
     tr_balance,
-    tr_coupon,
+    tr_accrual,
     tr_deferrable,
+    tr_put,
+    tr_call,
+    tr_redeemable,
     guarantee_of,
     fee_kind,
     fee_rate,
@@ -680,6 +746,16 @@ def run_kernel(
     enhancer_totals = np.empty((n_g, 7, lanes))
     result = np.empty(lanes)
     result_wrapped = np.empty(lanes)
+    # Puts and calls (回售/赎回): principal a put left unpaid (owed no more by the trust, the
+    # tranche's stand-alone loss), the guarantor's principal and its principal × years (paid at
+    # a put date or the legal final month), this date's redemptions and what they make due.
+    put_unpaid = np.empty((n_tr, lanes))
+    gp_total = np.empty((n_tr, lanes))
+    gp_timed = np.empty((n_tr, lanes))
+    redeemed = np.zeros((n_tr, lanes), dtype=np.bool_)
+    redeem = np.empty(lanes)
+    ahead = np.empty(lanes)
+    every_of = np.empty(lanes, dtype=np.bool_)
     ledger_flat = ledger.reshape(ledger.size)
     shortfall_flat = shortfall_row.reshape(shortfall_row.size)
     fee_paid_flat = fee_paid.reshape(fee_paid.size)
@@ -700,6 +776,9 @@ def run_kernel(
                 arrears[j, lane] = 0.0
                 garrears[j, lane] = 0.0
                 shortfall_total[j, lane] = 0.0
+                put_unpaid[j, lane] = 0.0
+                gp_total[j, lane] = 0.0
+                gp_timed[j, lane] = 0.0
         _zero(received.reshape(received.size))
         _zero(timed.reshape(timed.size))
         _zero(fee_due.reshape(fee_due.size))
@@ -721,16 +800,16 @@ def run_kernel(
         for p in range(periods):
             final = p == periods - 1
             period_months = months[p]
-            year_fraction = period_months / 12.0
             end_month = start_month[p] + period_months - 1
             for j in range(n_tr):
-                c = tr_coupon[j]
+                c = tr_accrual[j, p]
                 for lane in range(lanes):
-                    current[j, lane] = balance[j, lane] * (c * year_fraction) if c != 0 else 0.0
+                    current[j, lane] = balance[j, lane] * c if c != 0 else 0.0
             _zero(ledger_flat)
             _zero(shortfall_flat)
             _zero(fee_paid_flat)
             _zero(residual)
+            redeemed[:] = False
 
             # 1. Fees accrue.
             for f in range(n_fee):
@@ -739,6 +818,10 @@ def run_kernel(
                 if kind == POOL_FEE:
                     for lane in range(lanes):
                         accrued[lane] = rate / 12.0 * collections[C_FEE_BASE, p, lane]
+                elif kind == INTEREST_FEE:
+                    # VAT and surcharges on the period's interest collections.
+                    for lane in range(lanes):
+                        accrued[lane] = rate * collections[C_INTEREST, p, lane]
                 elif kind == TRANCHE_FEE:
                     tranche = fee_tranche[f]
                     for lane in range(lanes):
@@ -823,12 +906,40 @@ def run_kernel(
                     pc = pc + (performing if now else 0.0)
                     performing = 0.0 if now else performing
                 every = final | accelerated[lane] | now | called[lane]
+                every_of[lane] = every
                 due_left[lane] = notes[lane] if every else _hi(notes[lane] - performing, 0.0)
                 senior = balance[0, lane]
                 due[lane] = senior if every else _lo(senior, scheduled[p])
                 interest_cash[lane] = ic
                 principal_cash[lane] = pc
                 call_now[lane] = now
+            redeeming = False
+            for j in range(n_tr):
+                redeeming = redeeming or tr_put[j] == p or tr_call[j] == p
+            if redeeming:
+                _redemptions(
+                    p,
+                    tr_put,
+                    tr_call,
+                    balance,
+                    fee_due,
+                    gfee_due,
+                    current,
+                    arrears,
+                    garrears,
+                    interest_cash,
+                    principal_cash,
+                    carry,
+                    redeem,
+                    ahead,
+                    subtotal,
+                    redeemed,
+                )
+                for lane in range(lanes):
+                    due_left[lane] = _hi(due_left[lane], redeem[lane])
+                    senior = balance[0, lane]
+                    whole = every_of[lane] | (redeem[lane] > 0)
+                    due[lane] = senior if whole else _lo(senior, scheduled[p])
             if with_periods:
                 # What the date has, for the coverage multiple (before any release).
                 for lane in range(lanes):
@@ -949,6 +1060,24 @@ def run_kernel(
                         )
                         capital_left[k, lane] = capital_left[k, lane] - solvent
                         ledger[j, GP, lane] += solvent + (unpaid - solvent) * recovery
+            for j in range(n_tr):
+                if tr_put[j] != p or final:
+                    continue
+                # An exercised put: the guarantor pays what the trust could not, as at the
+                # legal final month; the trust owes the tranche no more principal.
+                k = guarantee_of[j]
+                if k >= 0:
+                    recovery = g_recovery[k]
+                    for lane in range(lanes):
+                        unpaid = balance[j, lane]
+                        solvent = (
+                            _lo(unpaid, capital_left[k, lane]) if standing_of[k, lane] else 0.0
+                        )
+                        capital_left[k, lane] = capital_left[k, lane] - solvent
+                        ledger[j, GP, lane] += solvent + (unpaid - solvent) * recovery
+                for lane in range(lanes):
+                    put_unpaid[j, lane] = put_unpaid[j, lane] + balance[j, lane]
+                    balance[j, lane] = 0.0
 
             # 6. The path's running totals, and the date's values (kernel_lower.period_series
             # order) with their sums over the block when per-period figures are wanted.
@@ -960,6 +1089,10 @@ def run_kernel(
                     timed[j, lane] += pp * year
                 for lane in range(lanes):
                     shortfall_total[j, lane] += shortfall_row[j, lane]
+                for lane in range(lanes):
+                    gp = ledger[j, GP, lane]
+                    gp_total[j, lane] += gp
+                    gp_timed[j, lane] += gp * year
                 if with_yields:
                     holder = j == residual_holder
                     for lane in range(lanes):
@@ -1008,6 +1141,11 @@ def run_kernel(
                 values[s, lane] = 1.0 if accelerated[lane] else 0.0
             s += 1
             for j in range(n_tr):
+                if tr_redeemable[j]:
+                    for lane in range(lanes):
+                        values[s, lane] = 1.0 if redeemed[j, lane] else 0.0
+                    s += 1
+            for j in range(n_tr):
                 for lane in range(lanes):
                     ip = ledger[j, IP, lane]
                     pp = ledger[j, PP, lane]
@@ -1034,25 +1172,21 @@ def run_kernel(
             price = tr_balance[j]
             for lane in range(n):
                 out_path[s, first_path + start + lane] = (
-                    balance[j, lane] + arrears[j, lane] + garrears[j, lane]
+                    (balance[j, lane] + put_unpaid[j, lane]) + arrears[j, lane] + garrears[j, lane]
                 ) / price
             for lane in range(n):
                 out_path[s + 1, first_path + start + lane] = (
-                    balance[j, lane] - ledger[j, GP, lane] + arrears[j, lane]
+                    (balance[j, lane] + put_unpaid[j, lane]) - gp_total[j, lane] + arrears[j, lane]
                 ) / price
             for lane in range(n):
                 out_path[s + 2, first_path + start + lane] = (
                     timed[j, lane] / received[j, lane] if received[j, lane] > CENT else np.nan
                 )
-            last_year = years[periods - 1]
             for lane in range(n):
-                # The guarantor pays principal only at the legal final date (ledger's last row).
-                guaranteed = ledger[j, GP, lane]
-                wrapped = received[j, lane] + guaranteed
+                # The guarantor pays principal at the legal final date or a put date.
+                wrapped = received[j, lane] + gp_total[j, lane]
                 out_path[s + 3, first_path + start + lane] = (
-                    (timed[j, lane] + guaranteed * last_year) / wrapped
-                    if wrapped > CENT
-                    else np.nan
+                    (timed[j, lane] + gp_timed[j, lane]) / wrapped if wrapped > CENT else np.nan
                 )
             if with_yields:
                 _yields(cash[j, 0], years, powers, gaps, price, bisections, newton, limit, result)

@@ -38,7 +38,12 @@ _METRICS = {
     "interest_shortfall": k.SHORTFALL,
 }
 _EFFECTS = ("sequential", "accelerate")
-_FEE_BASES = {"pool_balance": k.POOL_FEE, "tranche_balance": k.TRANCHE_FEE, "fixed": k.FIXED_FEE}
+_FEE_BASES = {
+    "pool_balance": k.POOL_FEE,
+    "tranche_balance": k.TRANCHE_FEE,
+    "fixed": k.FIXED_FEE,
+    "interest_collections": k.INTEREST_FEE,
+}
 
 # Fields the kernel implements, and for fields it does not, the value that leaves the engine's
 # behaviour unchanged (a field missing here, or set to anything else, sends the structure to the
@@ -54,6 +59,8 @@ _STRUCTURE_FIELDS = {
     "triggers",
     "loss_tranches",
     "clean_up_call",
+    "dates",
+    "day_count_fractions",
 }
 _GUARANTEE_FIELDS = {
     "name",
@@ -72,6 +79,10 @@ _TRANCHE_FIELDS = {
     "holder",
     "deferrable",
     "expected_maturity_months",
+    "coupon_path",
+    "put_month",
+    "put_exercised",
+    "call_month",
 }
 _PROGRAM_FIELDS = {
     "combined",
@@ -103,14 +114,6 @@ _NEUTRAL = {
     "timely_interest": True,
     "kind": "full_guarantee",
     "cover_factor": 1.0,
-    # Dated accrual (day counts on real dates) runs on the numpy engine.
-    "dates": None,
-    "day_count_fractions": None,
-    # Coupon resets, index paths, puts and calls run on the numpy engine only.
-    "coupon_path": (),
-    "put_month": None,
-    "put_exercised": False,
-    "call_month": None,
 }
 
 
@@ -172,6 +175,18 @@ def supports(structure: Structure) -> bool:
     return True
 
 
+def _redeemable(structure: Structure) -> list:
+    """Tranches with a put or a call: their per-date redeemed flag is reported."""
+    return [t for t in structure.tranches if t.put_month is not None or t.call_month is not None]
+
+
+def _period_of(structure: Structure, month: int | None) -> int:
+    """The payment period (0-based) whose payment month is ``month``; −1 for none."""
+    if month is None:
+        return -1
+    return [int(m) for m in structure.payment_months].index(month)
+
+
 def period_series(structure: Structure) -> list[str]:
     """Names of the kernel's per-period rows, in ``evaluate.summarise``'s order."""
     names = ["available", "due", "residual"]
@@ -180,6 +195,7 @@ def period_series(structure: Structure) -> list[str]:
     names += [f"account.{a.name}" for a in structure.accounts]
     names += [f"trigger.{t.name}" for t in structure.triggers]
     names.append("accelerated")
+    names += [f"tranche.{t.name}.redeemed" for t in _redeemable(structure)]
     for t in structure.tranches:
         key = f"tranche.{t.name}"
         names += [
@@ -276,6 +292,21 @@ class _Targets:
         )
 
 
+def accrual(structure: Structure) -> np.ndarray:
+    """Each tranche's interest per unit of balance on each payment date (tranches × periods):
+    the period's coupon (after resets and the index path) × its year fraction, the tranche's
+    day count on the deal's dates or 30/360 on the month grid. The same products, in the same
+    order, as ``engine._Run.period``."""
+    months = structure.months_per_period
+    fractions = structure.day_count_fractions
+    table = np.zeros((len(structure.tranches), len(months)))
+    for j, t in enumerate(structure.tranches):
+        for p in range(len(months)):
+            fraction = float(months[p]) / 12.0 if fractions is None else float(fractions[j, p])
+            table[j, p] = t.coupon_in(p) * fraction
+    return table
+
+
 def lower(
     structure: Structure, bisections: int, newton: int, rate_limit: float, periods: bool = True
 ) -> Lowered:
@@ -283,7 +314,8 @@ def lower(
     ``newton`` are the yield solver's iterations (none: no yields), ``periods`` whether the
     per-period sums are wanted."""
     program = structure.program
-    names = [t.name for t in structure.tranches]
+    tranches = structure.tranches
+    names = [t.name for t in tranches]
     fee_index = {f.name: i for i, f in enumerate(program.fees)}
     targets = _Targets(names)
     account_target = [targets.add(a.target) for a in structure.accounts]
@@ -330,8 +362,11 @@ def lower(
     triggers = structure.triggers
     arrays = (
         _floats([t.balance for t in structure.tranches]),
-        _floats([t.coupon for t in structure.tranches]),
+        accrual(structure),
         _ints([int(t.deferrable) for t in structure.tranches]),
+        _ints([_period_of(structure, t.put_month if t.put_exercised else None) for t in tranches]),
+        _ints([_period_of(structure, t.call_month) for t in tranches]),
+        _ints([int(t.put_month is not None or t.call_month is not None) for t in tranches]),
         _ints(guarantee_of),
         _ints([_FEE_BASES[f.basis] for f in program.fees]),
         _floats([f.annual_rate for f in program.fees]),
