@@ -308,12 +308,14 @@ def summarise_compiled(
     yields: bool = True,
     periods: bool = True,
     table: tuple[np.ndarray, int] | None = None,
+    pool_claims: dict[int, np.ndarray] | None = None,
+    capital: dict[int, np.ndarray] | None = None,
 ) -> Outcomes:
     """``summarise``'s figures, the waterfall run and reduced by the compiled kernel
     (``waterfall.kernel``) instead of a numpy ledger, the pool's figures taken from
     ``shared`` (``table``: see ``kernel.ledger_outcomes``)."""
     return summarise_compiled_many(
-        [structure], shared, [guarantor_default], yields, periods, [table]
+        [structure], shared, [guarantor_default], yields, periods, [table], [pool_claims], capital
     )[0]
 
 
@@ -324,9 +326,12 @@ def summarise_compiled_many(
     yields: bool = True,
     periods: bool = True,
     tables: list[tuple[np.ndarray, int] | None] | None = None,
+    pool_claims: list[dict[int, np.ndarray] | None] | None = None,
+    capital: dict[int, np.ndarray] | None = None,
 ) -> list[Outcomes]:
     """``summarise_compiled`` for several designs on one chunk, run together by the kernel
-    (``kernel.ledger_outcomes_many``)."""
+    (``kernel.ledger_outcomes_many``; ``pool_claims`` and ``capital`` as ``run_waterfall``
+    takes them)."""
     chunk = shared.chunk
     paths = shared.period.interest.shape[0]
     weight = _weight(chunk)
@@ -339,6 +344,8 @@ def summarise_compiled_many(
         shared.blocks,
         periods,
         tables,
+        pool_claims,
+        capital,
     )
     out = []
     for structure, (compiled_paths, compiled_sums, cross) in zip(structures, figures, strict=True):
@@ -401,6 +408,8 @@ def _evaluate_chunk(
             yields,
             periods,
             [None if d.table is None else (d.table, first) for d in fast],
+            [pool_cover_claims(pool, d.structure, chunk) for d in fast],
+            capital,
         )
         if fast
         else []
@@ -500,7 +509,7 @@ def evaluate_many(
     here = in_process(len(defaults.sizes), workers, scheduler)
     designs = []
     for structure in structures:
-        fast = compiled and capital is None and kernel.usable(structure)
+        fast = compiled and kernel.usable(structure)
         # Run here, the kernel writes each design's per-path figures straight into one table.
         table = np.empty((len(path_series(structure)), defaults.paths)) if fast and here else None
         designs.append(_Design(structure, fast, table))

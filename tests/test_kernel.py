@@ -35,6 +35,7 @@ from securitize.collections import PeriodCollections
 from securitize.credit import simulate_chunk, simulate_defaults
 from securitize.credit.build import build_credit_model
 from securitize.credit.paths import DefaultChunk, chunk_sizes
+from securitize.enhancers.pool_cover import pool_cover_claims
 from securitize.pool import Pool, build_pool
 from securitize.scenario import LoadedScenario, load_scenario, parse_scenario, with_fields
 from securitize.structure import Structure, build_structure
@@ -69,10 +70,11 @@ class Deal:
 def both(deal: Deal) -> tuple[ev.Outcomes, ev.Outcomes]:
     """The chunk's outcomes from the numpy engine's ledger and from the compiled kernel."""
     period, loss = ev.chunk_collections(deal.pool, deal.structure, deal.lag, deal.chunk)
-    ledger = run_waterfall(deal.structure, period, deal.guarantor)
+    covers = pool_cover_claims(deal.pool, deal.structure, deal.chunk)
+    ledger = run_waterfall(deal.structure, period, deal.guarantor, covers)
     reference = ev.summarise(deal.pool, deal.structure, deal.chunk, period, loss, ledger)
     shared = ev.share_chunk(deal.pool, deal.structure, deal.lag, deal.chunk, blocks=True)
-    compiled = ev.summarise_compiled(deal.structure, shared, deal.guarantor)
+    compiled = ev.summarise_compiled(deal.structure, shared, deal.guarantor, pool_claims=covers)
     return reference, compiled
 
 
@@ -370,8 +372,7 @@ def test_the_block_layout_holds_each_path_s_collections_in_its_lane() -> None:
 
 def test_designs_evaluated_together_give_each_design_s_own_figures() -> None:
     """``evaluate_many`` shares each chunk's collections between designs: every design's
-    figures are exactly those of evaluating it alone, on the kernel or (a partial guarantee)
-    on the numpy engine."""
+    figures are exactly those of evaluating it alone (a partial guarantee among them)."""
     path = ROOT / "scenarios" / "wenzhou_interbank_note.toml"
     loaded, pool, structure, _ = _scenario(path, 10)
     model = build_credit_model(loaded, pool, structure.senior_attachment)
@@ -385,7 +386,7 @@ def test_designs_evaluated_together_give_each_design_s_own_figures() -> None:
         guarantees=(replace(structure.guarantees[0], share=0.5, kind="partial_guarantee"),),
     )
     designs = [structure, thinner, partial]
-    assert [kernel.usable(s) for s in designs] == [True, True, False]
+    assert [kernel.usable(s) for s in designs] == [True, True, True]
     together = ev.evaluate_many(pool, designs, lag, defaults, compiled=True, yields=False)
     for design, outcomes in zip(designs, together, strict=True):
         alone = ev.evaluate(pool, design, lag, defaults, compiled=True, yields=False)
@@ -427,20 +428,31 @@ def _pilot_structure() -> Structure:
         {"cap": 1e6},
         {"timely_interest": False, "kind": "crmw"},
         {"kind": "shortfall_undertaking"},
-        {"tranche": -1, "kind": "first_loss"},
+        {"tranche": -1, "kind": "first_loss", "cap": 5e6},
     ],
 )
-def test_enhancer_features_the_kernel_lacks_send_the_deal_to_numpy(change) -> None:
-    structure = _pilot_structure()
-    assert supports(structure)
-    changed = replace(structure.guarantees[0], **change)
-    assert not supports(replace(structure, guarantees=(changed,)))
+def test_the_kernel_gives_the_engines_figures_for_every_enhancer_kind(change) -> None:
+    loaded, pool, structure, chunks = _scenario(
+        ROOT / "scenarios" / "wenzhou_interbank_note.toml", 1500
+    )
+    changed = replace(structure, guarantees=(replace(structure.guarantees[0], **change),))
+    assert supports(changed)
+    lag = loaded.scenario.credit.recovery_lag_months
+    guarantor = ev.guarantor_default_months(changed, chunks[0])
+    assert_same_outcomes(*both(Deal(pool, changed, lag, chunks[0], guarantor)))
 
 
-def test_two_enhancers_of_one_tranche_send_the_deal_to_numpy() -> None:
-    structure = _pilot_structure()
+def test_two_enhancers_of_one_tranche_run_on_the_kernel_in_call_order() -> None:
+    loaded, pool, structure, chunks = _scenario(
+        ROOT / "scenarios" / "wenzhou_interbank_note.toml", 1500
+    )
+    first = replace(structure.guarantees[0], share=0.5, kind="partial_guarantee", cap=5e6)
     second = replace(structure.guarantees[0], name="second")
-    assert not supports(replace(structure, guarantees=(structure.guarantees[0], second)))
+    changed = replace(structure, guarantees=(first, second))
+    assert supports(changed)
+    lag = loaded.scenario.credit.recovery_lag_months
+    guarantor = ev.guarantor_default_months(changed, chunks[0])
+    assert_same_outcomes(*both(Deal(pool, changed, lag, chunks[0], guarantor)))
 
 
 def test_a_field_the_kernel_does_not_know_sends_the_deal_to_numpy() -> None:

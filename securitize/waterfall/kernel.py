@@ -111,6 +111,22 @@ def blocked(period: PeriodCollections, buffer: np.ndarray | None = None) -> np.n
     return out
 
 
+def pool_blocked(
+    structure: Structure, claims: dict[int, np.ndarray], paths: int, periods: int
+) -> np.ndarray:
+    """Each pool enhancer's claims (``enhancers.pool_cover.pool_cover_claims``: paths ×
+    periods) in the block layout: blocks × pool enhancers × periods × LANES."""
+    enhancers = structure.pool_enhancers
+    full, rest = divmod(paths, LANES)
+    out = np.zeros((full + (rest > 0), len(enhancers), periods, LANES))
+    for slot, k in enumerate(enhancers):
+        values = np.asarray(claims[k], dtype=np.float64)
+        out[:full, slot] = values[: full * LANES].reshape(full, LANES, periods).transpose(0, 2, 1)
+        if rest:
+            out[full, slot, :, :rest] = values[full * LANES :].T
+    return out
+
+
 Figures = tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray]
 
 # Blocks of paths run through every design before the next blocks: their collections (about
@@ -127,6 +143,8 @@ def ledger_outcomes(
     blocks: np.ndarray | None = None,
     periods: bool = True,
     table: tuple[np.ndarray, int] | None = None,
+    pool_claims: dict[int, np.ndarray] | None = None,
+    capital: dict[int, np.ndarray] | None = None,
 ) -> Figures:
     """What ``evaluate.summarise`` derives from the waterfall's ledger, computed by the kernel:
     per-path outcomes, per-period (weighted sum, sum of squares), and the per-period cross
@@ -135,9 +153,20 @@ def ledger_outcomes(
     moment zero). ``blocks`` is ``blocked(period)`` when the caller shares it between
     designs. ``table`` (an array of ``path_series`` rows × every path of the evaluation, and
     this chunk's first column) receives the per-path figures in place, so that chunks need no
-    joining afterwards; the figures returned are views of it."""
+    joining afterwards; the figures returned are views of it. ``pool_claims`` and
+    ``capital`` are ``engine.run_waterfall``'s: each pool enhancer's claims (paths × periods)
+    and what each enhancer can pay per path before it is insolvent."""
     return ledger_outcomes_many(
-        [structure], period, [guarantor_default], weight, yields, blocks, periods, [table]
+        [structure],
+        period,
+        [guarantor_default],
+        weight,
+        yields,
+        blocks,
+        periods,
+        [table],
+        [pool_claims],
+        capital,
     )[0]
 
 
@@ -150,6 +179,8 @@ def ledger_outcomes_many(
     blocks: np.ndarray | None = None,
     periods: bool = True,
     tables: list[tuple[np.ndarray, int] | None] | None = None,
+    pool_claims: list[dict[int, np.ndarray] | None] | None = None,
+    capital: dict[int, np.ndarray] | None = None,
 ) -> list[Figures]:
     """``ledger_outcomes`` for several designs on one chunk, ``SPAN`` blocks of paths at a
     time through every design (the same figures as one design at a time, to the last
@@ -162,10 +193,11 @@ def ledger_outcomes_many(
     if blocks.shape != (-(-paths // LANES), COLLECTION_SERIES, dates, LANES):
         raise ValueError("blocked collections do not match the collections")
     weights = _floats(np.ones(paths) if weight is None else weight)
+    none = [None] * len(structures)
     runs = [
-        _Run(structure, period, months, yields, periods, table)
-        for structure, months, table in zip(
-            structures, guarantor_defaults, tables or [None] * len(structures), strict=True
+        _Run(structure, period, months, yields, periods, table, claims, capital)
+        for structure, months, table, claims in zip(
+            structures, guarantor_defaults, tables or none, pool_claims or none, strict=True
         )
     ]
     for start in range(0, blocks.shape[0], SPAN):
@@ -174,8 +206,10 @@ def ledger_outcomes_many(
         for run in runs:
             run_kernel(
                 blocks[start:stop],
+                run.pool_blocks[start:stop],
                 *run.dates,
                 run.guarantor_default[first:last],
+                run.capital[first:last],
                 weights[first:last],
                 run.discount,
                 *run.lowered.arrays,
@@ -199,6 +233,8 @@ class _Run:
         yields: bool,
         periods: bool,
         table: tuple[np.ndarray, int] | None,
+        pool_claims: dict[int, np.ndarray] | None,
+        capital: dict[int, np.ndarray] | None,
     ) -> None:
         from securitize.enhancers.metrics import discount_factors
         from securitize.evaluate import _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT
@@ -222,6 +258,12 @@ class _Run:
         self.guarantor_default = _floats(
             np.asarray(guarantor_default).reshape(paths, len(guarantees))
         )
+        # What each enhancer can pay on each path before it is insolvent (its net assets,
+        # less what earlier deals of its book took).
+        self.capital = np.empty((paths, len(guarantees)))
+        for k, g in enumerate(guarantees):
+            self.capital[:, k] = (capital or {}).get(k, g.capital)
+        self.pool_blocks = pool_blocked(structure, pool_claims or {}, paths, dates)
         self.discount = _floats(
             np.array([discount_factors(structure, g.spec.discount_rate) for g in guarantees])
         ).reshape(len(guarantees), dates)

@@ -30,3 +30,14 @@ PATH_SERIES_PER_GUARANTEE = 7
 # performing balance, fee base.
 C_INTEREST, C_PRINCIPAL_CASH, C_DEFAULTED, C_PERFORMING, C_FEE_BASE = range(5)
 COLLECTION_SERIES = 5
+# Enhancers. Per-lane state, enh[...] (enhancers × lanes each): what is left of the cap, of
+# the capital, what the trust owes it (advances not yet reimbursed), this date's claims paid,
+# reimbursements and cover (CNY-years).
+E_CAPACITY, E_CAPITAL, E_ARREARS, E_CLAIMS, E_REIMBURSED, E_COVER = range(6)
+ENHANCER_STATE = 6
+# Terms: g_floats[k, ...] and g_ints[k, ...].
+GF_SHARE, GF_CAP, GF_RECOVERY, GF_FEE_RATE, GF_COVER_FACTOR = range(5)
+GN_TRANCHE, GN_TIMELY, GN_KIND, GN_POOL_SLOT = range(4)
+# What an enhancer covers: a tranche's shortfalls, a share of the pool's losses, or the pool's
+# losses up to its cap (first loss).
+TRANCHE_COVER, POOL_COVER, FIRST_LOSS = range(3)

@@ -39,13 +39,30 @@ from securitize.waterfall.kernel_codes import (
     DEFERRED,
     DRAW,
     DUE,
+    E_ARREARS,
+    E_CAPACITY,
+    E_CAPITAL,
+    E_CLAIMS,
+    E_COVER,
+    E_REIMBURSED,
+    ENHANCER_STATE,
     F_CALL_THRESHOLD,
     F_POOL,
     F_RATE_LIMIT,
     FEE,
     FIRST,
+    FIRST_LOSS,
     FUND,
+    GF_CAP,
+    GF_COVER_FACTOR,
+    GF_FEE_RATE,
+    GF_RECOVERY,
+    GF_SHARE,
     GI,
+    GN_KIND,
+    GN_POOL_SLOT,
+    GN_TIMELY,
+    GN_TRANCHE,
     GP,
     GR,
     GUARANTEE_FEE,
@@ -65,11 +82,13 @@ from securitize.waterfall.kernel_codes import (
     PATH_SERIES_PER_GUARANTEE,
     PATH_SERIES_PER_TRANCHE,
     POOL,
+    POOL_COVER,
     POOL_FEE,
     PP,
     PRINCIPAL,
     SHORTFALL,
     TARGET,
+    TRANCHE_COVER,
     TRANCHE_FEE,
 )
 
@@ -244,6 +263,84 @@ def _yields(cash, years, powers, gaps, price, bisections, newton, limit, out):
         out[lane] = math.expm1(low[lane]) if total[lane] > CENT else -1.0
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _claim(k, loss, apply_share, g_floats, enh, standing_of, out):
+    """Enhancer k's payment on ``loss`` on every lane, into ``out`` (``engine._Run._claim``):
+    its share (unless already applied), within what is left of its cap; in full while it
+    stands and has capital, its recovery rate on the rest."""
+    lanes = out.shape[0]
+    share = g_floats[k, GF_SHARE]
+    scaled = apply_share and share != 1.0
+    capped = g_floats[k, GF_CAP] != np.inf
+    recovery = g_floats[k, GF_RECOVERY]
+    capacity = enh[E_CAPACITY, k]
+    capital = enh[E_CAPITAL, k]
+    claims = enh[E_CLAIMS, k]
+    standing = standing_of[k]
+    for lane in range(lanes):
+        claim = share * loss[lane] if scaled else loss[lane]
+        if capped:
+            claim = _lo(claim, capacity[lane])
+            capacity[lane] = capacity[lane] - claim
+        solvent = _lo(claim, capital[lane]) if standing[lane] else 0.0
+        capital[lane] = capital[lane] - solvent
+        paid = solvent + (claim - solvent) * recovery
+        claims[lane] += paid
+        out[lane] = paid
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _reimburse(j, amount, calls, call_start, enh):
+    """Split a reimbursement of tranche j's advances among its enhancers in call order
+    (``amount`` is used up)."""
+    lanes = amount.shape[0]
+    for c in range(call_start[j], call_start[j + 1]):
+        k = calls[c]
+        for lane in range(lanes):
+            part = _lo(amount[lane], enh[E_ARREARS, k, lane])
+            enh[E_ARREARS, k, lane] = enh[E_ARREARS, k, lane] - part
+            enh[E_REIMBURSED, k, lane] += part
+            amount[lane] = amount[lane] - part
+
+
+@njit(cache=True, error_model="numpy")
+def _guarantee_principal(
+    j,
+    balance,
+    arrears,
+    garrears,
+    ledger,
+    calls,
+    call_start,
+    g_floats,
+    g_ints,
+    enh,
+    standing_of,
+    left,
+    advance,
+):
+    """Tranche j's enhancers pay its unpaid principal in turn (at the legal final month or its
+    put date); a CRMW also pays the investors' interest arrears and then holds that claim
+    (``engine._Run._guarantee_principal``)."""
+    lanes = left.shape[0]
+    for lane in range(lanes):
+        left[lane] = balance[j, lane]
+    for c in range(call_start[j], call_start[j + 1]):
+        k = calls[c]
+        _claim(k, left, True, g_floats, enh, standing_of, advance)
+        for lane in range(lanes):
+            ledger[j, GP, lane] += advance[lane]
+            left[lane] = left[lane] - advance[lane]
+        if g_ints[k, GN_TIMELY] == 0:
+            _claim(k, arrears[j], True, g_floats, enh, standing_of, advance)
+            for lane in range(lanes):
+                paid = advance[lane]
+                arrears[j, lane] = arrears[j, lane] - paid
+                garrears[j, lane] = garrears[j, lane] + paid
+                enh[E_ARREARS, k, lane] = enh[E_ARREARS, k, lane] + paid
+                ledger[j, GI, lane] += paid
+
+
 @njit(cache=True, error_model="numpy")
 def _steps(
     first_step,
@@ -273,10 +370,14 @@ def _steps(
     scratch,
     work,
     target,
-    guarantee_of,
+    calls,
+    call_start,
+    g_floats,
+    g_ints,
+    enh,
     standing_of,
-    capital_left,
-    g_recovery,
+    advance,
+    paid_back,
     tr_deferrable,
     shortfall_event,
     n_fee,
@@ -325,6 +426,8 @@ def _steps(
                         garrears[j, lane] = garrears[j, lane] - to_guarantor
                         ledger[j, IP, lane] += to_investor
                         ledger[j, GR, lane] += to_guarantor
+                        paid_back[lane] = to_guarantor
+                    _reimburse(j, paid_back, calls, call_start, enh)
             if kind == DEFERRED:
                 continue
             group = 0
@@ -394,7 +497,9 @@ def _steps(
                         to_guarantor = _lo(remaining, garrears[j, lane] if on else 0.0)
                         garrears[j, lane] = garrears[j, lane] - to_guarantor
                         ledger[j, GR, lane] += to_guarantor
+                        paid_back[lane] = to_guarantor
                         scratch[j, lane] = remaining - to_guarantor
+                    _reimburse(j, paid_back, calls, call_start, enh)
                 # The current interest; ``need`` holds each lane's shortfall.
                 for lane in range(lanes):
                     now = current[j, lane] if active[lane] else 0.0
@@ -402,21 +507,19 @@ def _steps(
                     ledger[j, IP, lane] += to_current
                     need[lane] = now - to_current
                     shortfall_row[j, lane] += need[lane]
-                k = guarantee_of[j]
-                if k >= 0:
-                    # In full while the guarantor stands and has capital left; its recovery
-                    # rate on the rest (engine._Run._claim).
-                    recovery = g_recovery[k]
+                for c in range(call_start[j], call_start[j + 1]):
+                    # The tranche's enhancers in call order, each on what the ones before it
+                    # left; a CRMW pays no interest on the way (engine._Run._allocate_interest).
+                    k = calls[c]
+                    if g_ints[k, GN_TIMELY] == 0:
+                        continue
+                    _claim(k, need, True, g_floats, enh, standing_of, advance)
                     for lane in range(lanes):
-                        shortfall = need[lane]
-                        solvent = (
-                            _lo(shortfall, capital_left[k, lane]) if standing_of[k, lane] else 0.0
-                        )
-                        capital_left[k, lane] = capital_left[k, lane] - solvent
-                        advanced = solvent + (shortfall - solvent) * recovery
+                        advanced = advance[lane]
                         ledger[j, GI, lane] += advanced
                         garrears[j, lane] = garrears[j, lane] + advanced
-                        need[lane] = shortfall - advanced
+                        enh[E_ARREARS, k, lane] = enh[E_ARREARS, k, lane] + advanced
+                        need[lane] = need[lane] - advanced
                 not_deferrable = not tr_deferrable[j]
                 for lane in range(lanes):
                     arrears[j, lane] = arrears[j, lane] + need[lane]
@@ -607,6 +710,7 @@ def _redemptions(
 @njit(cache=True, error_model="numpy")
 def run_kernel(
     blocked,
+    pool_claims,
     months,
     start_month,
     scheduled,
@@ -614,6 +718,7 @@ def run_kernel(
     powers,
     gaps,
     gdef,
+    capital_paths,
     weight,
     g_discount,
     tr_balance,
@@ -622,15 +727,14 @@ def run_kernel(
     tr_put,
     tr_call,
     tr_redeemable,
-    guarantee_of,
+    calls,
+    call_start,
     fee_kind,
     fee_rate,
     fee_amount,
     fee_tranche,
-    g_tranche,
-    g_fee_rate,
-    g_recovery,
-    g_capital,
+    g_floats,
+    g_ints,
     acc_initial,
     acc_target,
     tg_kind,
@@ -667,7 +771,7 @@ def run_kernel(
     lanes = blocked.shape[3]
     n_tr = tr_balance.shape[0]
     n_fee = fee_kind.shape[0]
-    n_g = g_tranche.shape[0]
+    n_g = g_ints.shape[0]
     n_acc = acc_initial.shape[0]
     n_trg = trg_metric.shape[0]
     n_series = out_sum.shape[1]
@@ -719,7 +823,16 @@ def run_kernel(
     active = np.empty(lanes, dtype=np.bool_)
     sequential_forced = np.empty(lanes, dtype=np.bool_)
     standing_of = np.empty((n_g, lanes), dtype=np.bool_)
-    capital_left = np.empty((n_g, lanes))
+    enh = np.empty((ENHANCER_STATE, n_g, lanes))
+    cover = enh[E_COVER]
+    claims_row = enh[E_CLAIMS]
+    reimbursed_row = enh[E_REIMBURSED]
+    advance = np.empty(lanes)
+    paid_back = np.empty(lanes)
+    left = np.empty(lanes)
+    # Each pool enhancer's claims on the date's losses, and what they paid into the trust.
+    cover_cash = np.empty(lanes)
+    any_pool = pool_claims.shape[1] > 0
     residual = np.empty(lanes)
     ledger = np.empty((n_tr, 5, lanes))
     shortfall_row = np.empty((n_tr, lanes))
@@ -740,7 +853,6 @@ def run_kernel(
     received = np.empty((n_tr, lanes))
     timed = np.empty((n_tr, lanes))
     shortfall_total = np.empty((n_tr, lanes))
-    cover = np.empty((n_g, lanes))
     # Per enhancer: claims, net claims and their present value, fees and their present value,
     # cover written (CNY-years) and its present value.
     enhancer_totals = np.empty((n_g, 7, lanes))
@@ -769,7 +881,9 @@ def run_kernel(
         for k in range(n_g):
             for lane in range(lanes):
                 g_default[k, lane] = gdef[start + lane, k] if lane < n else 0.0
-                capital_left[k, lane] = g_capital[k]
+                enh[E_CAPITAL, k, lane] = capital_paths[start + lane, k] if lane < n else 0.0
+                enh[E_CAPACITY, k, lane] = g_floats[k, GF_CAP]
+                enh[E_ARREARS, k, lane] = 0.0
         for j in range(n_tr):
             for lane in range(lanes):
                 balance[j, lane] = tr_balance[j]
@@ -835,13 +949,32 @@ def run_kernel(
                         accrued[lane] = 0.0 if called[lane] else accrued[lane]
                 for lane in range(lanes):
                     fee_due[f, lane] = fee_due[f, lane] + accrued[lane]
+            _zero(claims_row.reshape(claims_row.size))
+            _zero(reimbursed_row.reshape(reimbursed_row.size))
             for k in range(n_g):
-                j = g_tranche[k]
+                # The amount covered during the period (engine._Run._covered), for the months
+                # before the enhancer's default: the fee base, in CNY-years.
+                j = g_ints[k, GN_TRANCHE]
+                kind = g_ints[k, GN_KIND]
+                share = g_floats[k, GF_SHARE]
+                capped = g_floats[k, GF_CAP] != np.inf
+                scale = share * g_floats[k, GF_COVER_FACTOR]
+                rate = g_floats[k, GF_FEE_RATE]
                 for lane in range(lanes):
+                    if kind == FIRST_LOSS:
+                        base = enh[E_CAPACITY, k, lane]
+                    else:
+                        if kind == POOL_COVER:
+                            base = scale * collections[C_FEE_BASE, p, lane] / period_months
+                        else:
+                            base = share * balance[j, lane]
+                        base = _lo(base, enh[E_CAPACITY, k, lane]) if capped else base
                     standing = _lo(_hi(g_default[k, lane] - start_month[p], 0.0), period_months)
-                    cover[k, lane] = balance[j, lane] * (standing / 12.0)
-                    gfee_due[k, lane] = gfee_due[k, lane] + g_fee_rate[k] * cover[k, lane]
+                    cover[k, lane] = base * (standing / 12.0)
                     standing_of[k, lane] = g_default[k, lane] > end_month
+                if kind == TRANCHE_COVER:
+                    for lane in range(lanes):
+                        gfee_due[k, lane] = gfee_due[k, lane] + rate * cover[k, lane]
 
             # 2. Triggers, on the notes after the previous date and this period's pool.
             performing_raw = collections[C_PERFORMING, p]
@@ -913,6 +1046,22 @@ def run_kernel(
                 interest_cash[lane] = ic
                 principal_cash[lane] = pc
                 call_now[lane] = now
+            if any_pool:
+                # A pool enhancer's payment on the period's losses joins the available funds
+                # (none after a clean-up call: the loans are no longer the trust's).
+                for lane in range(lanes):
+                    cover_cash[lane] = 0.0
+                for k in range(n_g):
+                    slot = g_ints[k, GN_POOL_SLOT]
+                    if slot < 0:
+                        continue
+                    for lane in range(lanes):
+                        loss = pool_claims[block, slot, p, lane]
+                        left[lane] = 0.0 if called[lane] else loss
+                    _claim(k, left, False, g_floats, enh, standing_of, advance)
+                    for lane in range(lanes):
+                        cover_cash[lane] += advance[lane]
+                        principal_cash[lane] = principal_cash[lane] + advance[lane]
             redeeming = False
             for j in range(n_tr):
                 redeeming = redeeming or tr_put[j] == p or tr_call[j] == p
@@ -1020,10 +1169,14 @@ def run_kernel(
                     scratch,
                     work,
                     target,
-                    guarantee_of,
+                    calls,
+                    call_start,
+                    g_floats,
+                    g_ints,
+                    enh,
                     standing_of,
-                    capital_left,
-                    g_recovery,
+                    advance,
+                    paid_back,
                     tr_deferrable,
                     shortfall_event,
                     n_fee,
@@ -1049,32 +1202,29 @@ def run_kernel(
                     carry[lane] = pot[lane]
             for lane in range(lanes):
                 called[lane] = called[lane] | call_now[lane]
-            if final:
-                for k in range(n_g):
-                    j = g_tranche[k]
-                    recovery = g_recovery[k]
-                    for lane in range(lanes):
-                        unpaid = balance[j, lane]
-                        solvent = (
-                            _lo(unpaid, capital_left[k, lane]) if standing_of[k, lane] else 0.0
-                        )
-                        capital_left[k, lane] = capital_left[k, lane] - solvent
-                        ledger[j, GP, lane] += solvent + (unpaid - solvent) * recovery
             for j in range(n_tr):
-                if tr_put[j] != p or final:
+                if not final and tr_put[j] != p:
                     continue
-                # An exercised put: the guarantor pays what the trust could not, as at the
-                # legal final month; the trust owes the tranche no more principal.
-                k = guarantee_of[j]
-                if k >= 0:
-                    recovery = g_recovery[k]
-                    for lane in range(lanes):
-                        unpaid = balance[j, lane]
-                        solvent = (
-                            _lo(unpaid, capital_left[k, lane]) if standing_of[k, lane] else 0.0
-                        )
-                        capital_left[k, lane] = capital_left[k, lane] - solvent
-                        ledger[j, GP, lane] += solvent + (unpaid - solvent) * recovery
+                # At the legal final month, or on an exercised put's date, the tranche's
+                # enhancers pay what the trust could not; after a put the trust owes the
+                # tranche no more principal.
+                _guarantee_principal(
+                    j,
+                    balance,
+                    arrears,
+                    garrears,
+                    ledger,
+                    calls,
+                    call_start,
+                    g_floats,
+                    g_ints,
+                    enh,
+                    standing_of,
+                    left,
+                    advance,
+                )
+                if final:
+                    continue
                 for lane in range(lanes):
                     put_unpaid[j, lane] = put_unpaid[j, lane] + balance[j, lane]
                     balance[j, lane] = 0.0
@@ -1104,12 +1254,14 @@ def run_kernel(
                             (ip + ledger[j, GI, lane]) + (pp + ledger[j, GP, lane]) + excess
                         )
             for k in range(n_g):
-                j = g_tranche[k]
                 df = g_discount[k, p]
+                # A pool enhancer's fee is paid by the borrowers, outside the trust.
+                pool_fee = g_ints[k, GN_KIND] != TRANCHE_COVER
+                rate = g_floats[k, GF_FEE_RATE]
                 for lane in range(lanes):
-                    claim = ledger[j, GI, lane] + ledger[j, GP, lane]
-                    net = claim - ledger[j, GR, lane]
-                    fee = fee_paid[n_fee + k, lane]
+                    claim = claims_row[k, lane]
+                    net = claim - reimbursed_row[k, lane]
+                    fee = rate * cover[k, lane] if pool_fee else fee_paid[n_fee + k, lane]
                     enhancer_totals[k, 0, lane] += claim
                     enhancer_totals[k, 1, lane] += net
                     enhancer_totals[k, 2, lane] += net * df
@@ -1156,11 +1308,14 @@ def run_kernel(
                     values[s + 4, lane] = balance[j, lane]
                 s += 5
             for k in range(n_g):
-                j = g_tranche[k]
                 for lane in range(lanes):
-                    values[s, lane] = ledger[j, GI, lane] + ledger[j, GP, lane]
+                    values[s, lane] = claims_row[k, lane]
                     values[s + 1, lane] = cover[k, lane]
                 s += 2
+            if any_pool:
+                for lane in range(lanes):
+                    values[s, lane] = cover_cash[lane]
+                s += 1
             _add_moments(values, w, folded, out_sum, out_square, p)
             for lane in range(lanes):
                 folded[0, lane] = w[lane] * available[lane] * w[lane] * due[lane]

@@ -10,7 +10,6 @@ numpy engine instead.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -71,6 +70,11 @@ _GUARANTEE_FIELDS = {
     "recovery_rate",
     "spec",
     "capital",
+    "kind",
+    "share",
+    "cap",
+    "timely_interest",
+    "cover_factor",
 }
 _TRANCHE_FIELDS = {
     "name",
@@ -107,14 +111,7 @@ _STEP_FIELDS = {
     "cover_fees",
 }
 _FEE_FIELDS = {"name", "basis", "annual_rate", "amount_per_year", "tranche"}
-_NEUTRAL = {
-    "pool_covers": (),
-    "share": 1.0,
-    "cap": math.inf,
-    "timely_interest": True,
-    "kind": "full_guarantee",
-    "cover_factor": 1.0,
-}
+_NEUTRAL = {"pool_covers": ()}
 
 
 def _plain(obj: object, known: set[str]) -> bool:
@@ -149,13 +146,8 @@ def supports(structure: Structure) -> bool:
         return False
     if not structure.tranches or not all(_plain(t, _TRANCHE_FIELDS) for t in structure.tranches):
         return False
-    covered = [g.tranche for g in structure.guarantees]
-    if len(set(covered)) != len(covered):
-        return False
     for g in structure.guarantees:
-        if not _plain(g, _GUARANTEE_FIELDS) or g.tranche < 0:
-            return False
-        if getattr(g.spec, "type", "full_guarantee") != "full_guarantee":
+        if not _plain(g, _GUARANTEE_FIELDS):
             return False
     for fee in structure.program.fees:
         if not _plain(fee, _FEE_FIELDS) or fee.basis not in _FEE_BASES:
@@ -173,6 +165,13 @@ def supports(structure: Structure) -> bool:
         if step.kind == "fee" and step.fee.name not in {f.name for f in structure.program.fees}:
             return False
     return True
+
+
+def _cover_kind(g) -> int:
+    """What the enhancer covers, as the kernel's code (``engine._Run._covered``)."""
+    if g.kind == "first_loss":
+        return k.FIRST_LOSS
+    return k.POOL_COVER if g.pool_level else k.TRANCHE_COVER
 
 
 def _redeemable(structure: Structure) -> list:
@@ -207,6 +206,8 @@ def period_series(structure: Structure) -> list[str]:
         ]
     for g in structure.guarantees:
         names += [f"enhancer.{g.name}.claims", f"enhancer.{g.name}.cover"]
+    if structure.pool_enhancers:
+        names.append("pool_cover_cash")
     return names
 
 
@@ -355,9 +356,10 @@ def lower(
         programs = [add(program.combined), [0, 0]]
     programs.append(add(program.accelerated))
 
-    guarantee_of = [-1] * len(names)
-    for i, g in enumerate(structure.guarantees):
-        guarantee_of[g.tranche] = i
+    calls = [k for j in range(len(names)) for k in structure.enhancers_of(j)]
+    call_start = np.cumsum([0] + [len(structure.enhancers_of(j)) for j in range(len(names))])
+    guarantees = structure.guarantees
+    pool_slot = {k: slot for slot, k in enumerate(structure.pool_enhancers)}
     call = structure.clean_up_call
     triggers = structure.triggers
     arrays = (
@@ -367,15 +369,23 @@ def lower(
         _ints([_period_of(structure, t.put_month if t.put_exercised else None) for t in tranches]),
         _ints([_period_of(structure, t.call_month) for t in tranches]),
         _ints([int(t.put_month is not None or t.call_month is not None) for t in tranches]),
-        _ints(guarantee_of),
+        _ints(calls),
+        call_start.astype(np.int64),
         _ints([_FEE_BASES[f.basis] for f in program.fees]),
         _floats([f.annual_rate for f in program.fees]),
         _floats([f.amount_per_year for f in program.fees]),
         _ints([f.tranche if f.tranche is not None else 0 for f in program.fees]),
-        _ints([g.tranche for g in structure.guarantees]),
-        _floats([g.net_fee_rate for g in structure.guarantees]),
-        _floats([g.recovery_rate for g in structure.guarantees]),
-        _floats([getattr(g, "capital", math.inf) for g in structure.guarantees]),
+        np.array(
+            [[g.share, g.cap, g.recovery_rate, g.net_fee_rate, g.cover_factor] for g in guarantees],
+            dtype=np.float64,
+        ).reshape(-1, 5),
+        np.array(
+            [
+                [g.tranche, int(g.timely_interest), _cover_kind(g), pool_slot.get(k, -1)]
+                for k, g in enumerate(guarantees)
+            ],
+            dtype=np.int64,
+        ).reshape(-1, 4),
         _floats([a.initial for a in structure.accounts]),
         _ints(account_target),
         *targets.arrays(),
