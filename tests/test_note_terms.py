@@ -1,15 +1,18 @@
 """Each tranche's coupon terms in results.json (the coupon of every period, the margin, the day
-count, the resets, the put and the call), checked by hand on the put-and-reset example deal."""
+count, the resets, the put and the call), checked by hand on the put-and-reset example deal, and
+stated in both memos, which verify from the results."""
 
 from __future__ import annotations
 
 import json
+import re
+from html import unescape
 from pathlib import Path
 
 import pytest
 
 from securitize.cli import main
-from tests.conftest import ROOT
+from tests.conftest import GOOD_ROW, ROOT, tape_rows, tape_scenario
 
 PUT_RESET = ROOT / "scenarios" / "wenzhou_put_reset.toml"
 PATHS = 500
@@ -84,3 +87,63 @@ def test_the_reset_put_and_call_are_stated_with_their_dates(document):
     assert put["market_rate"] == 0.034 and put["exercised"] is True  # 3.35 % < 3.40 %
     assert b["call"] == {"month": 30, "payment_date": "2023-07-25"}
     assert a["call"] is None and b["put"] is None and b["resets"] == []
+
+
+def terms_section(out: Path, lang: str) -> str:
+    """The memo's coupon-terms list as a reader reads it (tags dropped, entities undone)."""
+    page = (out / f"memo.{lang}.html").read_text("utf-8")
+    start = page.index(">", page.index('id="coupon-terms"')) + 1
+    return unescape(re.sub(r"<[^>]+>", "", page[start : page.index("</ul>", start)]))
+
+
+def test_the_english_memo_states_the_reset_the_put_and_the_call(out):
+    text = terms_section(out, "en")
+    assert "Class A senior notes: coupon at the reference rate + 0.20%" in text
+    assert "(4.05% in the first)" in text
+    assert (
+        "Coupon reset at month 24 (payment date 30 January 2023): the margin becomes -0.30%" in text
+    )
+    assert "a coupon of 3.35%" in text
+    assert "Investor put at month 24 (payment date 30 January 2023)" in text
+    assert "below the market rate of 3.40%" in text and "the put is exercised" in text
+    assert "Issuer call at month 30 (payment date 25 July 2023)" in text
+    assert "Exercised on 0.00% ± 0.00% of the simulated paths" in text  # the funds test fails
+    assert "ACT/365 (actual days / 365, 29 February not counted)" in text
+
+
+def test_the_chinese_memo_states_them_in_chinese(out):
+    text = terms_section(out, "zh")
+    assert "优先级A档资产支持证券：票面利率为基准利率+0.20%" in text
+    assert "第24个月（兑付日2023年1月30日）票面利率调整：利差调整为-0.30%" in text
+    assert "票面利率为3.35%" in text
+    assert "第24个月（兑付日2023年1月30日）投资者回售" in text
+    assert "市场利率3.40%" in text and "投资者行使回售" in text
+    assert "第30个月（兑付日2023年7月25日）赎回" in text and "0.00% ± 0.00%的模拟路径" in text
+    assert "实际天数/365（闰年2月29日不计息）" in text
+    # No generated English: not one Latin word of three letters or more.
+    assert re.findall(r"[A-Za-z][A-Za-z_\-]{2,}", text) == []
+
+
+def test_the_repayment_tables_show_each_periods_coupon(out):
+    english = (out / "memo.en.html").read_text("utf-8")
+    table = english[english.index('id="repayment-schedule"') :]
+    table = table[: table.index("</table>")]
+    assert '<td>26 April 2021</td><td class="num">101</td><td class="num">4.05%</td>' in table
+    assert '<td>25 April 2022</td><td class="num">90</td><td class="num">3.90%</td>' in table
+
+
+def test_a_deal_without_options_has_no_coupon_terms_list(write_scenario):
+    path = write_scenario(tape_scenario(), tape_rows(GOOD_ROW))
+    out = path.parent / "out"
+    assert main(["run", str(path), "--paths", "200", "--out", str(out), "--quiet"]) == 0
+    assert 'id="coupon-terms"' not in (out / "memo.html").read_text("utf-8")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_memo_verifies_from_its_results(out, lang, capsys):
+    """verify reruns the embedded scenario and renders the memo again from the rerun's results:
+    the new figures and lines are reproduced."""
+    capsys.readouterr()
+    assert main(["verify", str(out / f"memo.{lang}.html")]) == 0
+    report = capsys.readouterr().out
+    assert "verified:" in report
