@@ -8,11 +8,13 @@ first on ``PYTHONPATH``, so the two versions never share an import.
 
 Per scenario the report gives the numeric leaves compared, how many differ (and how many of those
 by floating-point rounding only, relative 1e-9), the largest absolute and relative differences
-with their key paths, the largest differences listed, text leaves that differ, and the keys only
-one side has (new keys such as ``repayment_schedule`` are expected). Provenance fields (timings,
-manifest paths and versions, workers) are skipped as ``securitize verify`` skips them. Whether the
-scenario file itself changed and whether it has a ``[deal.calendar]`` are stated, since those are
-the expected reasons for a figure to move.
+with their key paths, the largest differences listed, figures null on one side only (JSON's NaN,
+infinity or "not applicable"), text leaves that differ, and the keys only one side has (new keys
+such as ``repayment_schedule`` are expected). Provenance fields (timings, manifest paths and
+versions, workers) are skipped as ``securitize verify`` skips them. Whether the scenario file
+itself changed and whether it has a ``[deal.calendar]`` are stated, since those are the expected
+reasons for a figure to move. A programme file (``securitize book``) is listed as skipped: it
+writes no results.json, and its deals are scenarios compared on their own.
 
     python benchmarks/scenario_figures.py                 # base 927e407, 4000 paths
     python benchmarks/scenario_figures.py --base HEAD~3 --paths 2000 --only wenzhou_pilot
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -98,6 +99,9 @@ class Comparison:
     def __init__(self) -> None:
         self.compared = 0
         self.numeric: list[tuple[str, float, float, float, float]] = []
+        # A figure on one side, null on the other: JSON writes NaN and infinity as null, so a
+        # figure that became (or stopped being) undefined or not applicable.
+        self.undefined: list[tuple[str, Any, Any]] = []
         self.text: list[tuple[str, Any, Any]] = []
         self.only_base: list[str] = []
         self.only_new: list[str] = []
@@ -135,10 +139,8 @@ class Comparison:
             self.numeric.append((where, base, new, gap, gap / scale if scale else 0.0))
             return
         if (base is None and _number(new)) or (new is None and _number(base)):
-            # JSON writes a NaN or an infinity as null: a figure that became (or stopped being)
-            # undefined.
             self.compared += 1
-            self.numeric.append((where, base, new, math.inf, math.inf))
+            self.undefined.append((where, base, new))
             return
         if base != new:
             self.text.append((where, base, new))
@@ -146,20 +148,14 @@ class Comparison:
     def report(self) -> dict[str, Any]:
         def entry(row: tuple[str, Any, Any, float, float]) -> dict[str, Any]:
             where, a, b, gap, rel = row
-            finite = math.isfinite(gap)
-            return {
-                "key": where,
-                "base": a,
-                "new": b,
-                "absolute": gap if finite else None,
-                "relative": rel if finite else None,
-            }
+            return {"key": where, "base": a, "new": b, "absolute": gap, "relative": rel}
 
         by_gap = sorted(self.numeric, key=lambda r: r[3], reverse=True)
         by_rel = sorted(self.numeric, key=lambda r: r[4], reverse=True)
         return {
             "numeric_compared": self.compared,
-            "numeric_differing": len(self.numeric),
+            "numeric_differing": len(self.numeric) + len(self.undefined),
+            "null_on_one_side": [{"key": k, "base": a, "new": b} for k, a, b in self.undefined],
             "rounding_only": sum(r[4] <= ROUNDING for r in self.numeric),
             "largest_absolute": entry(by_gap[0]) if by_gap else None,
             "largest_relative": entry(by_rel[0]) if by_rel else None,
@@ -182,7 +178,16 @@ def _has_calendar(path: Path) -> bool:
     return isinstance(deal, dict) and "calendar" in deal
 
 
+def _is_programme(path: Path) -> bool:
+    with path.open("rb") as stream:
+        return "programme" in tomllib.load(stream)
+
+
 def compare_scenario(name: str, base: str, tree: Path, paths: int, tmp: Path) -> dict[str, Any]:
+    if _is_programme(ROOT / "scenarios" / name):
+        # A programme book (``securitize book``) writes no results.json; its deals are
+        # scenarios of their own and are compared one by one.
+        return {"scenario": name, "skipped": "a programme file (securitize book), not a deal"}
     then = run_in(tree, tree / "scenarios" / name, paths, tmp / f"base-{name}.json")
     now = run_in(ROOT, ROOT / "scenarios" / name, paths, tmp / f"new-{name}.json")
     changed = bool(git("diff", "--name-only", base, "--", f"scenarios/{name}").strip())
@@ -202,8 +207,8 @@ def compare_scenario(name: str, base: str, tree: Path, paths: int, tmp: Path) ->
 
 def summary_line(row: dict[str, Any]) -> dict[str, Any]:
     """The figures of one scenario's comparison that fit on a line."""
-    if "error" in row:
-        return {"scenario": row["scenario"], "error": row["error"]}
+    if "error" in row or "skipped" in row:
+        return {k: v for k, v in row.items() if k in ("scenario", "error", "skipped")}
     largest_abs, largest_rel = row["largest_absolute"], row["largest_relative"]
     return {
         "scenario": row["scenario"],
@@ -212,6 +217,7 @@ def summary_line(row: dict[str, Any]) -> dict[str, Any]:
         "compared": row["numeric_compared"],
         "differing": row["numeric_differing"],
         "rounding_only": row["rounding_only"],
+        "null_on_one_side": [n["key"] for n in row["null_on_one_side"]],
         "largest_absolute": None
         if largest_abs is None
         else [largest_abs["absolute"], largest_abs["key"]],
