@@ -13,8 +13,10 @@ infinity or "not applicable"), text leaves that differ, and the keys only one si
 such as ``repayment_schedule`` are expected). Provenance fields (timings, manifest paths and
 versions, workers) are skipped as ``securitize verify`` skips them. Whether the scenario file
 itself changed and whether it has a ``[deal.calendar]`` are stated, since those are the expected
-reasons for a figure to move. A programme file (``securitize book``) is listed as skipped: it
-writes no results.json, and its deals are scenarios compared on their own.
+reasons for a figure to move; where figures moved, the headline ones (losses, yields, lives,
+expected claims, break-even rates, the lowest coverage, scheduled interest) are listed with their
+change. A programme file (``securitize book``) is listed as skipped: it writes no results.json,
+and its deals are scenarios compared on their own.
 
     python benchmarks/scenario_figures.py                 # base 927e407, 4000 paths
     python benchmarks/scenario_figures.py --base HEAD~3 --paths 2000 --only wenzhou_pilot
@@ -168,6 +170,43 @@ class Comparison:
         }
 
 
+def headline(document: dict[str, Any]) -> dict[str, float]:
+    """The figures a reader looks at first: pool and tranche losses, yields and lives, the
+    guarantors' expected claims and break-even fees, the lowest coverage multiple and each
+    tranche's interest in the no-default repayment schedule (where the document has one)."""
+    out = {"pool.loss.expected_loss": document["pool"]["loss"]["expected_loss"]["value"]}
+    for t in document["tranches"]:
+        for view in ("standalone", "wrapped"):
+            for name in ("expected_loss", "expected_yield", "wal_years"):
+                out[f"tranches[{t['name']}].{view}.{name}"] = t[view][name]["value"]
+    for e in document["enhancers"]:
+        for name in ("expected_claim", "break_even_net_fee_bp"):
+            if name in e["metrics"]:
+                out[f"enhancers[{e['name']}].{name}"] = e["metrics"][name]["value"]
+    for name, found in (document.get("break_even") or {}).get("tranches", {}).items():
+        out[f"break_even.tranches.{name}.default_rate"] = found["default_rate"]
+    coverage = [c for c in document["cash_flows"].get("coverage_multiple", []) if c is not None]
+    if coverage:
+        out["cash_flows.coverage_multiple (lowest)"] = min(coverage)
+    for row in document.get("repayment_schedule", []):
+        key = f"repayment_schedule[{row['tranche']}].interest (total)"
+        out[key] = out.get(key, 0.0) + row["interest"]
+    return out
+
+
+def headline_changes(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Each headline figure both documents have, where it moved: base, new and the change."""
+    then, now = headline(base), headline(new)
+    out = {}
+    for key in then.keys() & now.keys():
+        a, b = then[key], now[key]
+        if a is None or b is None or a == b:
+            continue
+        scale = max(abs(a), abs(b))
+        out[key] = {"base": a, "new": b, "change": b - a, "relative": (b - a) / scale}
+    return dict(sorted(out.items()))
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -202,7 +241,8 @@ def compare_scenario(name: str, base: str, tree: Path, paths: int, tmp: Path) ->
         return out
     comparison = Comparison()
     comparison.walk(then["document"], now["document"])
-    return {**out, **comparison.report()}
+    headlines = headline_changes(then["document"], now["document"])
+    return {**out, **comparison.report(), "headline_changes": headlines}
 
 
 def summary_line(row: dict[str, Any]) -> dict[str, Any]:
@@ -226,6 +266,7 @@ def summary_line(row: dict[str, Any]) -> dict[str, Any]:
         else [largest_rel["relative"], largest_rel["key"]],
         "text_differing": row["text_differing"],
         "text_keys": [t["key"] for t in row["text_listed"]],
+        "headline_changes": len(row["headline_changes"]),
         "keys_only_now": len(row["keys_only_now"]),
         "keys_only_at_base": len(row["keys_only_at_base"]),
     }
