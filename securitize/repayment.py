@@ -77,7 +77,7 @@ def repayment_schedule(
                     "dated": dated,
                     "accrual_days": days,
                     "year_fraction": fraction,
-                    "coupon": terms.coupon,
+                    "coupon": terms.coupons(periods),
                     "opening_balance": opening,
                     "interest": interest,
                     "principal": principal,

@@ -60,6 +60,14 @@ class TrancheResult:
     guaranteed_by: str | None
     standalone: dict[str, Estimate]
     wrapped: dict[str, Estimate]
+    # The coupon applied in each payment period, the margin, the day count, the resets, the
+    # put and the call (securitize/note_terms.py), so the memo states them from the results.
+    coupon_path: list[float] = field(default_factory=list)
+    margin: float | None = None
+    day_count: str | None = None
+    resets: list[dict[str, Any]] = field(default_factory=list)
+    put: dict[str, Any] | None = None
+    call: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,12 @@ class Results:
                     "balance": t.balance,
                     "share": t.share,
                     "coupon": t.coupon,
+                    "coupon_path": t.coupon_path,
+                    "margin": t.margin,
+                    "day_count": t.day_count,
+                    "resets": t.resets,
+                    "put": t.put,
+                    "call": t.call,
                     "guaranteed_by": t.guaranteed_by,
                     "standalone": estimates(t.standalone),
                     "wrapped": estimates(t.wrapped),
@@ -323,9 +337,11 @@ def build_results(
     assumptions: dict[str, Any],
     simulation: dict[str, Any],
     manifest: dict[str, Any],
+    notes: list[dict[str, Any]] | None = None,
 ) -> Results:
     """Turn combined outcomes into estimates with standard errors (weighted under importance
-    sampling)."""
+    sampling). ``notes``: each tranche's coupon terms (``note_terms``); without them the coupon
+    path alone, from the structure."""
     simulation = {**simulation, **weight_diagnostics(outcomes.per_path["weight"], outcomes.paths)}
     per_path = outcomes.per_path
     weight = per_path["weight"]
@@ -343,11 +359,15 @@ def build_results(
         for j in range(len(structure.tranches))
         if structure.enhancers_of(j)
     }
+    periods = len(structure.payment_months)
+    if notes is None:
+        notes = [{"coupon_path": t.coupons(periods)} for t in structure.tranches]
     tranches = []
     for j, terms in enumerate(structure.tranches):
         key = f"tranche.{terms.name}"
         tranches.append(
             TrancheResult(
+                **notes[j],
                 name=terms.name,
                 holder=terms.holder,
                 balance=terms.balance,

@@ -25,6 +25,7 @@ from securitize.credit.build import build_credit_model
 from securitize.display import display_names
 from securitize.errors import ScenarioError
 from securitize.evaluate import Outcomes, evaluate
+from securitize.note_terms import note_terms
 from securitize.pool import Pool, build_pool
 from securitize.progress import steps
 from securitize.ratings.domestic import domestic_ratings
@@ -193,6 +194,7 @@ def run_scenario(
             "importance_defensive_share": model.defensive_share,
         },
         manifest=manifest(loaded, pool),
+        notes=note_terms(scenario, structure),
     )
     results = replace(
         results,

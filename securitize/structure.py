@@ -49,6 +49,10 @@ class TrancheTerms:
         """The coupon of payment period ``period`` (0-based)."""
         return self.coupon_path[period] if self.coupon_path else self.coupon
 
+    def coupons(self, periods: int) -> list[float]:
+        """The coupon applied in each of ``periods`` payment periods (fixed or not)."""
+        return [float(self.coupon_in(p)) for p in range(periods)]
+
 
 @dataclass(frozen=True)
 class GuaranteeTerms:

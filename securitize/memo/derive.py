@@ -232,3 +232,34 @@ def repayment_tables(results: Results) -> list[dict[str, object]]:
         table["principal"] = sum(r["principal"] for r in table["rows"])
         table["payment"] = sum(r["payment"] for r in table["rows"])
     return list(tables.values())
+
+
+def note_terms(results: Results) -> list[dict[str, object]]:
+    """The coupon terms of each tranche that has more to state than a fixed coupon on the month
+    grid: a margin over the index, a day count (for a tranche that pays interest), resets, a
+    put or a call; a call's exercise is the share of paths it is exercised on, with its SE."""
+    frame = results.cash_flows.set_index("month")
+    out = []
+    for tr in results.tranches:
+        path = tr.coupon_path or [tr.coupon]
+        pays = any(c > 0 for c in path)
+        basis = tr.day_count if pays else None
+        if tr.margin is None and basis is None and not (tr.resets or tr.put or tr.call):
+            continue
+        call = None
+        if tr.call is not None:
+            column = f"tranche.{tr.name}.redeemed"
+            at = frame.loc[tr.call["month"]]
+            call = {**tr.call, "exercised": Estimate(float(at[column]), float(at[f"{column}.se"]))}
+        out.append(
+            {
+                "name": tr.name,
+                "margin": tr.margin,
+                "first_coupon": path[0],
+                "day_count": basis,
+                "resets": tr.resets,
+                "put": tr.put,
+                "call": call,
+            }
+        )
+    return out

@@ -387,6 +387,7 @@ def render_html(results: Results, *, templates: Path | None = None, lang: str = 
         ],
         "economics_columns": ECONOMICS_COLUMNS,
         "subordination": derive.subordination(results),
+        "note_terms": derive.note_terms(results),
         "schedule": derive.payment_schedule(results, t, shown),
         "repayment": derive.repayment_tables(results),
         "command": derive.reproduce_command(results, lang),
