@@ -79,6 +79,17 @@ def _discount_steps(payment_months: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return index.astype(np.int64), gaps.astype(np.int64)
 
 
+def _into_blocks(values: np.ndarray, out: np.ndarray) -> None:
+    """Write one paths × periods series into ``out`` (blocks × periods × LANES): path
+    b·LANES + l goes to block b, lane l; lanes past the last path are left as they are."""
+    values = np.asarray(values, dtype=np.float64)
+    paths, periods = values.shape
+    full, rest = divmod(paths, LANES)
+    out[:full] = values[: full * LANES].reshape(full, LANES, periods).transpose(0, 2, 1)
+    if rest:
+        out[full, :, :rest] = values[full * LANES :].T
+
+
 def blocked(period: PeriodCollections, buffer: np.ndarray | None = None) -> np.ndarray:
     """The collections in the kernel's block layout: blocks × series × periods × LANES, the
     paths padded with zeros to whole blocks, so that the kernel reads each block's dates as
@@ -104,10 +115,7 @@ def blocked(period: PeriodCollections, buffer: np.ndarray | None = None) -> np.n
         out = buffer[: shape[0]]
         out[full:] = 0.0
     for c, values in enumerate(series):
-        head = np.asarray(values[: full * LANES], dtype=np.float64)
-        out[:full, c] = head.reshape(full, LANES, periods).transpose(0, 2, 1)
-        if rest:
-            out[full, c, :, :rest] = np.asarray(values[full * LANES :], dtype=np.float64).T
+        _into_blocks(values, out[:, c])
     return out
 
 
@@ -120,10 +128,7 @@ def pool_blocked(
     full, rest = divmod(paths, LANES)
     out = np.zeros((full + (rest > 0), len(enhancers), periods, LANES))
     for slot, k in enumerate(enhancers):
-        values = np.asarray(claims[k], dtype=np.float64)
-        out[:full, slot] = values[: full * LANES].reshape(full, LANES, periods).transpose(0, 2, 1)
-        if rest:
-            out[full, slot, :, :rest] = values[full * LANES :].T
+        _into_blocks(claims[k], out[:, slot])
     return out
 
 

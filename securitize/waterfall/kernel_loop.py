@@ -662,6 +662,7 @@ def _redemptions(
     redeem,
     ahead,
     subtotal,
+    need,
     redeemed,
 ):
     """Principal a put (回售) or an issuer call (赎回) makes due on date p, into ``redeem``:
@@ -689,7 +690,6 @@ def _redemptions(
         if is_call:
             # need = ahead + fees due + guarantee fees due + every tranche's interest due.
             _column_sums(fee_due, subtotal)
-            need = np.empty(lanes)
             for lane in range(lanes):
                 need[lane] = ahead[lane] + subtotal[lane]
             _column_sums(gfee_due, subtotal)
@@ -1082,6 +1082,7 @@ def run_kernel(
                     redeem,
                     ahead,
                     subtotal,
+                    left,
                     redeemed,
                 )
                 for lane in range(lanes):
