@@ -12,21 +12,20 @@ process, on one core:
   figures and their sums), made once per chunk;
 * kernel_design: one more design as ``sweep``, ``compare`` and ``size`` evaluate it: the
   enhancers' default months, the compiled kernel's waterfall and its reduction to the per-path
-  figures they report (``evaluate.summarise_compiled`` without yields or per-period sums);
+  figures they report (``evaluate.summarise`` without yields or per-period sums);
 * kernel_design_all_figures: the same with every figure a scenario's own run reports: each
   path's yields, and the per-period and per-month sums (loss tranches included);
-* numpy_design: one design on the numpy engine (its ledger and ``evaluate.summarise``);
+* ledger_design: the same kernel in ledger mode (``waterfall.ledger.run_waterfall``, every
+  date's rows for every path, as statements and stresses read them), for scale;
 * end_to_end: ``evaluate_many`` on stored paths with 1 and with K designs (senior shares
   stepped down), after one untimed run with K designs: the tool's own marginal cost of one
   more design, (T_K − T_1)/(K − 1), against ``simulate_defaults`` for the same paths and
   against that plus the collections (from the chunk loop above);
-* the ratios of each design figure to simulation + collections and to the simulation alone,
-  and the largest difference between the kernel's and the numpy engine's figures (relative
-  to each series' scale).
+* the ratios of each design figure to simulation + collections and to the simulation alone.
 
     python benchmarks/waterfall.py                 # 1,000,000 paths
     python benchmarks/waterfall.py --paths 200000
-    python benchmarks/waterfall.py --skip-numpy    # without the numpy engine
+    python benchmarks/waterfall.py --skip-ledger   # without the ledger-mode figure
 """
 
 from __future__ import annotations
@@ -37,25 +36,20 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from securitize.credit import simulate_chunk, simulate_defaults
 from securitize.credit.build import build_credit_model
 from securitize.credit.paths import chunk_sizes
 from securitize.evaluate import (
-    Outcomes,
     chunk_collections,
     evaluate_many,
     guarantor_default_months,
     share_chunk,
     summarise,
-    summarise_compiled,
 )
 from securitize.pool import build_pool
 from securitize.scenario import load_scenario, with_fields
 from securitize.structure import build_structure
-from securitize.waterfall import kernel
-from securitize.waterfall.engine import run_waterfall
+from securitize.waterfall.ledger import run_waterfall
 
 SCENARIO = """
 [deal]
@@ -119,21 +113,6 @@ combined = [
 """
 
 
-def _largest_difference(reference: Outcomes, compiled: Outcomes) -> float:
-    """The largest |kernel − numpy| over every figure, relative to its series' scale."""
-    worst = 0.0
-    pairs = [(reference.per_path[k], compiled.per_path[k]) for k in reference.per_path]
-    for table in ("per_month", "per_period"):
-        for name, sums in getattr(reference, table).items():
-            pairs += list(zip(sums, getattr(compiled, table)[name], strict=True))
-    for expected, got in pairs:
-        finite = np.isfinite(expected)
-        scale = max(float(np.abs(expected[finite]).max()) if finite.any() else 0.0, 1.0)
-        both = finite & np.isfinite(got)
-        worst = max(worst, float(np.abs(got[both] - expected[both]).max(initial=0.0)) / scale)
-    return worst
-
-
 def _designs(loaded, pool, count: int) -> list:
     """The benchmark deal with the senior share stepped down by 2 points per design."""
     out = []
@@ -153,13 +132,11 @@ def _end_to_end(
     structures = _designs(loaded, pool, designs)
     # One untimed run first: the process's first use of that much memory (page faults, costly
     # on a virtual machine) belongs to no design.
-    evaluate_many(pool, structures, 0, defaults, compiled=True, yields=False, periods=False)
+    evaluate_many(pool, structures, 0, defaults, yields=False, periods=False)
     seconds = {}
     for count in (1, designs):
         started = time.perf_counter()
-        evaluate_many(
-            pool, structures[:count], 0, defaults, compiled=True, yields=False, periods=False
-        )
+        evaluate_many(pool, structures[:count], 0, defaults, yields=False, periods=False)
         seconds[count] = time.perf_counter() - started
     marginal = (seconds[designs] - seconds[1]) / (designs - 1)
     return {
@@ -178,7 +155,7 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=50_000)
     parser.add_argument("--designs", type=int, default=4, help="K for the end-to-end figure")
-    parser.add_argument("--skip-numpy", action="store_true", help="without the numpy engine")
+    parser.add_argument("--skip-ledger", action="store_true", help="without ledger mode")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "benchmark.toml"
@@ -187,8 +164,6 @@ def main() -> None:
     pool = build_pool(loaded)
     structure = build_structure(loaded, pool)
     model = build_credit_model(loaded, pool, structure.senior_attachment)
-    if not kernel.usable(structure):
-        raise SystemExit("the compiled kernel is not available here (pip install -e '.[fast]')")
     seconds = dict.fromkeys(
         [
             "simulation",
@@ -196,15 +171,15 @@ def main() -> None:
             "shared_beyond_collections",
             "kernel_design",
             "kernel_design_all_figures",
-            "numpy_design",
+            "ledger_design",
         ],
         0.0,
     )
     small = simulate_chunk(model, 7, 0, 100)
     started = time.perf_counter()
-    summarise_compiled(
+    summarise(
         structure,
-        share_chunk(pool, structure, 0, small, blocks=True),
+        share_chunk(pool, structure, 0, small),
         guarantor_default_months(structure, small),
     )
     seconds["kernel_first_call"] = time.perf_counter() - started
@@ -212,7 +187,6 @@ def main() -> None:
 
     # Whether that first call compiled the kernel (no cached code) or loaded it.
     first_call_compiled = bool(run_kernel.stats.cache_misses)
-    difference = None
     for index, size in enumerate(chunk_sizes(args.paths, args.chunk)):
         started = time.perf_counter()
         chunk = simulate_chunk(model, 7, index, size)
@@ -222,29 +196,26 @@ def main() -> None:
         collections = time.perf_counter() - started
         seconds["collections"] += collections
         started = time.perf_counter()
-        shared = share_chunk(pool, structure, 0, chunk, blocks=True)
+        shared = share_chunk(pool, structure, 0, chunk)
         seconds["shared_beyond_collections"] += time.perf_counter() - started - collections
         started = time.perf_counter()
         months = guarantor_default_months(structure, chunk)
-        summarise_compiled(structure, shared, months, yields=False, periods=False)
+        summarise(structure, shared, months, yields=False, periods=False)
         seconds["kernel_design"] += time.perf_counter() - started
         started = time.perf_counter()
         months = guarantor_default_months(structure, chunk)
-        outcomes = summarise_compiled(structure, shared, months)
+        summarise(structure, shared, months)
         seconds["kernel_design_all_figures"] += time.perf_counter() - started
-        if not args.skip_numpy:
+        if not args.skip_ledger:
             started = time.perf_counter()
             months = guarantor_default_months(structure, chunk)
             ledger = run_waterfall(structure, shared.period, months)
-            reference = summarise(pool, structure, chunk, shared.period, shared.loss, ledger)
-            seconds["numpy_design"] += time.perf_counter() - started
+            seconds["ledger_design"] += time.perf_counter() - started
             del ledger
-            gap = _largest_difference(reference, outcomes)
-            difference = gap if difference is None else max(difference, gap)
         del shared
     shared_paths = seconds["simulation"] + seconds["collections"]
     ratios = {}
-    for name in ("kernel_design", "kernel_design_all_figures", "numpy_design"):
+    for name in ("kernel_design", "kernel_design_all_figures", "ledger_design"):
         if seconds[name] > 0:
             ratios[f"{name}_over_simulation_and_collections"] = seconds[name] / shared_paths
             ratios[f"{name}_over_simulation"] = seconds[name] / seconds["simulation"]
@@ -262,7 +233,6 @@ def main() -> None:
                 "seconds": seconds,
                 "ratios": ratios,
                 "end_to_end": end_to_end,
-                "largest_relative_difference_kernel_vs_numpy": difference,
             },
             indent=2,
         )

@@ -117,7 +117,6 @@ def evaluate_designs(
             paths[key],
             workers,
             scheduler=scheduler,
-            compiled=True,
             yields=False,
             periods=False,
         )

@@ -17,14 +17,12 @@ from securitize.collections import PeriodCollections
 from securitize.credit.counterparty import enhancer_default_months
 from securitize.credit.losses import cumulative_loss_by_month
 from securitize.credit.paths import DefaultChunk, DefaultPaths
-from securitize.enhancers.metrics import enhancer_outcomes
 from securitize.enhancers.pool_cover import pool_cover_claims
 from securitize.parallel import in_process, map_in_order
 from securitize.period_cash import period_collections
 from securitize.pool import Pool
 from securitize.structure import Structure
 from securitize.waterfall import kernel
-from securitize.waterfall.engine import Ledger, run_waterfall
 from securitize.waterfall.kernel_codes import COLLECTION_SERIES, LANES
 from securitize.waterfall.kernel_lower import path_series
 
@@ -72,51 +70,6 @@ def guarantor_default_months(structure: Structure, chunk: DefaultChunk) -> np.nd
     )
 
 
-def _weighted_life(principal: np.ndarray, years: np.ndarray) -> np.ndarray:
-    """Per-path weighted-average life in years of the principal actually received."""
-    received = principal.sum(axis=1)
-    timed = principal @ years
-    return np.divide(timed, received, out=np.full(received.shape, np.nan), where=received > CENT)
-
-
-def internal_rate_of_return(cash: np.ndarray, years: np.ndarray, price: float) -> np.ndarray:
-    """Per-path annual yield y with Σ cash_p (1 + y)^(−t_p) = price (−100% when nothing is ever
-    paid), vectorised over paths.
-
-    Solved for r = log(1 + y): the present value f(r) = Σ c_p e^(−r t_p) − price is convex and
-    decreasing, and with ρ = log(Σc / price) and t₁, t₂ the first and last payment times the root
-    lies between ρ/t₂ and ρ/t₁ (f ≥ 0 at the smaller, ≤ 0 at the larger). Bisection narrows that
-    bracket; Newton's method from its left end then climbs to the root without overshooting.
-    """
-    total = cash.sum(axis=1)
-    paid = total > CENT
-    ratio = np.log(np.where(paid, total, price) / price)
-    positive = cash > 0
-    first = years[np.argmax(positive, axis=1)]
-    last = years[cash.shape[1] - 1 - np.argmax(positive[:, ::-1], axis=1)]
-    # Continuous rates beyond ±20 (a yield within 2e-9 of −100%, or above e^20) are clipped:
-    # they only arise for cash of a fraction of a cent and would overflow the exponentials.
-    low = np.clip(np.minimum(ratio / first, ratio / last), -_RATE_LIMIT, _RATE_LIMIT)
-    high = np.clip(np.maximum(ratio / first, ratio / last), -_RATE_LIMIT, _RATE_LIMIT)
-
-    def discounted(rate: np.ndarray) -> np.ndarray:
-        return cash * np.exp(-rate[:, None] * years[None, :])
-
-    for _ in range(_IRR_BISECTIONS):
-        middle = 0.5 * (low + high)
-        above = discounted(middle).sum(axis=1) >= price
-        low = np.where(above, middle, low)
-        high = np.where(above, high, middle)
-    rate = low
-    for _ in range(_IRR_NEWTON_STEPS):
-        flows = discounted(rate)
-        value = flows.sum(axis=1) - price
-        slope = -(flows @ years)
-        step = np.divide(value, slope, out=np.zeros_like(value), where=slope < 0)
-        rate = np.clip(rate - step, -_RATE_LIMIT, _RATE_LIMIT)
-    return np.where(paid, np.expm1(rate), -1.0)
-
-
 def pool_outcomes(
     pool: Pool,
     structure: Structure,
@@ -125,7 +78,7 @@ def pool_outcomes(
     loss: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The chunk's pool figures: per-path, per-month and per-period series (the waterfall's
-    are added by ``summarise`` or ``summarise_compiled``). Only the loss tranches depend on
+    are added by ``summarise``). Only the loss tranches depend on
     the design."""
     cumulative_loss = _cumulative_loss(pool, structure, chunk)
     per_month = {"pool.cumulative_loss": cumulative_loss}
@@ -187,7 +140,7 @@ class SharedChunk:
     pool_per_path: dict[str, np.ndarray]
     pool_month_sums: dict[str, tuple[np.ndarray, np.ndarray]]
     pool_period_sums: dict[str, tuple[np.ndarray, np.ndarray]]
-    blocks: np.ndarray | None
+    blocks: np.ndarray
 
 
 def share_chunk(
@@ -195,12 +148,12 @@ def share_chunk(
     structure: Structure,
     lag: int,
     chunk: DefaultChunk,
-    blocks: bool,
     periods: bool = True,
     buffer: np.ndarray | None = None,
 ) -> SharedChunk:
-    """The chunk's shared part (``blocks``: also the kernel's block layout, in ``buffer`` if
-    given; ``periods``: also the sums of the pool's per-month and per-period figures)."""
+    """The chunk's shared part: its collections in the kernel's block layout (in ``buffer``
+    if given) and the pool's figures (``periods``: also their per-month and per-period
+    sums)."""
     period, loss = chunk_collections(pool, structure, lag, chunk)
     cumulative_loss = _cumulative_loss(pool, structure, chunk)
     weight = _weight(chunk)
@@ -212,7 +165,7 @@ def share_chunk(
         _pool_paths(pool, chunk, period, loss, cumulative_loss),
         moments({"pool.cumulative_loss": cumulative_loss}, weight) if periods else {},
         moments(_pool_periods(period), weight) if periods else {},
-        kernel.blocked(period, buffer) if blocks else None,
+        kernel.blocked(period, buffer),
     )
 
 
@@ -233,75 +186,6 @@ def moments(
 
 
 def summarise(
-    pool: Pool,
-    structure: Structure,
-    chunk: DefaultChunk,
-    period: PeriodCollections,
-    loss: np.ndarray,
-    ledger: Ledger,
-    yields: bool = True,
-    periods: bool = True,
-) -> Outcomes:
-    """Reduce a chunk's ledger to the figures the results report (per-path yields only with
-    ``yields``, per-month and per-period sums only with ``periods``: design comparisons and
-    sizing report neither, and they are most of the reduction's cost)."""
-    paths = period.interest.shape[0]
-    years = structure.payment_months / 12.0
-    per_path, per_month, per_period = pool_outcomes(pool, structure, chunk, period, loss)
-    per_period.update(available=ledger.available, due=ledger.due, residual=ledger.residual)
-    for name, paid in ledger.fees_paid.items():
-        per_period[f"fee.{name}"] = paid
-    for name, balance in ledger.accounts.items():
-        per_period[f"account.{name}"] = balance
-    for name, state in ledger.triggers.items():
-        per_period[f"trigger.{name}"] = state.astype(float)
-    per_period["accelerated"] = ledger.accelerated.astype(float)
-    for name, state in ledger.redeemed.items():
-        per_period[f"tranche.{name}.redeemed"] = state.astype(float)
-    residual_holder = structure.program.residual_tranche
-    for j, (terms, t) in enumerate(zip(structure.tranches, ledger.tranches, strict=True)):
-        key = f"tranche.{terms.name}"
-        # The holder of the residual earns it: it is part of that tranche's yield.
-        excess = ledger.residual if j == residual_holder else 0.0
-        standalone_interest = t.interest_paid + t.guarantor_reimbursed
-        wrapped_interest = t.interest_paid + t.guarantor_interest
-        wrapped_principal = t.principal_paid + t.guarantor_principal
-        owed_standalone = t.unpaid_principal + t.investor_arrears + t.guarantor_arrears
-        owed_wrapped = t.unpaid_principal - t.guarantor_principal.sum(axis=1) + t.investor_arrears
-        per_path[f"{key}.standalone.loss"] = owed_standalone / terms.balance
-        per_path[f"{key}.wrapped.loss"] = owed_wrapped / terms.balance
-        per_path[f"{key}.standalone.wal"] = _weighted_life(t.principal_paid, years)
-        per_path[f"{key}.wrapped.wal"] = _weighted_life(wrapped_principal, years)
-        if yields:
-            per_path[f"{key}.standalone.irr"] = internal_rate_of_return(
-                standalone_interest + t.principal_paid + excess, years, terms.balance
-            )
-            per_path[f"{key}.wrapped.irr"] = internal_rate_of_return(
-                wrapped_interest + wrapped_principal + excess, years, terms.balance
-            )
-        per_path[f"{key}.interest_shortfall"] = t.shortfall.sum(axis=1)
-        per_period[f"{key}.standalone.interest"] = standalone_interest
-        per_period[f"{key}.standalone.principal"] = t.principal_paid
-        per_period[f"{key}.wrapped.interest"] = wrapped_interest
-        per_period[f"{key}.wrapped.principal"] = wrapped_principal
-        per_period[f"{key}.balance"] = t.balance
-    enhancer_paths, enhancer_periods = enhancer_outcomes(structure, ledger)
-    per_path.update(enhancer_paths)
-    per_period.update(enhancer_periods)
-    if structure.pool_enhancers:
-        per_period["pool_cover_cash"] = ledger.cover_cash
-    if not periods:
-        return Outcomes(paths, per_path, {}, {})
-    weight = _weight(chunk)
-    period_sums = moments(per_period, weight)
-    # The cross moment Σ (w a)(w d) gives the standard error of the coverage multiple E[a]/E[d].
-    w = 1.0 if weight is None else weight
-    cross = (w * ledger.available * w * ledger.due).sum(axis=0)
-    period_sums["coverage.cross"] = (cross, cross)
-    return Outcomes(paths, per_path, moments(per_month, weight), period_sums)
-
-
-def summarise_compiled(
     structure: Structure,
     shared: SharedChunk,
     guarantor_default: np.ndarray,
@@ -311,15 +195,16 @@ def summarise_compiled(
     pool_claims: dict[int, np.ndarray] | None = None,
     capital: dict[int, np.ndarray] | None = None,
 ) -> Outcomes:
-    """``summarise``'s figures, the waterfall run and reduced by the compiled kernel
-    (``waterfall.kernel``) instead of a numpy ledger, the pool's figures taken from
-    ``shared`` (``table``: see ``kernel.ledger_outcomes``)."""
-    return summarise_compiled_many(
+    """Reduce a chunk to the figures the results report: the design's waterfall run and reduced
+    by the kernel (``waterfall.kernel``), the pool's figures taken from ``shared``. Per-path
+    yields only with ``yields``, per-month and per-period sums only with ``periods`` (design
+    comparisons and sizing report neither); ``table``: see ``kernel.ledger_outcomes``."""
+    return summarise_many(
         [structure], shared, [guarantor_default], yields, periods, [table], [pool_claims], capital
     )[0]
 
 
-def summarise_compiled_many(
+def summarise_many(
     structures: list[Structure],
     shared: SharedChunk,
     guarantor_defaults: list[np.ndarray],
@@ -329,9 +214,9 @@ def summarise_compiled_many(
     pool_claims: list[dict[int, np.ndarray] | None] | None = None,
     capital: dict[int, np.ndarray] | None = None,
 ) -> list[Outcomes]:
-    """``summarise_compiled`` for several designs on one chunk, run together by the kernel
-    (``kernel.ledger_outcomes_many``; ``pool_claims`` and ``capital`` as ``run_waterfall``
-    takes them)."""
+    """``summarise`` for several designs on one chunk, run together by the kernel
+    (``kernel.ledger_outcomes_many``; ``pool_claims`` and ``capital`` as
+    ``waterfall.ledger.run_waterfall`` takes them)."""
     chunk = shared.chunk
     paths = shared.period.interest.shape[0]
     weight = _weight(chunk)
@@ -363,11 +248,10 @@ def summarise_compiled_many(
 
 @dataclass(frozen=True)
 class _Design:
-    """One design of an evaluation: its structure, whether it runs on the kernel, and (when
-    the chunks run in this process) the table its per-path figures are written into."""
+    """One design of an evaluation: its structure and (when the chunks run in this process)
+    the table its per-path figures are written into."""
 
     structure: Structure
-    on_kernel: bool
     table: np.ndarray | None
 
 
@@ -388,8 +272,7 @@ def _evaluate_chunk(
     """Every design on one chunk, the chunk's shared part made once."""
     pool, designs, lag, defaults, index, first, capital, yields, periods, buffer = args
     chunk = defaults.chunk(index)
-    on_kernel = any(d.on_kernel for d in designs)
-    shared = share_chunk(pool, designs[0].structure, lag, chunk, on_kernel, periods, buffer)
+    shared = share_chunk(pool, designs[0].structure, lag, chunk, periods, buffer)
     # Designs that differ elsewhere share their guarantors' default months on the chunk.
     months_of: dict[tuple[tuple[str, float, float], ...], np.ndarray] = {}
     months = []
@@ -399,33 +282,16 @@ def _evaluate_chunk(
         if key not in months_of:
             months_of[key] = guarantor_default_months(design.structure, chunk)
         months.append(months_of[key])
-    fast = [d for d in designs if d.on_kernel]
-    compiled = iter(
-        summarise_compiled_many(
-            [d.structure for d in fast],
-            shared,
-            [m for d, m in zip(designs, months, strict=True) if d.on_kernel],
-            yields,
-            periods,
-            [None if d.table is None else (d.table, first) for d in fast],
-            [pool_cover_claims(pool, d.structure, chunk) for d in fast],
-            capital,
-        )
-        if fast
-        else []
+    return summarise_many(
+        [d.structure for d in designs],
+        shared,
+        months,
+        yields,
+        periods,
+        [None if d.table is None else (d.table, first) for d in designs],
+        [pool_cover_claims(pool, d.structure, chunk) for d in designs],
+        capital,
     )
-    out = []
-    for design, design_months in zip(designs, months, strict=True):
-        if design.on_kernel:
-            out.append(next(compiled))
-            continue
-        structure = design.structure
-        covers = pool_cover_claims(pool, structure, chunk)
-        ledger = run_waterfall(structure, shared.period, design_months, covers, capital)
-        out.append(
-            summarise(pool, structure, chunk, shared.period, shared.loss, ledger, yields, periods)
-        )
-    return out
 
 
 def _only_chunk(defaults: DefaultPaths, index: int) -> DefaultPaths:
@@ -445,16 +311,13 @@ def evaluate(
     progress: bool = False,
     scheduler: str | None = None,
     capital: dict[int, np.ndarray] | None = None,
-    compiled: bool = False,
     yields: bool = True,
     periods: bool = True,
 ) -> Outcomes:
     """Run the structure over every chunk of ``defaults`` and combine in chunk order.
     ``capital`` (enhancer index → one amount per path) is what each enhancer can still pay
     before it is insolvent, when earlier deals of its book have used some of its net assets.
-    ``compiled`` lets design evaluation (sweeps, comparisons, sizing) run on the compiled kernel
-    where it applies; a scenario's own run (its memo) stays on the numpy engine, so its figures
-    are the same to the last digit whether or not numba is installed. Without ``yields`` the
+    Without ``yields`` the
     per-path yields (``tranche.*.irr``) are neither solved for nor returned; without
     ``periods`` only per-path figures are (design evaluation needs no more)."""
     return evaluate_many(
@@ -466,7 +329,6 @@ def evaluate(
         progress,
         scheduler,
         capital,
-        compiled,
         yields,
         periods,
     )[0]
@@ -488,7 +350,6 @@ def evaluate_many(
     progress: bool = False,
     scheduler: str | None = None,
     capital: dict[int, np.ndarray] | None = None,
-    compiled: bool = False,
     yields: bool = True,
     periods: bool = True,
 ) -> list[Outcomes]:
@@ -509,13 +370,12 @@ def evaluate_many(
     here = in_process(len(defaults.sizes), workers, scheduler)
     designs = []
     for structure in structures:
-        fast = compiled and kernel.usable(structure)
         # Run here, the kernel writes each design's per-path figures straight into one table.
-        table = np.empty((len(path_series(structure)), defaults.paths)) if fast and here else None
-        designs.append(_Design(structure, fast, table))
+        table = np.empty((len(path_series(structure)), defaults.paths)) if here else None
+        designs.append(_Design(structure, table))
     # Run here, the chunks take turns with one buffer for their block layout.
     buffer = None
-    if here and any(d.on_kernel for d in designs):
+    if here:
         blocks = -(-max(defaults.sizes) // LANES)
         dates = len(structures[0].payment_months)
         buffer = np.empty((blocks, COLLECTION_SERIES, dates, LANES))

@@ -17,7 +17,7 @@ from securitize.enhancers.pool_cover import pool_cover_claims
 from securitize.errors import SecuritizeError
 from securitize.evaluate import chunk_collections, guarantor_default_months
 from securitize.run import Run
-from securitize.waterfall.engine import run_waterfall
+from securitize.waterfall.ledger import run_waterfall
 
 
 def worst_path(run: Run) -> int:

@@ -32,7 +32,7 @@ from securitize.pool import Pool
 from securitize.scenario import Stress
 from securitize.schedules import PoolSchedule
 from securitize.structure import Structure
-from securitize.waterfall.engine import Ledger, run_waterfall
+from securitize.waterfall.ledger import Ledger, run_waterfall
 
 CENT = 0.01
 _MAX_CUMULATIVE = 0.9999

@@ -3,7 +3,7 @@
 Each example is a scenario (an inline pool or a small tape, 2–3 tranches, a random priority of
 payments drawn from every step type, an optional reserve account, triggers, guarantee and
 clean-up call) run on sparse random defaults and prepayments. The accounting identities below
-are read off ``securitize/waterfall/engine.py``:
+are read off ``securitize/waterfall/ledger.py`` and the kernel:
 
 * On a payment date the cash in is ``available`` (this period's collections, the cash carried
   from the last date and the clean-up call proceeds) plus what the reserve accounts pay into the
@@ -37,7 +37,7 @@ from securitize.pool import build_pool
 from securitize.scenario import LoadedScenario, parse_scenario
 from securitize.schedules import AMORTISATION_TYPES
 from securitize.structure import Structure, build_structure
-from securitize.waterfall.engine import TRANCHE_SERIES, TRANCHE_TOTALS, Ledger, run_waterfall
+from securitize.waterfall.ledger import TRANCHE_SERIES, TRANCHE_TOTALS, Ledger, run_waterfall
 
 SETTINGS = settings(
     max_examples=40,

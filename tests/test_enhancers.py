@@ -22,7 +22,7 @@ from securitize.credit.paths import DefaultChunk
 from securitize.enhancers.pool_cover import pool_cover_claims
 from securitize.period_cash import period_collections
 from securitize.run import run_scenario
-from securitize.waterfall.engine import run_waterfall
+from securitize.waterfall.ledger import run_waterfall
 
 BOTH_DEFAULT_IN_MONTH_4 = ((0, 4), (1, 4))
 

@@ -1,6 +1,6 @@
 """A two-loan deal whose every payment date is worked out by hand from the waterfall's rules.
 
-The rules (securitize/waterfall/engine.py): collections accumulate in the account and are
+The rules (securitize/waterfall/ledger.py): collections accumulate in the account and are
 paid on each payment date (months 3, 6, 9, 12, 15) in this order —
 1. fees: the trustee fee (50 bp a year, accruing monthly on the previous month's closing
    performing pool balance; CNY 2,000,000 before month 1), then the guarantee fee (net rate a
@@ -26,7 +26,7 @@ import pytest
 
 from securitize.collections import Collections
 from securitize.structure import Structure
-from securitize.waterfall.engine import Ledger
+from securitize.waterfall.ledger import Ledger
 from tests.waterfall_support import HAND_DEAL, HAND_TAPE, TRUSTEE_FEE, build_deal, run_one_path
 
 CENT = 0.005

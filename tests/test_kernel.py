@@ -1,25 +1,19 @@
-"""The compiled waterfall kernel gives the numpy engine's figures.
+"""The kernel's reduction (what design evaluation reads) agrees with its own ledger.
 
-Design evaluation runs on ``securitize/waterfall/kernel.py`` when numba is installed and the
-kernel implements the structure. Each test here evaluates the same chunk of paths both ways —
-``evaluate.summarise`` on the numpy engine's ledger, and ``evaluate.summarise_compiled`` — and
-requires every per-path figure and every per-period and per-month sum to agree to 1e-9 of the
-series' scale (the kernel repeats the engine's arithmetic; only the order of sums over paths and
-the yield solver's discounting differ, at the level of rounding).
-
-Deals come from the conservation tests' generator (every step type, triggers, reserve
-accounts, clean-up call, guarantees, random defaults and prepayments), widened here: paths are
-repeated with shifted guarantor defaults to fill several blocks of the kernel's lanes, some draws
-carry importance weights, some add a custom post-acceleration waterfall. On the generator's raw
-deals the kernel must either decline the structure (``supports``) or agree; on deals restricted
-to what it implements it must agree. The bundled scenarios are checked the same way on paths of
-their own credit model, and ``evaluate`` end to end with and without the kernel.
+Design evaluation never writes a ledger: the kernel reduces each path as it goes to per-path
+losses, lives, yields, shortfalls and claims, and per-date weighted sums. The same kernel in
+ledger mode writes every date's rows. Here the figures are derived again, with numpy, from the
+ledger — the losses from what is owed at the end, lives from principal × time, yields priced
+back to par, per-date sums from the rows — and compared with the reduction on random deals from
+the conservation generator (every enhancer kind, weights, custom post-acceleration waterfalls),
+the bundled scenarios and deals across several blocks. The ledger itself is checked against
+deals worked out by hand (tests/test_hand_computed_deal.py, tests/test_waterfall_features.py)
+and the accounting identities (tests/test_conservation.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,14 +29,15 @@ from securitize.collections import PeriodCollections
 from securitize.credit import simulate_chunk, simulate_defaults
 from securitize.credit.build import build_credit_model
 from securitize.credit.paths import DefaultChunk, chunk_sizes
+from securitize.enhancers.metrics import discount_factors
 from securitize.enhancers.pool_cover import pool_cover_claims
 from securitize.pool import Pool, build_pool
 from securitize.scenario import LoadedScenario, load_scenario, parse_scenario, with_fields
 from securitize.structure import Structure, build_structure
 from securitize.waterfall import kernel
-from securitize.waterfall.engine import run_waterfall
 from securitize.waterfall.kernel_codes import LANES
-from securitize.waterfall.kernel_lower import supports
+from securitize.waterfall.kernel_lower import lower, supports
+from securitize.waterfall.ledger import Ledger, run_waterfall
 from tests.conftest import ROOT
 from tests.test_conservation import Spec, specs
 
@@ -52,6 +47,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 RELATIVE = 1e-9
+CENT = 0.01
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 
 
@@ -64,18 +60,120 @@ class Deal:
     guarantor: np.ndarray
 
 
-# -- the two evaluations ---------------------------------------------------------------------
+# -- the reduction and the ledger -------------------------------------------------------------
 
 
-def both(deal: Deal) -> tuple[ev.Outcomes, ev.Outcomes]:
-    """The chunk's outcomes from the numpy engine's ledger and from the compiled kernel."""
-    period, loss = ev.chunk_collections(deal.pool, deal.structure, deal.lag, deal.chunk)
+def _ledger_figures(
+    structure: Structure, ledger: Ledger, weight: np.ndarray | None
+) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The per-path figures (yields aside) and per-date sums that the reduction reports,
+    derived from the ledger."""
+    years = structure.payment_months / 12.0
+    per_path: dict[str, np.ndarray] = {}
+    per_period: dict[str, np.ndarray] = {
+        "available": ledger.available,
+        "due": ledger.due,
+        "residual": ledger.residual,
+    }
+    for name, paid in ledger.fees_paid.items():
+        per_period[f"fee.{name}"] = paid
+    for name, balance in ledger.accounts.items():
+        per_period[f"account.{name}"] = balance
+    for name, state in ledger.triggers.items():
+        per_period[f"trigger.{name}"] = state
+    per_period["accelerated"] = ledger.accelerated
+    for name, state in ledger.redeemed.items():
+        per_period[f"tranche.{name}.redeemed"] = state
+
+    def life(principal: np.ndarray) -> np.ndarray:
+        received = principal.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(received > CENT, principal @ years / received, np.nan)
+
+    for terms, t in zip(structure.tranches, ledger.tranches, strict=True):
+        key = f"tranche.{terms.name}"
+        owed = t.unpaid_principal + t.investor_arrears
+        per_path[f"{key}.standalone.loss"] = (owed + t.guarantor_arrears) / terms.balance
+        wrapped = owed - t.guarantor_principal.sum(axis=1)
+        per_path[f"{key}.wrapped.loss"] = wrapped / terms.balance
+        per_path[f"{key}.standalone.wal"] = life(t.principal_paid)
+        per_path[f"{key}.wrapped.wal"] = life(t.principal_paid + t.guarantor_principal)
+        per_path[f"{key}.interest_shortfall"] = t.shortfall.sum(axis=1)
+        per_period[f"{key}.standalone.interest"] = t.interest_paid + t.guarantor_reimbursed
+        per_period[f"{key}.standalone.principal"] = t.principal_paid
+        per_period[f"{key}.wrapped.interest"] = t.interest_paid + t.guarantor_interest
+        per_period[f"{key}.wrapped.principal"] = t.principal_paid + t.guarantor_principal
+        per_period[f"{key}.balance"] = t.balance
+    for g in structure.guarantees:
+        key = f"enhancer.{g.name}"
+        df = discount_factors(structure, g.spec.discount_rate)
+        claims, cover = ledger.claims[g.name], ledger.cover_base[g.name]
+        net = claims - ledger.reimbursed[g.name]
+        fees = g.net_fee_rate * cover if g.pool_level else ledger.fees_paid[g.name]
+        per_path[f"{key}.claims"] = claims.sum(axis=1)
+        per_path[f"{key}.net_claims"] = net.sum(axis=1)
+        per_path[f"{key}.pv_net_claims"] = net @ df
+        per_path[f"{key}.fees"] = fees.sum(axis=1)
+        per_path[f"{key}.pv_fees"] = fees @ df
+        per_path[f"{key}.pv_cover"] = cover @ df
+        per_path[f"{key}.cover_years"] = cover.sum(axis=1)
+        per_period[f"{key}.claims"] = claims
+        per_period[f"{key}.cover"] = cover
+    if structure.pool_enhancers:
+        per_period["pool_cover_cash"] = ledger.cover_cash
+    sums = {}
+    for name, values in per_period.items():
+        weighted = values.astype(float) * (1.0 if weight is None else weight)
+        sums[name] = (weighted.sum(axis=0), (weighted * weighted).sum(axis=0))
+    w = 1.0 if weight is None else weight
+    cross = (w * ledger.available * w * ledger.due).sum(axis=0)
+    sums["coverage.cross"] = (cross, cross)
+    return per_path, sums
+
+
+def _assert_priced_to_par(structure: Structure, ledger: Ledger, outcomes: ev.Outcomes) -> None:
+    """Each tranche's yields discount its cash (from the ledger) back to its price."""
+    years = structure.payment_months / 12.0
+    holder = structure.program.residual_tranche
+    for j, (terms, t) in enumerate(zip(structure.tranches, ledger.tranches, strict=True)):
+        excess = ledger.residual if j == holder else 0.0
+        cash = {
+            "standalone": t.interest_paid + t.guarantor_reimbursed + t.principal_paid + excess,
+            "wrapped": t.interest_paid
+            + t.guarantor_interest
+            + t.principal_paid
+            + t.guarantor_principal
+            + excess,
+        }
+        for view, flows in cash.items():
+            y = outcomes.per_path[f"tranche.{terms.name}.{view}.irr"]
+            paid = flows.sum(axis=1) > CENT
+            assert np.all(y[~paid] == -1.0), view
+            # Yields at the solver's bounds (cash of a fraction of a cent) are not priced.
+            with np.errstate(divide="ignore"):
+                inside = paid & (np.abs(np.log1p(y)) < 19.0)
+            value = (flows[inside] * (1.0 + y[inside, None]) ** (-years)).sum(axis=1)
+            np.testing.assert_allclose(value, terms.balance, rtol=1e-9, err_msg=view)
+
+
+def agree(deal: Deal) -> ev.Outcomes:
+    """Run the deal's chunk both ways and check the reduction against the ledger; the
+    reduction's outcomes."""
+    period, _ = ev.chunk_collections(deal.pool, deal.structure, deal.lag, deal.chunk)
     covers = pool_cover_claims(deal.pool, deal.structure, deal.chunk)
     ledger = run_waterfall(deal.structure, period, deal.guarantor, covers)
-    reference = ev.summarise(deal.pool, deal.structure, deal.chunk, period, loss, ledger)
-    shared = ev.share_chunk(deal.pool, deal.structure, deal.lag, deal.chunk, blocks=True)
-    compiled = ev.summarise_compiled(deal.structure, shared, deal.guarantor, pool_claims=covers)
-    return reference, compiled
+    shared = ev.share_chunk(deal.pool, deal.structure, deal.lag, deal.chunk)
+    reduced = ev.summarise(deal.structure, shared, deal.guarantor, pool_claims=covers)
+    per_path, sums = _ledger_figures(deal.structure, ledger, ev._weight(deal.chunk))
+    for name, values in per_path.items():
+        assert_close(reduced.per_path[name], values, f"per path {name}")
+    assert set(reduced.per_period) == set(sums) | set(shared.pool_period_sums)
+    for name, (total, square) in sums.items():
+        got_total, got_square = reduced.per_period[name]
+        assert_close(got_total, total, f"per period {name} sum")
+        assert_close(got_square, square, f"per period {name} sum of squares")
+    _assert_priced_to_par(deal.structure, ledger, reduced)
+    return reduced
 
 
 def assert_close(got: np.ndarray, expected: np.ndarray, name: str) -> None:
@@ -88,40 +186,7 @@ def assert_close(got: np.ndarray, expected: np.ndarray, name: str) -> None:
     )
 
 
-def assert_same_outcomes(reference: ev.Outcomes, compiled: ev.Outcomes) -> None:
-    """Every figure, under the same names in the same order."""
-    assert compiled.paths == reference.paths
-    assert list(compiled.per_path) == list(reference.per_path)
-    assert list(compiled.per_month) == list(reference.per_month)
-    assert list(compiled.per_period) == list(reference.per_period)
-    for name, values in reference.per_path.items():
-        assert_close(compiled.per_path[name], values, f"per path {name}")
-    for table in ("per_month", "per_period"):
-        for name, (total, square) in getattr(reference, table).items():
-            got_total, got_square = getattr(compiled, table)[name]
-            assert_close(got_total, total, f"{table} {name} sum")
-            assert_close(got_square, square, f"{table} {name} sum of squares")
-
-
 # -- deals from the conservation generator ----------------------------------------------------
-
-
-def _only_what_the_kernel_implements(data: dict[str, Any]) -> dict[str, Any]:
-    """The deal with its enhancers cut down to one full guarantee (the kernel's enhancer)."""
-    data = dict(data)
-    kept = [dict(e) for e in data.get("enhancers", []) if e["name"] == "guarantor"]
-    for enhancer in kept:
-        enhancer["type"] = "full_guarantee"
-        enhancer.pop("share", None)
-        enhancer.pop("cap", None)
-    data["enhancers"] = kept
-    names = {e["name"] for e in kept}
-    if "waterfall" in data:
-        data["waterfall"] = {
-            part: [s for s in steps if "enhancer" not in s or s["enhancer"] in names]
-            for part, steps in data["waterfall"].items()
-        }
-    return data
 
 
 def _accelerated(draw: Any, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -148,11 +213,11 @@ def _accelerated(draw: Any, data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @st.composite
-def deals(draw: Any, restricted: bool) -> tuple[Spec, dict[str, Any], int, int]:
+def deals(draw: Any) -> tuple[Spec, dict[str, Any], int, int]:
     """A generated deal (its data), how many times its paths repeat, and a weights seed (or
     -1 for plain Monte Carlo)."""
     spec = draw(specs())
-    data = _only_what_the_kernel_implements(spec.data) if restricted else spec.data
+    data = spec.data
     if "waterfall" in data and draw(st.booleans()):
         data = {**data, "waterfall": {**data["waterfall"], "accelerated": _accelerated(draw, data)}}
     copies = draw(st.sampled_from([1, 3, 40]))
@@ -202,39 +267,10 @@ def build_deal(spec: Spec, data: dict[str, Any], copies: int, seed: int) -> Deal
     return Deal(pool, structure, loaded.scenario.credit.recovery_lag_months, chunk, guarantor)
 
 
-def _unsupported_feature(structure: Structure) -> bool:
-    """Whether the structure uses an enhancer or waterfall feature the kernel does not
-    implement (puts and calls among them)."""
-    tranches = [g.tranche for g in structure.guarantees]
-    numpy_only = any(
-        t.put_month is not None or t.call_month is not None for t in structure.tranches
-    )
-    return (
-        numpy_only
-        or any(
-            g.kind != "full_guarantee" or g.tranche < 0 or g.share != 1.0 or g.cap != math.inf
-            for g in structure.guarantees
-        )
-        or len(set(tranches)) != len(tranches)
-    )
-
-
 @SETTINGS
-@given(deals(restricted=True))
-def test_kernel_gives_the_engines_figures_on_random_deals(drawn) -> None:
-    deal = build_deal(*drawn)
-    assert supports(deal.structure)
-    assert_same_outcomes(*both(deal))
-
-
-@SETTINGS
-@given(deals(restricted=False))
-def test_kernel_declines_or_agrees_on_every_generated_deal(drawn) -> None:
-    deal = build_deal(*drawn)
-    if not supports(deal.structure):
-        assert _unsupported_feature(deal.structure)
-        return
-    assert_same_outcomes(*both(deal))
+@given(deals())
+def test_the_reduction_agrees_with_the_ledger_on_random_deals(drawn) -> None:
+    agree(build_deal(*drawn))
 
 
 def test_blocks_mix_accelerated_and_performing_paths() -> None:
@@ -265,10 +301,8 @@ def test_blocks_mix_accelerated_and_performing_paths() -> None:
     rows = tuple((p, loan, 1 + p % 6) for p in range(0, 2 * LANES + 7, 2) for loan in (0, 1))
     spec = Spec(data, None, 2 * LANES + 7, rows, (), (99,) * (2 * LANES + 7))
     deal = build_deal(spec, data, 1, -1)
-    reference, compiled = both(deal)
-    accelerated = reference.per_period["accelerated"][0]
+    accelerated = agree(deal).per_period["accelerated"][0]
     assert 0 < accelerated[-1] < deal.chunk.paths
-    assert_same_outcomes(reference, compiled)
 
 
 # -- bundled scenarios and the evaluation itself ----------------------------------------------
@@ -285,54 +319,42 @@ def _scenario(path: Path, paths: int) -> tuple[LoadedScenario, Pool, Structure, 
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_kernel_gives_the_engines_figures_on_the_bundled_scenarios(path: Path) -> None:
+def test_the_reduction_agrees_with_the_ledger_on_the_bundled_scenarios(path: Path) -> None:
     try:
         loaded, pool, structure, chunks = _scenario(path, 1500)
     except Exception as exc:  # a programme book is not a single deal
         assert "programme" in str(exc)
         return
-    if not supports(structure):
-        assert _unsupported_feature(structure)
-        return
     for chunk in chunks:
         guarantor = ev.guarantor_default_months(structure, chunk)
         lag = loaded.scenario.credit.recovery_lag_months
-        assert_same_outcomes(*both(Deal(pool, structure, lag, chunk, guarantor)))
+        agree(Deal(pool, structure, lag, chunk, guarantor))
 
 
-def test_the_pilot_deal_runs_on_the_kernel() -> None:
-    _, _, structure, _ = _scenario(ROOT / "scenarios" / "wenzhou_interbank_note.toml", 10)
-    assert kernel.usable(structure)
-
-
-def test_evaluate_gives_the_same_outcomes_with_and_without_the_kernel() -> None:
-    """The dispatch in ``evaluate``: same scenario, seed and paths, the same figures."""
+def test_evaluation_without_yields_or_sums_gives_the_same_figures() -> None:
+    """Design evaluation leaves out the yields and the per-date sums: the figures it keeps
+    are the full evaluation's, to the last digit."""
     path = ROOT / "scenarios" / "wenzhou_senior_mezz_reserve.toml"
     loaded, pool, structure, _ = _scenario(path, 10)
     model = build_credit_model(loaded, pool, structure.senior_attachment)
     defaults = simulate_defaults(model, 3000, 11, 1000, 1)
     lag = loaded.scenario.credit.recovery_lag_months
-    assert kernel.usable(structure)
-    compiled = ev.evaluate(pool, structure, lag, defaults, compiled=True)
-    reference = ev.evaluate(pool, structure, lag, defaults)
-    assert_same_outcomes(reference, compiled)
-    # Design evaluation without yields: the same figures, less the yields, on both engines.
-    lean = ev.evaluate(pool, structure, lag, defaults, compiled=True, yields=False)
-    lean_reference = ev.evaluate(pool, structure, lag, defaults, yields=False)
-    assert_same_outcomes(lean_reference, lean)
-    assert set(lean.per_path) == {k for k in reference.per_path if not k.endswith(".irr")}
+    full = ev.evaluate(pool, structure, lag, defaults)
+    lean = ev.evaluate(pool, structure, lag, defaults, yields=False)
+    assert set(lean.per_path) == {k for k in full.per_path if not k.endswith(".irr")}
     for name, values in lean.per_path.items():
-        np.testing.assert_array_equal(values, compiled.per_path[name])
+        np.testing.assert_array_equal(values, full.per_path[name])
+    for name, (total, square) in full.per_period.items():
+        np.testing.assert_array_equal(lean.per_period[name][0], total)
+        np.testing.assert_array_equal(lean.per_period[name][1], square)
     # Per-path figures alone, as designs are evaluated: the same per-path figures, no sums.
-    bare = ev.evaluate(pool, structure, lag, defaults, compiled=True, yields=False, periods=False)
-    bare_reference = ev.evaluate(pool, structure, lag, defaults, yields=False, periods=False)
-    assert bare.per_month == bare.per_period == bare_reference.per_period == {}
-    assert_same_outcomes(bare_reference, bare)
+    bare = ev.evaluate(pool, structure, lag, defaults, yields=False, periods=False)
+    assert bare.per_month == bare.per_period == {}
     for name, values in bare.per_path.items():
         np.testing.assert_array_equal(values, lean.per_path[name])
     # The kernel itself skips the per-period work (its cross moment is left at zero).
     chunk = defaults.chunk(0)
-    shared = ev.share_chunk(pool, structure, lag, chunk, blocks=True)
+    shared = ev.share_chunk(pool, structure, lag, chunk)
     months = ev.guarantor_default_months(structure, chunk)
     _, sums, cross = kernel.ledger_outcomes(
         structure, shared.period, months, None, False, shared.blocks, periods=False
@@ -340,6 +362,26 @@ def test_evaluate_gives_the_same_outcomes_with_and_without_the_kernel() -> None:
     assert sums == {} and not cross.any()
     _, sums, cross = kernel.ledger_outcomes(structure, shared.period, months, None, False)
     assert sums and cross.all()
+
+
+def test_narrow_blocks_write_the_same_ledger_as_full_ones() -> None:
+    """A few paths run in a narrow block (``lanes_for``): the same ledger, to the last digit,
+    as in a block of ``LANES`` lanes."""
+    loaded, pool, structure, chunks = _scenario(
+        ROOT / "scenarios" / "wenzhou_layered_enhancement.toml", 300
+    )
+    chunk = chunks[0]
+    lag = loaded.scenario.credit.recovery_lag_months
+    period, _ = ev.chunk_collections(pool, structure, lag, chunk)
+    months = ev.guarantor_default_months(structure, chunk)
+    covers = pool_cover_claims(pool, structure, chunk)
+    assert kernel.lanes_for(1) == 8 and kernel.lanes_for(300) == 512
+    assert kernel.lanes_for(10**6) == LANES
+    narrow = kernel.ledger_run(structure, period, months, covers, None, kernel.lanes_for(300))
+    wide = kernel.ledger_run(structure, period, months, covers, None, LANES)
+    assert narrow.out_ledger.any()
+    np.testing.assert_array_equal(narrow.out_ledger, wide.out_ledger)
+    np.testing.assert_array_equal(narrow.out_end, wide.out_end)
 
 
 def test_the_block_layout_holds_each_path_s_collections_in_its_lane() -> None:
@@ -386,10 +428,9 @@ def test_designs_evaluated_together_give_each_design_s_own_figures() -> None:
         guarantees=(replace(structure.guarantees[0], share=0.5, kind="partial_guarantee"),),
     )
     designs = [structure, thinner, partial]
-    assert [kernel.usable(s) for s in designs] == [True, True, True]
-    together = ev.evaluate_many(pool, designs, lag, defaults, compiled=True, yields=False)
+    together = ev.evaluate_many(pool, designs, lag, defaults, yields=False)
     for design, outcomes in zip(designs, together, strict=True):
-        alone = ev.evaluate(pool, design, lag, defaults, compiled=True, yields=False)
+        alone = ev.evaluate(pool, design, lag, defaults, yields=False)
         assert list(outcomes.per_path) == list(alone.per_path)
         for name, values in alone.per_path.items():
             np.testing.assert_array_equal(outcomes.per_path[name], values, err_msg=name)
@@ -431,31 +472,32 @@ def _pilot_structure() -> Structure:
         {"tranche": -1, "kind": "first_loss", "cap": 5e6},
     ],
 )
-def test_the_kernel_gives_the_engines_figures_for_every_enhancer_kind(change) -> None:
+def test_the_reduction_agrees_with_the_ledger_for_every_enhancer_kind(change) -> None:
     loaded, pool, structure, chunks = _scenario(
         ROOT / "scenarios" / "wenzhou_interbank_note.toml", 1500
     )
     changed = replace(structure, guarantees=(replace(structure.guarantees[0], **change),))
-    assert supports(changed)
     lag = loaded.scenario.credit.recovery_lag_months
     guarantor = ev.guarantor_default_months(changed, chunks[0])
-    assert_same_outcomes(*both(Deal(pool, changed, lag, chunks[0], guarantor)))
+    agree(Deal(pool, changed, lag, chunks[0], guarantor))
 
 
-def test_two_enhancers_of_one_tranche_run_on_the_kernel_in_call_order() -> None:
+def test_two_enhancers_of_one_tranche_are_called_in_order() -> None:
     loaded, pool, structure, chunks = _scenario(
         ROOT / "scenarios" / "wenzhou_interbank_note.toml", 1500
     )
     first = replace(structure.guarantees[0], share=0.5, kind="partial_guarantee", cap=5e6)
     second = replace(structure.guarantees[0], name="second")
     changed = replace(structure, guarantees=(first, second))
-    assert supports(changed)
     lag = loaded.scenario.credit.recovery_lag_months
     guarantor = ev.guarantor_default_months(changed, chunks[0])
-    assert_same_outcomes(*both(Deal(pool, changed, lag, chunks[0], guarantor)))
+    reduced = agree(Deal(pool, changed, lag, chunks[0], guarantor))
+    # The capped partial guarantee never pays beyond its cap; the second takes the rest.
+    claims = [reduced.per_path[f"enhancer.{g.name}.claims"] for g in changed.guarantees]
+    assert claims[0].max() <= 5e6 + CENT < claims[1].max()
 
 
-def test_a_field_the_kernel_does_not_know_sends_the_deal_to_numpy() -> None:
+def test_a_field_the_kernel_does_not_know_is_refused() -> None:
     """A structure field added later (say a new kind of cover) is not silently ignored."""
 
     @dataclass(frozen=True)
@@ -465,6 +507,8 @@ def test_a_field_the_kernel_does_not_know_sends_the_deal_to_numpy() -> None:
     structure = _pilot_structure()
     fields = {f: getattr(structure, f) for f in structure.__dataclass_fields__}
     assert not supports(Later(**fields))
+    with pytest.raises(ValueError, match="does not implement"):
+        lower(Later(**fields), 0, 0, 20.0)
     assert supports(Later(**fields, pool_covers=()))
 
 

@@ -1,10 +1,11 @@
-"""The compiled kernel on deals worked out by hand, to the cent.
+"""The kernel's reduced figures (what design evaluation reads) on deals worked out by hand.
 
-The numpy engine's hand-computed tests (tests/test_waterfall_features.py, whose docstring
-works the deal out) are repeated here on the kernel: VAT and surcharges, a floating coupon on
-an index path, a coupon reset, an exercised and an unexercised investor put, an issuer call
-that is exercised and one that lapses. The kernel reports what design evaluation needs — each
-date's payments and balances, each path's losses — so the figures are read from those.
+The ledger's hand-computed tests (tests/test_waterfall_features.py, whose docstring works the
+deal out) are repeated here on the kernel run as design evaluation runs it, reducing each path
+as it goes: VAT and surcharges, a floating coupon on an index path, a coupon reset, an
+exercised and an unexercised investor put, an issuer call that is exercised and one that
+lapses. Without a ledger, the figures are read from each date's sums and each path's losses,
+lives and claims, to the cent.
 """
 
 from __future__ import annotations

@@ -129,9 +129,18 @@ def test_monte_carlo_agrees_with_the_exact_engine_on_the_pilot(pilot_run) -> Non
 
 
 def test_yield_solver_prices_every_path_back_to_par() -> None:
-    """Σ cash (1 + y)^(−t) = price for awkward cash flows: deep losses, one early payment,
-    nothing at all (−100%), and a windfall."""
-    from securitize.evaluate import internal_rate_of_return
+    """The kernel's yield solver: Σ cash (1 + y)^(−t) = price for awkward cash flows: deep
+    losses, one early payment, nothing at all (−100%), and a windfall."""
+    from securitize.evaluate import _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT
+    from securitize.waterfall.kernel import _discount_steps
+    from securitize.waterfall.kernel_loop import _yields
+
+    def internal_rate_of_return(cash, years, price):
+        out = np.empty(cash.shape[0])
+        powers, gaps = _discount_steps(np.round(years * 12).astype(np.int64))
+        steps = (_IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT)
+        _yields(np.ascontiguousarray(cash.T), years, powers, gaps, price, *steps, out)
+        return out
 
     rng = np.random.default_rng(3)
     years = np.arange(1, 19) * 0.25

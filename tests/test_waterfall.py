@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from securitize.structure import Structure
-from securitize.waterfall.engine import Ledger
+from securitize.waterfall.ledger import Ledger
 from tests.waterfall_support import HAND_DEAL, HAND_TAPE, TRUSTEE_FEE, run_one_path, two_tranches
 
 CENT = 0.005

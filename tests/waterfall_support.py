@@ -17,7 +17,7 @@ from securitize.period_cash import collect
 from securitize.pool import Pool, build_pool
 from securitize.scenario import LoadedScenario, load_scenario
 from securitize.structure import Structure, build_structure
-from securitize.waterfall.engine import Ledger, run_waterfall
+from securitize.waterfall.ledger import Ledger, run_waterfall
 
 HAND_TAPE = (
     "loan_id,enterprise,industry,region,balance,coupon,tenor_months,amortisation,score,"
@@ -117,13 +117,12 @@ def kernel_one_path(
     defaults: Sequence[tuple[int, int]] = (),
     tape: str | None = None,
 ) -> tuple[Structure, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """``run_one_path`` on the compiled kernel: the path's figures (``kernel_lower.path_series``)
-    and its per-date values (``period_series``; with one path of weight 1 a date's sum is the
-    path's value)."""
+    """``run_one_path`` reduced by the kernel as design evaluation has it (no ledger): the
+    path's figures (``kernel_lower.path_series``) and its per-date values (``period_series``;
+    with one path of weight 1 a date's sum is the path's value)."""
     from securitize.waterfall import kernel
 
     structure, collections, _ = run_one_path(folder, text, defaults, tape=tape)
-    assert kernel.usable(structure)
     period = collections.by_period(structure.payment_months, structure.pool_balance)
     guarantor = np.full((1, len(structure.guarantees)), structure.horizon + 1)
     per_path, sums, _ = kernel.ledger_outcomes(structure, period, guarantor, None)

@@ -27,7 +27,6 @@ from securitize.stats import (
     ratio_estimate,
 )
 from securitize.structure import GuaranteeTerms, Structure, borrower_cover
-from securitize.waterfall.engine import Ledger
 
 CENT = 0.01
 CLAIM_QUANTILES = (0.99, 0.995, 0.999)
@@ -38,31 +37,6 @@ CAPITAL_LEVEL = 0.999
 def discount_factors(structure: Structure, rate: float) -> np.ndarray:
     """Per payment date, the value today of 1 paid then (annual compounding)."""
     return (1.0 + rate) ** (-structure.payment_months / 12.0)
-
-
-def enhancer_outcomes(
-    structure: Structure, ledger: Ledger
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per-path and per-period series for every enhancer, from one chunk's ledger."""
-    per_path: dict[str, np.ndarray] = {}
-    per_period: dict[str, np.ndarray] = {}
-    for g in structure.guarantees:
-        key = f"enhancer.{g.name}"
-        df = discount_factors(structure, g.spec.discount_rate)
-        claims = ledger.claims[g.name]
-        net = claims - ledger.reimbursed[g.name]
-        cover = ledger.cover_base[g.name]
-        fees = g.net_fee_rate * cover if g.pool_level else ledger.fees_paid[g.name]
-        per_path[f"{key}.claims"] = claims.sum(axis=1)
-        per_path[f"{key}.net_claims"] = net.sum(axis=1)
-        per_path[f"{key}.pv_net_claims"] = net @ df
-        per_path[f"{key}.fees"] = fees.sum(axis=1)
-        per_path[f"{key}.pv_fees"] = fees @ df
-        per_path[f"{key}.pv_cover"] = cover @ df
-        per_path[f"{key}.cover_years"] = cover.sum(axis=1)
-        per_period[f"{key}.claims"] = claims
-        per_period[f"{key}.cover"] = cover
-    return per_path, per_period
 
 
 def _scaled(estimate: Estimate, factor: float) -> Estimate:

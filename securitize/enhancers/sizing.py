@@ -109,7 +109,6 @@ class SharedPaths:
                 lag,
                 self.defaults,
                 self.workers,
-                compiled=True,
                 yields=False,
                 periods=False,
             )

@@ -1,2 +1,2 @@
 """The priority of payments: its schema (``spec``), compiled steps (``program``) and the
-engine that runs it over paths (``engine.run_waterfall``)."""
+compiled kernel that runs it over paths (``kernel``; its ledger: ``ledger.run_waterfall``)."""

@@ -1,20 +1,16 @@
-"""Design evaluation on the compiled waterfall kernel (the optional ``fast`` extra: numba).
+"""The compiled waterfall kernel (numba): the one engine that runs every priority of payments.
 
-Evaluating one more design on shared paths is the waterfall plus its reduction to outcomes. The
-numpy engine writes a full ledger (some forty paths × dates arrays) and ``evaluate.summarise``
-reads it back; the kernel runs the same priority of payments on blocks of paths and reduces each
-path as it goes, so nothing paths × dates is ever written. The collections reach it in a block
+Evaluating a design on shared paths is the waterfall plus its reduction to outcomes. The kernel
+runs the priority of payments on blocks of paths and reduces each path as it goes
+(``ledger_outcomes``), so nothing paths × dates is written; the collections reach it in a block
 layout made once per chunk (``blocked``), and several designs on one chunk run together, a few
-blocks at a time through every design (``ledger_outcomes_many``). ``usable(structure)`` says
-whether it applies: numba is importable and the kernel implements everything the structure
-uses (``kernel_lower.supports``); otherwise the numpy engine runs. Same inputs give the same numbers
-either way (to rounding: ``tests/test_kernel.py`` compares every output with the numpy engine's).
-``SECURITIZE_KERNEL=0`` in the environment turns the kernel off.
+blocks at a time through every design (``ledger_outcomes_many``). What needs the ledger itself
+(statements, stresses, the repayment schedule) runs it in ledger mode (``ledger_run``, read by
+``waterfall.ledger.run_waterfall``): the same code writing every date's rows as well.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import tempfile
@@ -25,7 +21,13 @@ import numpy as np
 from securitize.collections import PeriodCollections
 from securitize.structure import Structure
 from securitize.waterfall.kernel_codes import COLLECTION_SERIES, LANES
-from securitize.waterfall.kernel_lower import lower, path_series, period_series, supports
+from securitize.waterfall.kernel_lower import (
+    ledger_ends,
+    ledger_series,
+    lower,
+    path_series,
+    period_series,
+)
 
 
 def ensure_cache_dir() -> None:
@@ -49,24 +51,6 @@ def ensure_cache_dir() -> None:
             numba.config.CACHE_DIR = folder
 
 
-@functools.cache
-def available() -> bool:
-    """Whether the compiled kernel can run here (numba installed, not turned off)."""
-    if os.environ.get("SECURITIZE_KERNEL", "1") == "0":
-        return False
-    ensure_cache_dir()
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def usable(structure: Structure) -> bool:
-    """Whether design evaluation of ``structure`` runs on the kernel."""
-    return available() and supports(structure)
-
-
 def _floats(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float64)
 
@@ -79,24 +63,37 @@ def _discount_steps(payment_months: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return index.astype(np.int64), gaps.astype(np.int64)
 
 
+def lanes_for(paths: int) -> int:
+    """The block width for ``paths`` paths: ``LANES``, or for fewer paths the smallest power
+    of two (at least 8, the kernel's partial sums) that holds them, so that a single path or a
+    few stresses do not run a thousand empty lanes."""
+    width = 8
+    while width < min(paths, LANES):
+        width *= 2
+    return width
+
+
 def _into_blocks(values: np.ndarray, out: np.ndarray) -> None:
-    """Write one paths × periods series into ``out`` (blocks × periods × LANES): path
-    b·LANES + l goes to block b, lane l; lanes past the last path are left as they are."""
+    """Write one paths × periods series into ``out`` (blocks × periods × lanes): path
+    b·lanes + l goes to block b, lane l; lanes past the last path are left as they are."""
     values = np.asarray(values, dtype=np.float64)
     paths, periods = values.shape
-    full, rest = divmod(paths, LANES)
-    out[:full] = values[: full * LANES].reshape(full, LANES, periods).transpose(0, 2, 1)
+    lanes = out.shape[-1]
+    full, rest = divmod(paths, lanes)
+    out[:full] = values[: full * lanes].reshape(full, lanes, periods).transpose(0, 2, 1)
     if rest:
-        out[full, :, :rest] = values[full * LANES :].T
+        out[full, :, :rest] = values[full * lanes :].T
 
 
-def blocked(period: PeriodCollections, buffer: np.ndarray | None = None) -> np.ndarray:
+def blocked(
+    period: PeriodCollections, buffer: np.ndarray | None = None, lanes: int = LANES
+) -> np.ndarray:
     """The collections in the kernel's block layout: blocks × series × periods × LANES, the
     paths padded with zeros to whole blocks, so that the kernel reads each block's dates as
     contiguous rows of lanes. Nothing in it depends on the design: it is made once per chunk
     and shared by every design evaluated on that chunk (``evaluate.evaluate_many``). Written
     into the leading blocks of ``buffer`` if given (one buffer serves every chunk of an
-    evaluation, instead of fresh memory for each)."""
+    evaluation, instead of fresh memory for each). ``lanes`` is the block width."""
     series = (
         period.interest,
         period.principal + period.recoveries,
@@ -105,8 +102,8 @@ def blocked(period: PeriodCollections, buffer: np.ndarray | None = None) -> np.n
         period.fee_base,
     )
     paths, periods = period.interest.shape
-    full, rest = divmod(paths, LANES)
-    shape = (full + (rest > 0), COLLECTION_SERIES, periods, LANES)
+    full, rest = divmod(paths, lanes)
+    shape = (full + (rest > 0), COLLECTION_SERIES, periods, lanes)
     if buffer is None:
         out = np.zeros(shape)
     else:
@@ -120,13 +117,17 @@ def blocked(period: PeriodCollections, buffer: np.ndarray | None = None) -> np.n
 
 
 def pool_blocked(
-    structure: Structure, claims: dict[int, np.ndarray], paths: int, periods: int
+    structure: Structure,
+    claims: dict[int, np.ndarray],
+    paths: int,
+    periods: int,
+    lanes: int = LANES,
 ) -> np.ndarray:
     """Each pool enhancer's claims (``enhancers.pool_cover.pool_cover_claims``: paths ×
-    periods) in the block layout: blocks × pool enhancers × periods × LANES."""
+    periods) in the block layout: blocks × pool enhancers × periods × lanes."""
     enhancers = structure.pool_enhancers
-    full, rest = divmod(paths, LANES)
-    out = np.zeros((full + (rest > 0), len(enhancers), periods, LANES))
+    full, rest = divmod(paths, lanes)
+    out = np.zeros((full + (rest > 0), len(enhancers), periods, lanes))
     for slot, k in enumerate(enhancers):
         _into_blocks(claims[k], out[:, slot])
     return out
@@ -159,8 +160,8 @@ def ledger_outcomes(
     designs. ``table`` (an array of ``path_series`` rows × every path of the evaluation, and
     this chunk's first column) receives the per-path figures in place, so that chunks need no
     joining afterwards; the figures returned are views of it. ``pool_claims`` and
-    ``capital`` are ``engine.run_waterfall``'s: each pool enhancer's claims (paths × periods)
-    and what each enhancer can pay per path before it is insolvent."""
+    ``capital`` are ``waterfall.ledger.run_waterfall``'s: each pool enhancer's claims (paths ×
+    periods) and what each enhancer can pay per path before it is insolvent."""
     return ledger_outcomes_many(
         [structure],
         period,
@@ -190,24 +191,52 @@ def ledger_outcomes_many(
     """``ledger_outcomes`` for several designs on one chunk, ``SPAN`` blocks of paths at a
     time through every design (the same figures as one design at a time, to the last
     digit)."""
-    from securitize.waterfall.kernel_loop import run_kernel
-
     paths, dates = period.interest.shape
     if blocks is None:
         blocks = blocked(period)
-    if blocks.shape != (-(-paths // LANES), COLLECTION_SERIES, dates, LANES):
+    lanes = blocks.shape[-1]
+    if blocks.shape != (-(-paths // lanes), COLLECTION_SERIES, dates, lanes):
         raise ValueError("blocked collections do not match the collections")
     weights = _floats(np.ones(paths) if weight is None else weight)
     none = [None] * len(structures)
     runs = [
-        _Run(structure, period, months, yields, periods, table, claims, capital)
+        _Run(structure, period, months, yields, periods, table, claims, capital, lanes)
         for structure, months, table, claims in zip(
             structures, guarantor_defaults, tables or none, pool_claims or none, strict=True
         )
     ]
+    _drive(runs, blocks, weights)
+    return [run.figures() for run in runs]
+
+
+def ledger_run(
+    structure: Structure,
+    period: PeriodCollections,
+    guarantor_default: np.ndarray,
+    pool_claims: dict[int, np.ndarray] | None,
+    capital: dict[int, np.ndarray] | None,
+    lanes: int = LANES,
+) -> _Run:
+    """The kernel in ledger mode on every path of ``period``: the run's ``out_ledger`` and
+    ``out_end`` hold each date's ledger rows and the end-of-deal amounts
+    (``kernel_lower.ledger_series`` and ``ledger_ends``; ``waterfall.ledger`` reads them)."""
+    paths = period.interest.shape[0]
+    run = _Run(
+        structure, period, guarantor_default, False, False, None, pool_claims, capital, lanes, True
+    )
+    _drive([run], blocked(period, lanes=lanes), _floats(np.ones(paths)))
+    return run
+
+
+def _drive(runs: list[_Run], blocks: np.ndarray, weights: np.ndarray) -> None:
+    """Run the kernel for every run on ``blocks``, ``SPAN`` blocks at a time through every
+    run (their collections stay in cache from one design to the next)."""
+    from securitize.waterfall.kernel_loop import run_kernel
+
+    lanes, paths = blocks.shape[-1], weights.shape[0]
     for start in range(0, blocks.shape[0], SPAN):
         stop = min(start + SPAN, blocks.shape[0])
-        first, last = start * LANES, min(stop * LANES, paths)
+        first, last = start * lanes, min(stop * lanes, paths)
         for run in runs:
             run_kernel(
                 blocks[start:stop],
@@ -223,8 +252,9 @@ def ledger_outcomes_many(
                 run.out_cross,
                 run.out_path,
                 run.first + first,
+                run.out_ledger,
+                run.out_end,
             )
-    return [run.figures() for run in runs]
 
 
 class _Run:
@@ -240,6 +270,8 @@ class _Run:
         table: tuple[np.ndarray, int] | None,
         pool_claims: dict[int, np.ndarray] | None,
         capital: dict[int, np.ndarray] | None,
+        lanes: int = LANES,
+        ledger: bool = False,
     ) -> None:
         from securitize.enhancers.metrics import discount_factors
         from securitize.evaluate import _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT
@@ -249,7 +281,7 @@ class _Run:
             raise ValueError("collections and structure disagree on the payment periods")
         self.paths, self.yields, self.periods = paths, yields, periods
         steps = (_IRR_BISECTIONS, _IRR_NEWTON_STEPS) if yields else (0, 0)
-        self.lowered = lower(structure, *steps, _RATE_LIMIT, periods)
+        self.lowered = lower(structure, *steps, _RATE_LIMIT, periods, ledger)
         self.by_period = period_series(structure)
         self.by_path = path_series(structure)
         self.dates = (
@@ -268,7 +300,11 @@ class _Run:
         self.capital = np.empty((paths, len(guarantees)))
         for k, g in enumerate(guarantees):
             self.capital[:, k] = (capital or {}).get(k, g.capital)
-        self.pool_blocks = pool_blocked(structure, pool_claims or {}, paths, dates)
+        self.pool_blocks = pool_blocked(structure, pool_claims or {}, paths, dates, lanes)
+        # Ledger mode: every date's ledger rows, and the end-of-deal amounts, per path.
+        rows = (len(ledger_series(structure)), len(ledger_ends(structure))) if ledger else (0, 0)
+        self.out_ledger = np.zeros((rows[0], dates if ledger else 0, paths if ledger else 0))
+        self.out_end = np.zeros((rows[1], paths if ledger else 0))
         self.discount = _floats(
             np.array([discount_factors(structure, g.spec.discount_rate) for g in guarantees])
         ).reshape(len(guarantees), dates)

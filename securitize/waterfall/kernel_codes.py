@@ -17,12 +17,15 @@ AMOUNT_TARGET, POOL, NOTES, TRANCHE = range(4)
 DEFAULT_RATIO, OVERCOLLATERALISATION, SHORTFALL = range(3)
 POOL_FEE, TRANCHE_FEE, FIXED_FEE, INTEREST_FEE = range(4)
 # Integer settings: ints[...]
-N_SEPARATE, N_HAS_CALL, N_RESIDUAL, N_BISECTIONS, N_NEWTON, N_PERIODS = range(6)
+N_SEPARATE, N_HAS_CALL, N_RESIDUAL, N_BISECTIONS, N_NEWTON, N_PERIODS, N_LEDGER = range(7)
 # Float settings: floats[...]
 F_POOL, F_CALL_THRESHOLD, F_RATE_LIMIT = range(3)
 # Per-tranche period series kept for the path: interest paid, guarantor reimbursed, guarantor
-# interest, principal paid, guarantor principal.
-IP, GR, GI, PP, GP = range(5)
+# interest, principal paid, guarantor principal, current interest due.
+IP, GR, GI, PP, GP, ID = range(6)
+TRANCHE_FLOWS = 6
+# Per-account flows of a date: deposits and draws (releases included).
+A_DEPOSIT, A_DRAW = range(2)
 PATH_SERIES_PER_TRANCHE = 7
 PATH_SERIES_PER_GUARANTEE = 7
 # The shared collections in block layout, blocks × series × periods × lanes (kernel.blocked):

@@ -1,19 +1,19 @@
 """The compiled waterfall (numba): blocks of paths, period by period, step by step.
 
-This is the compiled twin of ``engine.py``. It runs the same priority of payments with the same
-arithmetic, in the same order, on a block of paths at a time (the "lanes"), so that a block's
-whole state stays in cache. Every loop over lanes is innermost and branch-free (``_lo`` and
-``_hi`` for min and max, selects for conditions, sums over tranches or fees as lane-wise
-running sums), which is what lets the compiler turn it into vector instructions; a loop that
-touches too many arrays is split, since the compiler must check each pair apart. The
-collections arrive in the block layout (``kernel.blocked``), made once per chunk and shared by
-every design evaluated on it. As in the numpy engine, the
-main program and the post-acceleration program run one after the other, each on its own lanes,
-amounts elsewhere counting as zero. Instead of a full ledger, each block is reduced as it goes
-to what design evaluation reports (``evaluate.summarise``): per-period weighted sums and sums
-of squares, and per-path losses, lives, yields and claims. The layout of the flat inputs and
-outputs is ``kernel_lower.py``'s; ``tests/test_kernel.py`` checks every output against the
-numpy engine.
+The one implementation of the priority of payments (``waterfall.ledger`` states its
+conventions). It runs on a block of paths at a time (the "lanes"), so that a block's whole
+state stays in cache. Every loop over lanes is innermost and branch-free (``_lo`` and ``_hi``
+for min and max, selects for conditions, sums over tranches or fees as lane-wise running sums),
+which is what lets the compiler turn it into vector instructions; a loop that touches too many
+arrays is split, since the compiler must check each pair apart. The collections arrive in the
+block layout (``kernel.blocked``), made once per chunk and shared by every design evaluated on
+it. The main program and the post-acceleration program run one after the other, each on its
+own lanes, amounts elsewhere counting as zero. Each block is reduced as it goes to what design
+evaluation reports (``evaluate.summarise``): per-period weighted sums and sums of squares, and
+per-path losses, lives, yields and claims; in ledger mode every date's ledger rows are written
+too. The layout of the flat inputs and outputs is ``kernel_lower.py``'s; the tests check the
+kernel against deals worked out by hand (``tests/test_kernel_by_hand.py``,
+``tests/test_hand_computed_deal.py``, ``tests/test_waterfall_features.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import numpy as np
 
 from securitize.waterfall.kernel import ensure_cache_dir
 from securitize.waterfall.kernel_codes import (
+    A_DEPOSIT,
+    A_DRAW,
     AMOUNT,
     AMOUNT_TARGET,
     ARG,
@@ -66,6 +68,7 @@ from securitize.waterfall.kernel_codes import (
     GP,
     GR,
     GUARANTEE_FEE,
+    ID,
     INTEREST,
     INTEREST_FEE,
     IP,
@@ -73,6 +76,7 @@ from securitize.waterfall.kernel_codes import (
     MODE,
     N_BISECTIONS,
     N_HAS_CALL,
+    N_LEDGER,
     N_NEWTON,
     N_PERIODS,
     N_RESIDUAL,
@@ -90,6 +94,7 @@ from securitize.waterfall.kernel_codes import (
     TARGET,
     TRANCHE_COVER,
     TRANCHE_FEE,
+    TRANCHE_FLOWS,
 )
 
 ensure_cache_dir()
@@ -114,7 +119,7 @@ def _hi(a, b):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _column_sums(rows, out):
-    """out[lane] = Σ rows[r, lane], row by row from zero (the engine's order)."""
+    """out[lane] = Σ rows[r, lane], row by row from zero (a fixed order)."""
     for lane in range(out.shape[0]):
         out[lane] = 0.0
     for r in range(rows.shape[0]):
@@ -165,8 +170,22 @@ def _fixed_sum(partial, at):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _record(out, row, p, col, values, n):
+    """Ledger mode: the date's values of the block's n paths into row ``row``."""
+    for lane in range(n):
+        out[row, p, col + lane] = values[lane]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _record_flag(out, row, p, col, flags, n):
+    """``_record`` for a true/false state (written as 1 or 0)."""
+    for lane in range(n):
+        out[row, p, col + lane] = 1.0 if flags[lane] else 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _targets(k, tg_kind, tg_value, tg_share, tg_floor, tg_tranche, performing, balance, out):
-    """Target k on every lane (``engine._Run._target``)."""
+    """Target k on every lane."""
     lanes = out.shape[0]
     if tg_kind[k] == AMOUNT_TARGET:
         for lane in range(lanes):
@@ -265,7 +284,7 @@ def _yields(cash, years, powers, gaps, price, bisections, newton, limit, out):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _claim(k, loss, apply_share, g_floats, enh, standing_of, out):
-    """Enhancer k's payment on ``loss`` on every lane, into ``out`` (``engine._Run._claim``):
+    """Enhancer k's payment on ``loss`` on every lane, into ``out``:
     its share (unless already applied), within what is left of its cap; in full while it
     stands and has capital, its recovery rate on the rest."""
     lanes = out.shape[0]
@@ -320,8 +339,7 @@ def _guarantee_principal(
     advance,
 ):
     """Tranche j's enhancers pay its unpaid principal in turn (at the legal final month or its
-    put date); a CRMW also pays the investors' interest arrears and then holds that claim
-    (``engine._Run._guarantee_principal``)."""
+    put date); a CRMW also pays the investors' interest arrears and then holds that claim."""
     lanes = left.shape[0]
     for lane in range(lanes):
         left[lane] = balance[j, lane]
@@ -387,10 +405,12 @@ def _steps(
     tg_floor,
     tg_tranche,
     acc_target,
+    flows,
 ):
-    """Run steps [first_step, last_step) on the lanes where ``active`` holds
-    (``engine._Run._run_steps``). Every loop over lanes is innermost and branch-free, so the
-    compiler turns it into vector instructions; ``work`` holds per-lane sums and shares."""
+    """Run steps [first_step, last_step) of one program (main, principal or post-acceleration)
+    on the lanes where ``active`` holds. Every loop over lanes is innermost and branch-free, so
+    the compiler turns it into vector instructions; ``work`` holds per-lane sums and shares,
+    ``flows`` each account's deposits and draws of the date."""
     lanes = pot.shape[0]
     need = work[0]
     subtotal = work[1]
@@ -480,7 +500,7 @@ def _steps(
                 paid_current[j] = True
                 with_arrears = not deferred[j]
                 if with_arrears:
-                    # The engine pays arrears only where some path has any: with none, paying
+                    # Arrears are paid only where some lane has any: with none, paying
                     # them changes nothing, and the block skips the work too.
                     owing = 0
                     for lane in range(lanes):
@@ -504,12 +524,13 @@ def _steps(
                 for lane in range(lanes):
                     now = current[j, lane] if active[lane] else 0.0
                     to_current = _lo(scratch[j, lane], now)
+                    ledger[j, ID, lane] += now
                     ledger[j, IP, lane] += to_current
                     need[lane] = now - to_current
                     shortfall_row[j, lane] += need[lane]
                 for c in range(call_start[j], call_start[j + 1]):
                     # The tranche's enhancers in call order, each on what the ones before it
-                    # left; a CRMW pays no interest on the way (engine._Run._allocate_interest).
+                    # left; a CRMW pays no interest on the way.
                     k = calls[c]
                     if g_ints[k, GN_TIMELY] == 0:
                         continue
@@ -550,6 +571,8 @@ def _steps(
                 deposit = _lo(pot[lane], want)
                 pot[lane] -= deposit
                 account[arg, lane] = account[arg, lane] - excess + deposit
+                flows[A_DRAW, arg, lane] += excess
+                flows[A_DEPOSIT, arg, lane] += deposit
         elif kind == DRAW:
             for lane in range(lanes):
                 need[lane] = 0.0
@@ -576,6 +599,7 @@ def _steps(
                 )
                 account[arg, lane] = account[arg, lane] - draw
                 pot[lane] += draw
+                flows[A_DRAW, arg, lane] += draw
         elif kind == PRINCIPAL:
             by_due = steps[i, AMOUNT] == DUE
             if steps[i, TARGET] >= 0:
@@ -666,7 +690,7 @@ def _redemptions(
     redeemed,
 ):
     """Principal a put (回售) or an issuer call (赎回) makes due on date p, into ``redeem``:
-    the balance of the tranche and of every tranche above it (``engine._Run._redemption``).
+    the balance of the tranche and of every tranche above it.
     An exercised put falls due on every lane; a call only where the date's funds cover every
     fee and tax due, every tranche's interest due and those balances."""
     lanes = redeem.shape[0]
@@ -759,11 +783,15 @@ def run_kernel(
     out_cross,
     out_path,
     first_path,
+    out_ledger,
+    out_end,
 ):
     """Evaluate every path of ``blocked`` (the collections, ``kernel.blocked``: blocks ×
     series × periods × LANES); ``out_sum``/``out_square`` are periods × series, ``out_path``
     series × paths (``kernel_lower.period_series`` and ``path_series`` order), the block's
-    paths written from column ``first_path`` on."""
+    paths written from column ``first_path`` on. In ledger mode (``ints[N_LEDGER]``) every
+    date's ledger rows go to ``out_ledger`` (rows × periods × paths) and the end-of-deal amounts
+    to ``out_end`` (rows × paths), in ``kernel_lower.ledger_series`` and ``ledger_ends`` order."""
     paths = weight.shape[0]
     periods = blocked.shape[2]
     # The block width is the array's (not the LANES constant compiled in: numba's cache
@@ -780,7 +808,10 @@ def run_kernel(
     residual_holder = ints[N_RESIDUAL]
     bisections, newton = ints[N_BISECTIONS], ints[N_NEWTON]
     with_yields = bisections + newton > 0
-    with_periods = ints[N_PERIODS] != 0
+    with_ledger = ints[N_LEDGER] != 0
+    # The ledger's rows need the date's available funds and amounts due too.
+    with_periods = ints[N_PERIODS] != 0 or with_ledger
+    with_moments = ints[N_PERIODS] != 0
     # Cumulative defaults feed only a default-ratio trigger, the accounts' sum (each date) only
     # an over-collateralisation trigger.
     default_ratio = False
@@ -834,7 +865,9 @@ def run_kernel(
     cover_cash = np.empty(lanes)
     any_pool = pool_claims.shape[1] > 0
     residual = np.empty(lanes)
-    ledger = np.empty((n_tr, 5, lanes))
+    ledger = np.empty((n_tr, TRANCHE_FLOWS, lanes))
+    flows = np.empty((2, n_acc, lanes))
+    flows_flat = flows.reshape(flows.size)
     shortfall_row = np.empty((n_tr, lanes))
     fee_paid = np.empty((n_fee + n_g, lanes))
     owed = np.empty((n_tr, lanes))
@@ -922,6 +955,7 @@ def run_kernel(
             _zero(ledger_flat)
             _zero(shortfall_flat)
             _zero(fee_paid_flat)
+            _zero(flows_flat)
             _zero(residual)
             redeemed[:] = False
 
@@ -952,7 +986,7 @@ def run_kernel(
             _zero(claims_row.reshape(claims_row.size))
             _zero(reimbursed_row.reshape(reimbursed_row.size))
             for k in range(n_g):
-                # The amount covered during the period (engine._Run._covered), for the months
+                # The amount covered during the period, for the months
                 # before the enhancer's default: the fee base, in CNY-years.
                 j = g_ints[k, GN_TRANCHE]
                 kind = g_ints[k, GN_KIND]
@@ -1100,6 +1134,7 @@ def run_kernel(
                     principal_cash[lane] = principal_cash[lane] + reserves[lane]
                 for a in range(n_acc):
                     for lane in range(lanes):
+                        flows[A_DRAW, a, lane] += account[a, lane]
                         account[a, lane] = 0.0
             if with_periods:
                 # What the date owes, for the coverage multiple.
@@ -1187,6 +1222,7 @@ def run_kernel(
                     tg_floor,
                     tg_tranche,
                     acc_target,
+                    flows,
                 )
             if any_accelerated:
                 for lane in range(lanes):
@@ -1271,7 +1307,48 @@ def run_kernel(
                 for lane in range(lanes):
                     enhancer_totals[k, 5, lane] += cover[k, lane] * df
                     enhancer_totals[k, 6, lane] += cover[k, lane]
-            if not with_periods:
+            if with_ledger:
+                col = first_path + start
+                _record(out_ledger, 0, p, col, available, n)
+                _record(out_ledger, 1, p, col, due, n)
+                _record(out_ledger, 2, p, col, residual, n)
+                _record_flag(out_ledger, 3, p, col, accelerated, n)
+                _record_flag(out_ledger, 4, p, col, called, n)
+                _record(out_ledger, 5, p, col, carry, n)
+                if not any_pool:
+                    _zero(cover_cash)
+                _record(out_ledger, 6, p, col, cover_cash, n)
+                r = 7
+                for f in range(n_fee + n_g):
+                    _record(out_ledger, r, p, col, fee_paid[f], n)
+                    r += 1
+                for a in range(n_acc):
+                    _record(out_ledger, r, p, col, account[a], n)
+                    _record(out_ledger, r + n_acc, p, col, flows[A_DEPOSIT, a], n)
+                    _record(out_ledger, r + 2 * n_acc, p, col, flows[A_DRAW, a], n)
+                    r += 1
+                r += 2 * n_acc
+                for t in range(n_trg):
+                    _record_flag(out_ledger, r, p, col, trigger[t], n)
+                    r += 1
+                for k in range(n_g):
+                    _record(out_ledger, r, p, col, claims_row[k], n)
+                    _record(out_ledger, r + n_g, p, col, reimbursed_row[k], n)
+                    _record(out_ledger, r + 2 * n_g, p, col, cover[k], n)
+                    r += 1
+                r += 2 * n_g
+                for j in range(n_tr):
+                    if tr_redeemable[j]:
+                        _record_flag(out_ledger, r, p, col, redeemed[j], n)
+                        r += 1
+                for j in range(n_tr):
+                    for c in (IP, PP, GR, GI, GP, ID):
+                        _record(out_ledger, r, p, col, ledger[j, c], n)
+                        r += 1
+                    _record(out_ledger, r, p, col, balance[j], n)
+                    _record(out_ledger, r + 1, p, col, shortfall_row[j], n)
+                    r += 2
+            if not with_moments:
                 continue
             for lane in range(lanes):
                 values[0, lane] = available[lane]
@@ -1377,3 +1454,18 @@ def run_kernel(
                 for lane in range(n):
                     out_path[s + c, first_path + start + lane] = enhancer_totals[k, c, lane]
             s += PATH_SERIES_PER_GUARANTEE
+        if with_ledger:
+            # What is owed at the end: principal (a put's unpaid part included), interest
+            # arrears to investors and to the enhancers, and unpaid fees.
+            col = first_path + start
+            for j in range(n_tr):
+                for lane in range(n):
+                    out_end[3 * j, col + lane] = balance[j, lane] + put_unpaid[j, lane]
+                    out_end[3 * j + 1, col + lane] = arrears[j, lane]
+                    out_end[3 * j + 2, col + lane] = garrears[j, lane]
+            for f in range(n_fee):
+                for lane in range(n):
+                    out_end[3 * n_tr + f, col + lane] = fee_due[f, lane]
+            for k in range(n_g):
+                for lane in range(n):
+                    out_end[3 * n_tr + n_fee + k, col + lane] = gfee_due[k, lane]

@@ -2,10 +2,9 @@
 
 The kernel (``kernel_loop.py``) knows steps, targets, fees, guarantees and triggers only as
 integer codes and float arrays. This module builds them from a ``Structure`` and its compiled
-program, names the kernel's output rows, and decides which structures the kernel implements:
-``supports`` whitelists exactly the features written into the kernel, so a structure using
-anything else (a new enhancer kind, partial or capped guarantees, pool-level covers) runs on the
-numpy engine instead.
+program and names the kernel's output rows. ``supports`` whitelists exactly the features written
+into the kernel: a structure with a field it does not know (a feature added to the structure
+but not yet to the kernel) is refused by ``lower`` rather than run wrongly.
 """
 
 from __future__ import annotations
@@ -44,9 +43,8 @@ _FEE_BASES = {
     "interest_collections": k.INTEREST_FEE,
 }
 
-# Fields the kernel implements, and for fields it does not, the value that leaves the engine's
-# behaviour unchanged (a field missing here, or set to anything else, sends the structure to the
-# numpy engine).
+# Fields the kernel implements, and for fields it does not, the value under which they change
+# nothing (a field missing here, or set to anything else, makes ``lower`` refuse the structure).
 _STRUCTURE_FIELDS = {
     "tranches",
     "guarantees",
@@ -168,7 +166,7 @@ def supports(structure: Structure) -> bool:
 
 
 def _cover_kind(g) -> int:
-    """What the enhancer covers, as the kernel's code (``engine._Run._covered``)."""
+    """What the enhancer covers, as the kernel's code."""
     if g.kind == "first_loss":
         return k.FIRST_LOSS
     return k.POOL_COVER if g.pool_level else k.TRANCHE_COVER
@@ -239,6 +237,52 @@ def path_series(structure: Structure) -> list[str]:
     return names
 
 
+# Each tranche's per-date ledger rows, in the kernel's order (``waterfall.ledger.TRANCHE_SERIES``).
+TRANCHE_SERIES = (
+    "interest_paid",
+    "principal_paid",
+    "guarantor_reimbursed",
+    "guarantor_interest",
+    "guarantor_principal",
+    "interest_due",
+    "balance",
+    "shortfall",
+)
+# Each tranche's end-of-deal amounts.
+TRANCHE_TOTALS = ("unpaid_principal", "investor_arrears", "guarantor_arrears")
+
+
+def ledger_series(structure: Structure) -> list[tuple[str, str]]:
+    """The kernel's per-date ledger rows in ledger mode, as (table, name) pairs: the ledger's
+    own series (name ""), then its tables by fee, account, trigger, enhancer and redeemable
+    tranche, then each tranche's series (table "tranche.<index>")."""
+    fees = [f.name for f in structure.program.fees] + [g.name for g in structure.guarantees]
+    rows = [
+        (name, "") for name in ("available", "due", "residual", "accelerated", "called", "carried")
+    ]
+    rows.append(("cover_cash", ""))
+    rows += [("fees_paid", name) for name in fees]
+    for table in ("accounts", "deposits", "draws"):
+        rows += [(table, a.name) for a in structure.accounts]
+    rows += [("triggers", t.name) for t in structure.triggers]
+    for table in ("claims", "reimbursed", "cover_base"):
+        rows += [(table, g.name) for g in structure.guarantees]
+    rows += [("redeemed", t.name) for t in _redeemable(structure)]
+    for j in range(len(structure.tranches)):
+        rows += [(f"tranche.{j}", name) for name in TRANCHE_SERIES]
+    return rows
+
+
+def ledger_ends(structure: Structure) -> list[tuple[str, str]]:
+    """The kernel's end-of-deal rows in ledger mode: each tranche's ``TRANCHE_TOTALS``, then
+    every fee's and enhancer's unpaid fee."""
+    rows = [
+        (f"tranche.{j}", name) for j in range(len(structure.tranches)) for name in TRANCHE_TOTALS
+    ]
+    fees = [f.name for f in structure.program.fees] + [g.name for g in structure.guarantees]
+    return rows + [("unpaid_fees", name) for name in fees]
+
+
 @dataclass(frozen=True)
 class Lowered:
     """The structure as the kernel's positional arguments (after the collections)."""
@@ -296,8 +340,7 @@ class _Targets:
 def accrual(structure: Structure) -> np.ndarray:
     """Each tranche's interest per unit of balance on each payment date (tranches × periods):
     the period's coupon (after resets and the index path) × its year fraction, the tranche's
-    day count on the deal's dates or 30/360 on the month grid. The same products, in the same
-    order, as ``engine._Run.period``."""
+    day count on the deal's dates or 30/360 on the month grid."""
     months = structure.months_per_period
     fractions = structure.day_count_fractions
     table = np.zeros((len(structure.tranches), len(months)))
@@ -309,11 +352,18 @@ def accrual(structure: Structure) -> np.ndarray:
 
 
 def lower(
-    structure: Structure, bisections: int, newton: int, rate_limit: float, periods: bool = True
+    structure: Structure,
+    bisections: int,
+    newton: int,
+    rate_limit: float,
+    periods: bool = True,
+    ledger: bool = False,
 ) -> Lowered:
     """The structure's flat arrays (``supports(structure)`` must hold); ``bisections`` and
     ``newton`` are the yield solver's iterations (none: no yields), ``periods`` whether the
-    per-period sums are wanted."""
+    per-period sums are wanted, ``ledger`` whether the kernel writes the whole ledger."""
+    if not supports(structure):
+        raise ValueError("the waterfall kernel does not implement a field of this structure")
     program = structure.program
     tranches = structure.tranches
     names = [t.name for t in tranches]
@@ -407,6 +457,7 @@ def lower(
                 bisections,
                 newton,
                 int(periods),
+                int(ledger),
             ]
         ),
         _floats(
