@@ -121,6 +121,16 @@ class Structure:
         return payment_months(self.horizon, self.payment_interval)
 
     @property
+    def payment_years(self) -> np.ndarray:
+        """Each payment date's time from closing in years, for yields, lives and discounting:
+        actual days / 365 on a dated deal (the exchange's yield convention), months / 12 on
+        the month grid."""
+        if self.dates is None:
+            return self.payment_months / 12.0
+        days = self.dates["accrual_days"].to_numpy(dtype=float)
+        return np.cumsum(days) / 365.0
+
+    @property
     def period_start_months(self) -> np.ndarray:
         """First month of each payment period."""
         return np.r_[1, self.payment_months[:-1] + 1]

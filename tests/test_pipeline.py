@@ -128,22 +128,30 @@ def test_monte_carlo_agrees_with_the_exact_engine_on_the_pilot(pilot_run) -> Non
         assert gap <= 4 * point["monte_carlo_se"] + rounding / widths[point["tranche"]]
 
 
-def test_yield_solver_prices_every_path_back_to_par() -> None:
+@pytest.mark.parametrize("dated", [False, True], ids=["month grid", "dated"])
+def test_yield_solver_prices_every_path_back_to_par(dated: bool) -> None:
     """The kernel's yield solver: Σ cash (1 + y)^(−t) = price for awkward cash flows: deep
-    losses, one early payment, nothing at all (−100%), and a windfall."""
+    losses, one early payment, nothing at all (−100%), and a windfall; on quarterly dates of
+    the month grid, and on dated payments a few days off the quarter (actual days / 365)."""
     from securitize.evaluate import _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT
     from securitize.waterfall.kernel import _discount_steps
     from securitize.waterfall.kernel_loop import _yields
 
+    rng = np.random.default_rng(3)
+    years = np.arange(1, 19) * 0.25
+    if dated:
+        days = np.cumsum(rng.integers(88, 94, 18))
+        years = days / 365.0
+        powers, gaps = np.zeros(18, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    else:
+        powers, gaps = _discount_steps(np.arange(1, 19) * 3)
+
     def internal_rate_of_return(cash, years, price):
         out = np.empty(cash.shape[0])
-        powers, gaps = _discount_steps(np.round(years * 12).astype(np.int64))
         steps = (_IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT)
         _yields(np.ascontiguousarray(cash.T), years, powers, gaps, price, *steps, out)
         return out
 
-    rng = np.random.default_rng(3)
-    years = np.arange(1, 19) * 0.25
     cash = rng.uniform(0, 2, (400, 18))
     cash[:, -1] += 100 * rng.uniform(0, 1.2, 400)
     cash[:5] = 0
@@ -157,5 +165,5 @@ def test_yield_solver_prices_every_path_back_to_par() -> None:
     paid = cash.sum(axis=1) > 0
     value = (cash[paid] * (1 + y[paid, None]) ** (-years)).sum(axis=1)
     np.testing.assert_allclose(value, 100.0, rtol=0, atol=1e-9)
-    # 50 paid once, at year 1 (the fourth quarter): (1 + y) = 50 / 100.
-    np.testing.assert_allclose(y[5], -0.5, rtol=1e-12)
+    # 50 paid once, on the fourth date: (1 + y)^t = 100 / 50.
+    np.testing.assert_allclose(y[5], 0.5 ** (1.0 / years[3]) - 1.0, rtol=1e-12)

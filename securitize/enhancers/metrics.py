@@ -35,8 +35,9 @@ CAPITAL_LEVEL = 0.999
 
 
 def discount_factors(structure: Structure, rate: float) -> np.ndarray:
-    """Per payment date, the value today of 1 paid then (annual compounding)."""
-    return (1.0 + rate) ** (-structure.payment_months / 12.0)
+    """Per payment date, the value today of 1 paid then (annual compounding, on the time to
+    each date: ``Structure.payment_years``)."""
+    return (1.0 + rate) ** (-structure.payment_years)
 
 
 def _scaled(estimate: Estimate, factor: float) -> Estimate:

@@ -57,7 +57,8 @@ def _floats(values: np.ndarray) -> np.ndarray:
 
 def _discount_steps(payment_months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The months from one payment date to the next (from month 0 to the first), as an index
-    into their distinct values: the kernel discounts by powers of one monthly factor."""
+    into their distinct values: on the month grid the kernel discounts by powers of one monthly
+    factor."""
     steps = np.diff(np.r_[0, payment_months]).astype(np.int64)
     gaps, index = np.unique(steps, return_inverse=True)
     return index.astype(np.int64), gaps.astype(np.int64)
@@ -288,8 +289,8 @@ class _Run:
             _floats(period.months),
             _floats(structure.period_start_months),
             _floats(period.scheduled_principal),
-            _floats(structure.payment_months / 12.0),
-            *_discount_steps(structure.payment_months),
+            _floats(structure.payment_years),
+            *self._discounting(structure),
         )
         guarantees = structure.guarantees
         self.guarantor_default = _floats(
@@ -319,6 +320,16 @@ class _Run:
                 self.first + paths > self.out_path.shape[1]
             ):
                 raise ValueError("the per-path table does not fit the structure and chunk")
+
+    @staticmethod
+    def _discounting(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
+        """The yield solver's discount steps: powers of a monthly factor on the month grid; none
+        on a dated deal, whose dates are days apart (the solver then discounts each date by
+        its own exponential)."""
+        if structure.dates is None:
+            return _discount_steps(structure.payment_months)
+        periods = len(structure.payment_months)
+        return np.zeros(periods, dtype=np.int64), np.zeros(0, dtype=np.int64)
 
     def figures(self) -> Figures:
         """The figures the kernel wrote (``ledger_outcomes``'s return)."""

@@ -209,8 +209,9 @@ def _targets(k, tg_kind, tg_value, tg_share, tg_floor, tg_tranche, performing, b
 def _yields(cash, years, powers, gaps, price, bisections, newton, limit, out):
     """``evaluate.internal_rate_of_return`` on every lane: cash is periods × lanes.
 
-    The discount factors e^(−r t_p) are powers of e^(−r/12) (payment dates are whole months),
-    built up date by date from one exponential per lane and iteration."""
+    On the month grid the discount factors e^(−r t_p) are powers of e^(−r/12) (payment dates
+    are whole months), built up date by date from one exponential per lane and iteration; with
+    no ``gaps`` (a dated deal) each date's factor is its own exponential."""
     periods, lanes = cash.shape
     total = np.zeros(lanes)
     for p in range(periods):
@@ -237,6 +238,7 @@ def _yields(cash, years, powers, gaps, price, bisections, newton, limit, out):
     slope = np.empty(lanes)
     factor = np.empty(lanes)
     step_of = np.empty((gaps.shape[0], lanes))
+    dated = gaps.shape[0] == 0
     for iteration in range(bisections + newton):
         newton_step = iteration >= bisections
         for lane in range(lanes):
@@ -256,8 +258,13 @@ def _yields(cash, years, powers, gaps, price, bisections, newton, limit, out):
         for p in range(periods):
             g = powers[p]
             t = years[p]
+            if dated:
+                for lane in range(lanes):
+                    factor[lane] = math.exp(-rate[lane] * t)
+            else:
+                for lane in range(lanes):
+                    factor[lane] *= step_of[g, lane]
             for lane in range(lanes):
-                factor[lane] *= step_of[g, lane]
                 flow = cash[p, lane] * factor[lane]
                 value[lane] += flow
                 slope[lane] += flow * t
