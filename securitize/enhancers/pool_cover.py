@@ -7,7 +7,7 @@ of the loss the earlier ones left (80% from a loan-level guarantee, then a risk 
 the other 20%), so together they never pay more than the loss. A loan-level guarantee's claims
 on one borrower stop at its per-borrower cap,
 counted over all that borrower's loans in the order they default. The engine then applies the
-enhancer's aggregate cap and its default (``waterfall.engine``), so that both act in time order;
+enhancer's aggregate cap and its default (the waterfall kernel), so that both act in time order;
 what an aggregate cap refuses is not passed on to a later pool enhancer.
 """
 
