@@ -528,6 +528,7 @@ def _steps(
                         scratch[j, lane] = remaining - to_guarantor
                     _reimburse(j, paid_back, calls, call_start, enh)
                 # The current interest; ``need`` holds each lane's shortfall.
+                short = 0
                 for lane in range(lanes):
                     now = current[j, lane] if active[lane] else 0.0
                     to_current = _lo(scratch[j, lane], now)
@@ -535,6 +536,11 @@ def _steps(
                     ledger[j, IP, lane] += to_current
                     need[lane] = now - to_current
                     shortfall_row[j, lane] += need[lane]
+                    short += 1 if need[lane] != 0.0 else 0
+                if short == 0:
+                    # Paid in full on every lane: no claim, no arrears, no event (what follows
+                    # would add zeros).
+                    continue
                 for c in range(call_start[j], call_start[j + 1]):
                     # The tranche's enhancers in call order, each on what the ones before it
                     # left; a CRMW pays no interest on the way.
@@ -1283,10 +1289,12 @@ def run_kernel(
                     timed[j, lane] += pp * year
                 for lane in range(lanes):
                     shortfall_total[j, lane] += shortfall_row[j, lane]
-                for lane in range(lanes):
-                    gp = ledger[j, GP, lane]
-                    gp_total[j, lane] += gp
-                    gp_timed[j, lane] += gp * year
+                if final or tr_put[j] == p:
+                    # Enhancers pay principal only at the legal final month or a put date.
+                    for lane in range(lanes):
+                        gp = ledger[j, GP, lane]
+                        gp_total[j, lane] += gp
+                        gp_timed[j, lane] += gp * year
                 if with_yields:
                     holder = j == residual_holder
                     for lane in range(lanes):
