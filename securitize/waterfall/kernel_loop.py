@@ -366,6 +366,44 @@ def _guarantee_principal(
                 ledger[j, GI, lane] += paid
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _short_interest(
+    j,
+    need,
+    calls,
+    call_start,
+    g_floats,
+    g_ints,
+    enh,
+    standing_of,
+    advance,
+    ledger,
+    garrears,
+    arrears,
+    tr_deferrable,
+    shortfall_event,
+):
+    """Tranche j's current interest left unpaid (``need``, per lane): its enhancers advance it
+    in call order, each on what the ones before it left (a CRMW pays no interest on the way);
+    the rest is in arrears, and an event where the tranche may not defer."""
+    lanes = need.shape[0]
+    for c in range(call_start[j], call_start[j + 1]):
+        k = calls[c]
+        if g_ints[k, GN_TIMELY] == 0:
+            continue
+        _claim(k, need, True, g_floats, enh, standing_of, advance)
+        for lane in range(lanes):
+            advanced = advance[lane]
+            ledger[j, GI, lane] += advanced
+            garrears[j, lane] = garrears[j, lane] + advanced
+            enh[E_ARREARS, k, lane] = enh[E_ARREARS, k, lane] + advanced
+            need[lane] = need[lane] - advanced
+    not_deferrable = not tr_deferrable[j]
+    for lane in range(lanes):
+        arrears[j, lane] = arrears[j, lane] + need[lane]
+        shortfall_event[lane] = shortfall_event[lane] | (not_deferrable & (need[lane] > CENT))
+
+
 @njit(cache=True, error_model="numpy")
 def _steps(
     first_step,
@@ -413,11 +451,13 @@ def _steps(
     tg_tranche,
     acc_target,
     flows,
+    clear,
 ):
     """Run steps [first_step, last_step) of one program (main, principal or post-acceleration)
     on the lanes where ``active`` holds. Every loop over lanes is innermost and branch-free, so
     the compiler turns it into vector instructions; ``work`` holds per-lane sums and shares,
-    ``flows`` each account's deposits and draws of the date."""
+    ``flows`` each account's deposits and draws of the date; ``clear[j]`` says that tranche j
+    has no interest arrears (to investors or enhancers) on any lane of the block."""
     lanes = pot.shape[0]
     need = work[0]
     subtotal = work[1]
@@ -456,6 +496,40 @@ def _steps(
                         paid_back[lane] = to_guarantor
                     _reimburse(j, paid_back, calls, call_start, enh)
             if kind == DEFERRED:
+                continue
+            j = step_tranches[first]
+            if count == 1 and not paid_current[j] and (deferred[j] or clear[j]):
+                # One tranche and no arrears: it takes its current interest from the pot, in one
+                # pass (the general path below, with its zero arrears left out).
+                paid_current[j] = True
+                short = 0
+                for lane in range(lanes):
+                    now = current[j, lane] if active[lane] else 0.0
+                    paid = _lo(pot[lane], now)
+                    pot[lane] -= paid
+                    ledger[j, ID, lane] += now
+                    ledger[j, IP, lane] += paid
+                    need[lane] = now - paid
+                    shortfall_row[j, lane] += need[lane]
+                    short += 1 if need[lane] != 0.0 else 0
+                if short > 0:
+                    _short_interest(
+                        j,
+                        need,
+                        calls,
+                        call_start,
+                        g_floats,
+                        g_ints,
+                        enh,
+                        standing_of,
+                        advance,
+                        ledger,
+                        garrears,
+                        arrears,
+                        tr_deferrable,
+                        shortfall_event,
+                    )
+                    clear[j] = False
                 continue
             group = 0
             for q in range(first, first + count):
@@ -513,6 +587,7 @@ def _steps(
                     for lane in range(lanes):
                         owing += 1 if (arrears[j, lane] != 0.0) | (garrears[j, lane] != 0.0) else 0
                     with_arrears = owing > 0
+                    clear[j] = owing == 0
                 if with_arrears:
                     for lane in range(lanes):
                         on = active[lane]
@@ -537,29 +612,24 @@ def _steps(
                     need[lane] = now - to_current
                     shortfall_row[j, lane] += need[lane]
                     short += 1 if need[lane] != 0.0 else 0
-                if short == 0:
-                    # Paid in full on every lane: no claim, no arrears, no event (what follows
-                    # would add zeros).
-                    continue
-                for c in range(call_start[j], call_start[j + 1]):
-                    # The tranche's enhancers in call order, each on what the ones before it
-                    # left; a CRMW pays no interest on the way.
-                    k = calls[c]
-                    if g_ints[k, GN_TIMELY] == 0:
-                        continue
-                    _claim(k, need, True, g_floats, enh, standing_of, advance)
-                    for lane in range(lanes):
-                        advanced = advance[lane]
-                        ledger[j, GI, lane] += advanced
-                        garrears[j, lane] = garrears[j, lane] + advanced
-                        enh[E_ARREARS, k, lane] = enh[E_ARREARS, k, lane] + advanced
-                        need[lane] = need[lane] - advanced
-                not_deferrable = not tr_deferrable[j]
-                for lane in range(lanes):
-                    arrears[j, lane] = arrears[j, lane] + need[lane]
-                    shortfall_event[lane] = shortfall_event[lane] | (
-                        not_deferrable & (need[lane] > CENT)
+                if short > 0:
+                    _short_interest(
+                        j,
+                        need,
+                        calls,
+                        call_start,
+                        g_floats,
+                        g_ints,
+                        enh,
+                        standing_of,
+                        advance,
+                        ledger,
+                        garrears,
+                        arrears,
+                        tr_deferrable,
+                        shortfall_event,
                     )
+                    clear[j] = False
         elif kind == FUND:
             if final:
                 for lane in range(lanes):
@@ -880,6 +950,9 @@ def run_kernel(
     residual = np.empty(lanes)
     ledger = np.empty((n_tr, TRANCHE_FLOWS, lanes))
     flows = np.empty((2, n_acc, lanes))
+    # Per tranche: no interest arrears on any lane of the block (its interest steps then pay
+    # in one pass).
+    clear = np.ones(n_tr, dtype=np.bool_)
     flows_flat = flows.reshape(flows.size)
     shortfall_row = np.empty((n_tr, lanes))
     fee_paid = np.empty((n_fee + n_g, lanes))
@@ -931,6 +1004,7 @@ def run_kernel(
                 enh[E_CAPACITY, k, lane] = g_floats[k, GF_CAP]
                 enh[E_ARREARS, k, lane] = 0.0
         for j in range(n_tr):
+            clear[j] = True
             for lane in range(lanes):
                 balance[j, lane] = tr_balance[j]
                 arrears[j, lane] = 0.0
@@ -1236,6 +1310,7 @@ def run_kernel(
                     tg_tranche,
                     acc_target,
                     flows,
+                    clear,
                 )
             if any_accelerated:
                 for lane in range(lanes):
@@ -1273,6 +1348,8 @@ def run_kernel(
                     left,
                     advance,
                 )
+                # A CRMW takes over the investors' arrears as its own claim.
+                clear[j] = False
                 if final:
                     continue
                 for lane in range(lanes):
