@@ -84,3 +84,21 @@ def test_dated_act_365_floating_senior_with_a_reset_by_hand(tmp_path: Path) -> N
     expected = [b * c * n / 365 for b, c, n in zip(balances, coupons, PUT_DAYS, strict=True)]
     assert_cents(dates["tranche.senior.standalone.interest"], expected)
     assert_cents(dates["tranche.senior.standalone.principal"], [0.0, 4e6, 0.0, 8e6])
+
+
+def test_dated_guarantee_fee_accrues_on_actual_days(tmp_path: Path) -> None:
+    """On a dated deal a guarantee's cover is the covered balance × the deal's day count
+    between payment dates (ACT/365: 212, 186, 179, 185 days), and its fee is the fee rate on
+    that cover; on the month grid both would be six months / 12."""
+    from tests.test_repayment_schedule import PUT_DAYS, TWO_LOANS, put_reset_deal
+
+    text = put_reset_deal(0.035) + (
+        '\n[[enhancers]]\nname = "guarantor"\ntype = "full_guarantee"\ncovers = "senior"\n'
+        "fee_bp = 80\nannual_pd = 0.0005\nasset_correlation = 0.3\n"
+    )
+    structure, _, dates = kernel_one_path(tmp_path, text, tape=TWO_LOANS)
+    rate = structure.guarantees[0].net_fee_rate
+    assert rate > 0
+    cover = [b * n / 365 for b, n in zip([12e6, 12e6, 8e6, 8e6], PUT_DAYS, strict=True)]
+    assert_cents(dates["enhancer.guarantor.cover"], cover)
+    assert_cents(dates["fee.guarantor"], [rate * c for c in cover])

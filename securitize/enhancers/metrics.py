@@ -27,6 +27,7 @@ from securitize.stats import (
     ratio_estimate,
 )
 from securitize.structure import GuaranteeTerms, Structure, borrower_cover
+from securitize.waterfall.kernel_lower import fee_years
 
 CENT = 0.01
 CLAIM_QUANTILES = (0.99, 0.995, 0.999)
@@ -134,8 +135,8 @@ def annual_claims_ratio(
     """Per deal year: expected claims over the expected cover released in that year (by
     amortisation, claims or the end of the deal), the claims ratio (代偿率) an enhancer reports."""
     claims = per_period_means[f"{key}.claims"]
-    months = structure.payment_months - structure.period_start_months + 1
-    outstanding = per_period_means[f"{key}.cover"] * 12.0 / months
+    # Cover is CNY-years: the amount outstanding × the period's year fraction.
+    outstanding = per_period_means[f"{key}.cover"] / fee_years(structure)
     released = outstanding - np.r_[outstanding[1:], 0.0]
     year = (structure.payment_months - 1) // 12
     rows = []

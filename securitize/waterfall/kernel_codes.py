@@ -17,7 +17,7 @@ AMOUNT_TARGET, POOL, NOTES, TRANCHE = range(4)
 DEFAULT_RATIO, OVERCOLLATERALISATION, SHORTFALL = range(3)
 POOL_FEE, TRANCHE_FEE, FIXED_FEE, INTEREST_FEE = range(4)
 # Integer settings: ints[...]
-N_SEPARATE, N_HAS_CALL, N_RESIDUAL, N_BISECTIONS, N_NEWTON, N_PERIODS, N_LEDGER = range(7)
+N_SEPARATE, N_HAS_CALL, N_RESIDUAL, N_BISECTIONS, N_NEWTON, N_PERIODS, N_LEDGER, N_DATED = range(8)
 # Float settings: floats[...]
 F_POOL, F_CALL_THRESHOLD, F_RATE_LIMIT = range(3)
 # Per-tranche period series kept for the path: interest paid, guarantor reimbursed, guarantor

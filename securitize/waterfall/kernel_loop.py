@@ -75,6 +75,7 @@ from securitize.waterfall.kernel_codes import (
     KIND,
     MODE,
     N_BISECTIONS,
+    N_DATED,
     N_HAS_CALL,
     N_LEDGER,
     N_NEWTON,
@@ -859,6 +860,7 @@ def run_kernel(
     programs,
     deferred_main,
     deferred_accelerated,
+    fee_years,
     ints,
     floats,
     out_sum,
@@ -892,6 +894,8 @@ def run_kernel(
     bisections, newton = ints[N_BISECTIONS], ints[N_NEWTON]
     with_yields = bisections + newton > 0
     with_ledger = ints[N_LEDGER] != 0
+    # A dated deal accrues fees by time on its day count (fee_years), the grid on months / 12.
+    dated = ints[N_DATED] != 0
     # The ledger's rows need the date's available funds and amounts due too.
     with_periods = ints[N_PERIODS] != 0 or with_ledger
     with_moments = ints[N_PERIODS] != 0
@@ -1059,11 +1063,16 @@ def run_kernel(
                         accrued[lane] = rate * collections[C_INTEREST, p, lane]
                 elif kind == TRANCHE_FEE:
                     tranche = fee_tranche[f]
+                    scale = rate * fee_years[p] if dated else rate * period_months / 12.0
                     for lane in range(lanes):
-                        accrued[lane] = rate * period_months / 12.0 * balance[tranche, lane]
+                        accrued[lane] = scale * balance[tranche, lane]
                 else:
                     for lane in range(lanes):
-                        accrued[lane] = fee_amount[f] * period_months / 12.0
+                        accrued[lane] = (
+                            fee_amount[f] * fee_years[p]
+                            if dated
+                            else fee_amount[f] * period_months / 12.0
+                        )
                 if has_call:
                     # A called deal has ended: nothing more accrues.
                     for lane in range(lanes):
@@ -1091,7 +1100,11 @@ def run_kernel(
                             base = share * balance[j, lane]
                         base = _lo(base, enh[E_CAPACITY, k, lane]) if capped else base
                     standing = _lo(_hi(g_default[k, lane] - start_month[p], 0.0), period_months)
-                    cover[k, lane] = base * (standing / 12.0)
+                    cover[k, lane] = (
+                        base * (standing / period_months * fee_years[p])
+                        if dated
+                        else base * (standing / 12.0)
+                    )
                     standing_of[k, lane] = g_default[k, lane] > end_month
                 if kind == TRANCHE_COVER:
                     for lane in range(lanes):

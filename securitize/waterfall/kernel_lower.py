@@ -351,6 +351,15 @@ def accrual(structure: Structure) -> np.ndarray:
     return table
 
 
+def fee_years(structure: Structure) -> np.ndarray:
+    """Each period's year fraction for fees that accrue by time (on a tranche's balance, a
+    fixed amount a year, a guarantee's cover): the deal's day count between its payment dates
+    on a dated deal, months / 12 on the grid."""
+    if structure.dates is None:
+        return structure.months_per_period / 12.0
+    return structure.dates["year_fraction"].to_numpy(dtype=np.float64)
+
+
 def lower(
     structure: Structure,
     bisections: int,
@@ -449,6 +458,7 @@ def lower(
         np.array(programs, dtype=np.int64),
         _ints([int(j in program.deferred) for j in range(len(names))]),
         _ints([int(j in program.deferred_accelerated) for j in range(len(names))]),
+        fee_years(structure),
         _ints(
             [
                 int(program.separate),
@@ -458,6 +468,7 @@ def lower(
                 newton,
                 int(periods),
                 int(ledger),
+                int(structure.dates is not None),
             ]
         ),
         _floats(
