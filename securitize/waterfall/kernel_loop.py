@@ -368,41 +368,28 @@ def _guarantee_principal(
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _short_interest(
-    j,
-    need,
-    calls,
-    call_start,
-    g_floats,
-    g_ints,
-    enh,
-    standing_of,
-    advance,
-    ledger,
-    garrears,
-    arrears,
-    tr_deferrable,
-    shortfall_event,
+def _owed(
+    first, count, step_tranches, paid_current, deferred, active, current, arrears, garrears, owed
 ):
-    """Tranche j's current interest left unpaid (``need``, per lane): its enhancers advance it
-    in call order, each on what the ones before it left (a CRMW pays no interest on the way);
-    the rest is in arrears, and an event where the tranche may not defer."""
-    lanes = need.shape[0]
-    for c in range(call_start[j], call_start[j + 1]):
-        k = calls[c]
-        if g_ints[k, GN_TIMELY] == 0:
+    """What an interest step owes each of its tranches whose current interest is still unpaid
+    this date (its current interest, and its arrears unless it defers them); how many."""
+    lanes = owed.shape[1]
+    group = 0
+    for q in range(first, first + count):
+        j = step_tranches[q]
+        if paid_current[j]:
             continue
-        _claim(k, need, True, g_floats, enh, standing_of, advance)
-        for lane in range(lanes):
-            advanced = advance[lane]
-            ledger[j, GI, lane] += advanced
-            garrears[j, lane] = garrears[j, lane] + advanced
-            enh[E_ARREARS, k, lane] = enh[E_ARREARS, k, lane] + advanced
-            need[lane] = need[lane] - advanced
-    not_deferrable = not tr_deferrable[j]
-    for lane in range(lanes):
-        arrears[j, lane] = arrears[j, lane] + need[lane]
-        shortfall_event[lane] = shortfall_event[lane] | (not_deferrable & (need[lane] > CENT))
+        group += 1
+        if deferred[j]:
+            for lane in range(lanes):
+                owed[j, lane] = current[j, lane] if active[lane] else 0.0
+        else:
+            for lane in range(lanes):
+                on = active[lane]
+                owed[j, lane] = (current[j, lane] if on else 0.0) + (
+                    (arrears[j, lane] + garrears[j, lane]) if on else 0.0
+                )
+    return group
 
 
 @njit(cache=True, error_model="numpy")
@@ -498,56 +485,27 @@ def _steps(
                     _reimburse(j, paid_back, calls, call_start, enh)
             if kind == DEFERRED:
                 continue
+            # One tranche with no arrears in the block takes its current interest from the pot
+            # in one pass (the general path, with its zero arrears left out).
             j = step_tranches[first]
-            if count == 1 and not paid_current[j] and (deferred[j] or clear[j]):
-                # One tranche and no arrears: it takes its current interest from the pot, in one
-                # pass (the general path below, with its zero arrears left out).
-                paid_current[j] = True
-                short = 0
-                for lane in range(lanes):
-                    now = current[j, lane] if active[lane] else 0.0
-                    paid = _lo(pot[lane], now)
-                    pot[lane] -= paid
-                    ledger[j, ID, lane] += now
-                    ledger[j, IP, lane] += paid
-                    need[lane] = now - paid
-                    shortfall_row[j, lane] += need[lane]
-                    short += 1 if need[lane] != 0.0 else 0
-                if short > 0:
-                    _short_interest(
-                        j,
-                        need,
-                        calls,
-                        call_start,
-                        g_floats,
-                        g_ints,
-                        enh,
-                        standing_of,
-                        advance,
-                        ledger,
-                        garrears,
-                        arrears,
-                        tr_deferrable,
-                        shortfall_event,
-                    )
-                    clear[j] = False
-                continue
-            group = 0
-            for q in range(first, first + count):
-                j = step_tranches[q]
-                if paid_current[j]:
-                    continue
-                group += 1
-                if deferred[j]:
-                    for lane in range(lanes):
-                        owed[j, lane] = current[j, lane] if active[lane] else 0.0
-                else:
-                    for lane in range(lanes):
-                        on = active[lane]
-                        owed[j, lane] = (current[j, lane] if on else 0.0) + (
-                            (arrears[j, lane] + garrears[j, lane]) if on else 0.0
-                        )
-            if group == 0:
+            one_pass = count == 1 and not paid_current[j] and (deferred[j] or clear[j])
+            group = (
+                0
+                if one_pass
+                else _owed(
+                    first,
+                    count,
+                    step_tranches,
+                    paid_current,
+                    deferred,
+                    active,
+                    current,
+                    arrears,
+                    garrears,
+                    owed,
+                )
+            )
+            if group == 0 and not one_pass:
                 continue
             if group == 1:
                 for q in range(first, first + count):
@@ -557,7 +515,7 @@ def _steps(
                             paid = _lo(pot[lane], owed[j, lane])
                             pot[lane] -= paid
                             scratch[j, lane] = paid
-            else:
+            elif group > 1:
                 for lane in range(lanes):
                     subtotal[lane] = 0.0
                 for q in range(first, first + count):
@@ -580,7 +538,18 @@ def _steps(
                 if paid_current[j]:
                     continue
                 paid_current[j] = True
-                with_arrears = not deferred[j]
+                short = 0
+                if one_pass:
+                    for lane in range(lanes):
+                        now = current[j, lane] if active[lane] else 0.0
+                        paid = _lo(pot[lane], now)
+                        pot[lane] -= paid
+                        ledger[j, ID, lane] += now
+                        ledger[j, IP, lane] += paid
+                        need[lane] = now - paid
+                        shortfall_row[j, lane] += need[lane]
+                        short += 1 if need[lane] != 0.0 else 0
+                with_arrears = not deferred[j] and not one_pass
                 if with_arrears:
                     # Arrears are paid only where some lane has any: with none, paying
                     # them changes nothing, and the block skips the work too.
@@ -603,33 +572,37 @@ def _steps(
                         paid_back[lane] = to_guarantor
                         scratch[j, lane] = remaining - to_guarantor
                     _reimburse(j, paid_back, calls, call_start, enh)
-                # The current interest; ``need`` holds each lane's shortfall.
-                short = 0
-                for lane in range(lanes):
-                    now = current[j, lane] if active[lane] else 0.0
-                    to_current = _lo(scratch[j, lane], now)
-                    ledger[j, ID, lane] += now
-                    ledger[j, IP, lane] += to_current
-                    need[lane] = now - to_current
-                    shortfall_row[j, lane] += need[lane]
-                    short += 1 if need[lane] != 0.0 else 0
+                if not one_pass:
+                    # The current interest; ``need`` holds each lane's shortfall.
+                    for lane in range(lanes):
+                        now = current[j, lane] if active[lane] else 0.0
+                        to_current = _lo(scratch[j, lane], now)
+                        ledger[j, ID, lane] += now
+                        ledger[j, IP, lane] += to_current
+                        need[lane] = now - to_current
+                        shortfall_row[j, lane] += need[lane]
+                        short += 1 if need[lane] != 0.0 else 0
                 if short > 0:
-                    _short_interest(
-                        j,
-                        need,
-                        calls,
-                        call_start,
-                        g_floats,
-                        g_ints,
-                        enh,
-                        standing_of,
-                        advance,
-                        ledger,
-                        garrears,
-                        arrears,
-                        tr_deferrable,
-                        shortfall_event,
-                    )
+                    # The tranche's enhancers advance what is unpaid in call order, each on
+                    # what the ones before it left (a CRMW pays no interest on the way); the
+                    # rest is in arrears, and an event where the tranche may not defer.
+                    for c in range(call_start[j], call_start[j + 1]):
+                        k = calls[c]
+                        if g_ints[k, GN_TIMELY] == 0:
+                            continue
+                        _claim(k, need, True, g_floats, enh, standing_of, advance)
+                        for lane in range(lanes):
+                            advanced = advance[lane]
+                            ledger[j, GI, lane] += advanced
+                            garrears[j, lane] = garrears[j, lane] + advanced
+                            enh[E_ARREARS, k, lane] = enh[E_ARREARS, k, lane] + advanced
+                            need[lane] = need[lane] - advanced
+                    not_deferrable = not tr_deferrable[j]
+                    for lane in range(lanes):
+                        arrears[j, lane] = arrears[j, lane] + need[lane]
+                        shortfall_event[lane] = shortfall_event[lane] | (
+                            not_deferrable & (need[lane] > CENT)
+                        )
                     clear[j] = False
         elif kind == FUND:
             if final:
