@@ -28,10 +28,6 @@ from securitize.waterfall.kernel_lower import path_series
 
 # Amounts below one cent are rounding, not losses.
 CENT = 0.01
-# Yield solver: bisections to shrink the bracket, then Newton steps (quadratic near the root).
-_IRR_BISECTIONS = 6
-_IRR_NEWTON_STEPS = 6
-_RATE_LIMIT = 20.0
 
 
 @dataclass(frozen=True)

@@ -133,8 +133,12 @@ def test_yield_solver_prices_every_path_back_to_par(dated: bool) -> None:
     """The kernel's yield solver: Σ cash (1 + y)^(−t) = price for awkward cash flows: deep
     losses, one early payment, nothing at all (−100%), and a windfall; on quarterly dates of
     the month grid, and on dated payments a few days off the quarter (actual days / 365)."""
-    from securitize.evaluate import _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT
-    from securitize.waterfall.kernel import _discount_steps
+    from securitize.waterfall.kernel import (
+        _IRR_BISECTIONS,
+        _IRR_NEWTON_STEPS,
+        _RATE_LIMIT,
+        _discount_steps,
+    )
     from securitize.waterfall.kernel_loop import _yields
 
     rng = np.random.default_rng(3)

@@ -51,6 +51,13 @@ def ensure_cache_dir() -> None:
             numba.config.CACHE_DIR = folder
 
 
+# The yield solver (kernel_loop._yields): bisections to shrink the bracket, then Newton steps
+# (quadratic near the root); continuous rates are kept within ±_RATE_LIMIT.
+_IRR_BISECTIONS = 6
+_IRR_NEWTON_STEPS = 6
+_RATE_LIMIT = 20.0
+
+
 def _floats(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float64)
 
@@ -275,7 +282,6 @@ class _Run:
         ledger: bool = False,
     ) -> None:
         from securitize.enhancers.metrics import discount_factors
-        from securitize.evaluate import _IRR_BISECTIONS, _IRR_NEWTON_STEPS, _RATE_LIMIT
 
         paths, dates = period.interest.shape
         if dates != len(structure.payment_months):

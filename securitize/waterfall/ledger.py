@@ -119,5 +119,6 @@ def run_waterfall(
         for name, values in ends.pop(f"tranche.{j}").items():
             setattr(t, name, values)
         tranches.append(t)
+    # The ledger's own series (available, due, …) are the rows named "" in their table.
     own = {name: series.pop(name)[""] for name in list(series) if "" in series[name]}
     return Ledger(**own, tranches=tranches, **series, unpaid_fees=ends.get("unpaid_fees", {}))
