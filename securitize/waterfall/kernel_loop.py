@@ -291,10 +291,11 @@ def _yields(cash, years, powers, gaps, price, bisections, newton, limit, out):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _claim(k, loss, apply_share, g_floats, enh, standing_of, out):
+def _claim(k, loss, apply_share, g_floats, enh, standing_of, out, touched):
     """Enhancer k's payment on ``loss`` on every lane, into ``out``:
     its share (unless already applied), within what is left of its cap; in full while it
-    stands and has capital, its recovery rate on the rest."""
+    stands and has capital, its recovery rate on the rest. ``touched[k]`` records that the
+    date's claims (and reimbursements) of k may be other than zero."""
     lanes = out.shape[0]
     share = g_floats[k, GF_SHARE]
     scaled = apply_share and share != 1.0
@@ -304,6 +305,7 @@ def _claim(k, loss, apply_share, g_floats, enh, standing_of, out):
     capital = enh[E_CAPITAL, k]
     claims = enh[E_CLAIMS, k]
     standing = standing_of[k]
+    touched[k] = True
     for lane in range(lanes):
         claim = share * loss[lane] if scaled else loss[lane]
         if capped:
@@ -317,12 +319,13 @@ def _claim(k, loss, apply_share, g_floats, enh, standing_of, out):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _reimburse(j, amount, calls, call_start, enh):
+def _reimburse(j, amount, calls, call_start, enh, touched):
     """Split a reimbursement of tranche j's advances among its enhancers in call order
     (``amount`` is used up)."""
     lanes = amount.shape[0]
     for c in range(call_start[j], call_start[j + 1]):
         k = calls[c]
+        touched[k] = True
         for lane in range(lanes):
             part = _lo(amount[lane], enh[E_ARREARS, k, lane])
             enh[E_ARREARS, k, lane] = enh[E_ARREARS, k, lane] - part
@@ -345,6 +348,7 @@ def _guarantee_principal(
     standing_of,
     left,
     advance,
+    touched,
 ):
     """Tranche j's enhancers pay its unpaid principal in turn (at the legal final month or its
     put date); a CRMW also pays the investors' interest arrears and then holds that claim."""
@@ -353,12 +357,12 @@ def _guarantee_principal(
         left[lane] = balance[j, lane]
     for c in range(call_start[j], call_start[j + 1]):
         k = calls[c]
-        _claim(k, left, True, g_floats, enh, standing_of, advance)
+        _claim(k, left, True, g_floats, enh, standing_of, advance, touched)
         for lane in range(lanes):
             ledger[j, GP, lane] += advance[lane]
             left[lane] = left[lane] - advance[lane]
         if g_ints[k, GN_TIMELY] == 0:
-            _claim(k, arrears[j], True, g_floats, enh, standing_of, advance)
+            _claim(k, arrears[j], True, g_floats, enh, standing_of, advance, touched)
             for lane in range(lanes):
                 paid = advance[lane]
                 arrears[j, lane] = arrears[j, lane] - paid
@@ -440,12 +444,15 @@ def _steps(
     acc_target,
     flows,
     clear,
+    touched,
+    shorted,
 ):
     """Run steps [first_step, last_step) of one program (main, principal or post-acceleration)
     on the lanes where ``active`` holds. Every loop over lanes is innermost and branch-free, so
     the compiler turns it into vector instructions; ``work`` holds per-lane sums and shares,
     ``flows`` each account's deposits and draws of the date; ``clear[j]`` says that tranche j
-    has no interest arrears (to investors or enhancers) on any lane of the block."""
+    has no interest arrears (to investors or enhancers) on any lane of the block,
+    ``shorted[j]`` that its interest was short on some lane this date."""
     lanes = pot.shape[0]
     need = work[0]
     subtotal = work[1]
@@ -482,7 +489,7 @@ def _steps(
                         ledger[j, IP, lane] += to_investor
                         ledger[j, GR, lane] += to_guarantor
                         paid_back[lane] = to_guarantor
-                    _reimburse(j, paid_back, calls, call_start, enh)
+                    _reimburse(j, paid_back, calls, call_start, enh, touched)
             if kind == DEFERRED:
                 continue
             # One tranche with no arrears in the block takes its current interest from the pot
@@ -571,7 +578,7 @@ def _steps(
                         ledger[j, GR, lane] += to_guarantor
                         paid_back[lane] = to_guarantor
                         scratch[j, lane] = remaining - to_guarantor
-                    _reimburse(j, paid_back, calls, call_start, enh)
+                    _reimburse(j, paid_back, calls, call_start, enh, touched)
                 if not one_pass:
                     # The current interest; ``need`` holds each lane's shortfall.
                     for lane in range(lanes):
@@ -583,6 +590,7 @@ def _steps(
                         shortfall_row[j, lane] += need[lane]
                         short += 1 if need[lane] != 0.0 else 0
                 if short > 0:
+                    shorted[j] = True
                     # The tranche's enhancers advance what is unpaid in call order, each on
                     # what the ones before it left (a CRMW pays no interest on the way); the
                     # rest is in arrears, and an event where the tranche may not defer.
@@ -590,7 +598,7 @@ def _steps(
                         k = calls[c]
                         if g_ints[k, GN_TIMELY] == 0:
                             continue
-                        _claim(k, need, True, g_floats, enh, standing_of, advance)
+                        _claim(k, need, True, g_floats, enh, standing_of, advance, touched)
                         for lane in range(lanes):
                             advanced = advance[lane]
                             ledger[j, GI, lane] += advanced
@@ -657,7 +665,41 @@ def _steps(
                 account[arg, lane] = account[arg, lane] - draw
                 pot[lane] += draw
                 flows[A_DRAW, arg, lane] += draw
+        elif kind == PRINCIPAL and steps[i, MODE] != 1:
+            # Sequential: each tranche in turn takes what it is owed above its target, within
+            # the cash and (paying what is due) the principal still due on the date; one pass
+            # per tranche.
+            by_due = steps[i, AMOUNT] == DUE
+            targeted = steps[i, TARGET] >= 0
+            if targeted:
+                _targets(
+                    steps[i, TARGET],
+                    tg_kind,
+                    tg_value,
+                    tg_share,
+                    tg_floor,
+                    tg_tranche,
+                    performing_raw,
+                    balance,
+                    target,
+                )
+            for q in range(count):
+                j = step_tranches[first + q]
+                for lane in range(lanes):
+                    above = (
+                        _hi(balance[j, lane] - target[lane], 0.0) if targeted else balance[j, lane]
+                    )
+                    want = above if active[lane] else 0.0
+                    want = _lo(want, due_left[lane]) if by_due else want
+                    paid = _lo(pot[lane], want)
+                    pot[lane] -= paid
+                    balance[j, lane] = balance[j, lane] - paid
+                    ledger[j, PP, lane] += paid
+                    if by_due:
+                        due_left[lane] -= paid
         elif kind == PRINCIPAL:
+            # Pro rata (by what each is owed above its target), except on lanes where a trigger
+            # forces sequential payment.
             by_due = steps[i, AMOUNT] == DUE
             if steps[i, TARGET] >= 0:
                 _targets(
@@ -682,36 +724,28 @@ def _steps(
                     )
             for lane in range(lanes):
                 limit[lane] = due_left[lane] if by_due else np.inf
-                paid_step[lane] = 0.0
-            pro_rata = steps[i, MODE] == 1
-            if pro_rata:
+                subtotal[lane] = 0.0
+            for q in range(count):
                 for lane in range(lanes):
-                    subtotal[lane] = 0.0
-                for q in range(count):
-                    for lane in range(lanes):
-                        subtotal[lane] = subtotal[lane] + owed[q, lane]
-                for lane in range(lanes):
-                    total = subtotal[lane]
-                    budget = (
-                        0.0 if sequential_forced[lane] else _lo(_lo(pot[lane], total), limit[lane])
-                    )
-                    share[lane] = budget / total if total > 0 else 0.0
-                    # Paid below, tranche by tranche (budget is what they add up to).
-                    subtotal[lane] = budget
-                for q in range(count):
-                    j = step_tranches[first + q]
-                    for lane in range(lanes):
-                        paid = owed[q, lane] * share[lane]
-                        pot[lane] -= paid
-                        balance[j, lane] = balance[j, lane] - paid
-                        ledger[j, PP, lane] += paid
-                for lane in range(lanes):
-                    paid_step[lane] += subtotal[lane]
+                    subtotal[lane] = subtotal[lane] + owed[q, lane]
+            for lane in range(lanes):
+                total = subtotal[lane]
+                budget = 0.0 if sequential_forced[lane] else _lo(_lo(pot[lane], total), limit[lane])
+                share[lane] = budget / total if total > 0 else 0.0
+                # Paid below, tranche by tranche (budget is what they add up to).
+                paid_step[lane] = budget
             for q in range(count):
                 j = step_tranches[first + q]
                 for lane in range(lanes):
-                    sequential = sequential_forced[lane] if pro_rata else True
-                    want = _lo(owed[q, lane], limit[lane] - paid_step[lane]) if sequential else 0.0
+                    paid = owed[q, lane] * share[lane]
+                    pot[lane] -= paid
+                    balance[j, lane] = balance[j, lane] - paid
+                    ledger[j, PP, lane] += paid
+            for q in range(count):
+                j = step_tranches[first + q]
+                for lane in range(lanes):
+                    forced = sequential_forced[lane]
+                    want = _lo(owed[q, lane], limit[lane] - paid_step[lane]) if forced else 0.0
                     paid = _lo(pot[lane], want)
                     pot[lane] -= paid
                     balance[j, lane] = balance[j, lane] - paid
@@ -930,6 +964,14 @@ def run_kernel(
     # Per tranche: no interest arrears on any lane of the block (its interest steps then pay
     # in one pass).
     clear = np.ones(n_tr, dtype=np.bool_)
+    # Rows that may be other than zero this date, zeroed on the next only if so: each
+    # enhancer's claims and reimbursements, each tranche's interest shortfall.
+    touched = np.ones(n_g, dtype=np.bool_)
+    shorted = np.ones(n_tr, dtype=np.bool_)
+    # Per tranche: whether enhancers pay it (else its GR, GI and GP rows stay zero).
+    wrapped_tranche = np.zeros(n_tr, dtype=np.bool_)
+    for j in range(n_tr):
+        wrapped_tranche[j] = call_start[j + 1] > call_start[j]
     flows_flat = flows.reshape(flows.size)
     shortfall_row = np.empty((n_tr, lanes))
     fee_paid = np.empty((n_fee + n_g, lanes))
@@ -965,7 +1007,6 @@ def run_kernel(
     ahead = np.empty(lanes)
     every_of = np.empty(lanes, dtype=np.bool_)
     ledger_flat = ledger.reshape(ledger.size)
-    shortfall_flat = shortfall_row.reshape(shortfall_row.size)
     fee_paid_flat = fee_paid.reshape(fee_paid.size)
 
     for block in range(blocked.shape[0]):
@@ -980,6 +1021,9 @@ def run_kernel(
                 enh[E_CAPITAL, k, lane] = capital_paths[start + lane, k] if lane < n else 0.0
                 enh[E_CAPACITY, k, lane] = g_floats[k, GF_CAP]
                 enh[E_ARREARS, k, lane] = 0.0
+        touched[:] = True
+        shorted[:] = True
+        _zero(ledger_flat)
         for j in range(n_tr):
             clear[j] = True
             for lane in range(lanes):
@@ -1016,8 +1060,15 @@ def run_kernel(
                 c = tr_accrual[j, p]
                 for lane in range(lanes):
                     current[j, lane] = balance[j, lane] * c if c != 0 else 0.0
-            _zero(ledger_flat)
-            _zero(shortfall_flat)
+            for j in range(n_tr):
+                for c in (IP, PP, ID):
+                    _zero(ledger[j, c])
+                if wrapped_tranche[j]:
+                    for c in (GR, GI, GP):
+                        _zero(ledger[j, c])
+                if shorted[j]:
+                    _zero(shortfall_row[j])
+                    shorted[j] = False
             _zero(fee_paid_flat)
             _zero(flows_flat)
             _zero(residual)
@@ -1052,8 +1103,11 @@ def run_kernel(
                         accrued[lane] = 0.0 if called[lane] else accrued[lane]
                 for lane in range(lanes):
                     fee_due[f, lane] = fee_due[f, lane] + accrued[lane]
-            _zero(claims_row.reshape(claims_row.size))
-            _zero(reimbursed_row.reshape(reimbursed_row.size))
+            for k in range(n_g):
+                if touched[k]:
+                    _zero(claims_row[k])
+                    _zero(reimbursed_row[k])
+                    touched[k] = False
             for k in range(n_g):
                 # The amount covered during the period, for the months
                 # before the enhancer's default: the fee base, in CNY-years.
@@ -1165,7 +1219,7 @@ def run_kernel(
                     for lane in range(lanes):
                         loss = pool_claims[block, slot, p, lane]
                         left[lane] = 0.0 if called[lane] else loss
-                    _claim(k, left, False, g_floats, enh, standing_of, advance)
+                    _claim(k, left, False, g_floats, enh, standing_of, advance, touched)
                     for lane in range(lanes):
                         cover_cash[lane] += advance[lane]
                         principal_cash[lane] = principal_cash[lane] + advance[lane]
@@ -1297,6 +1351,8 @@ def run_kernel(
                     acc_target,
                     flows,
                     clear,
+                    touched,
+                    shorted,
                 )
             if any_accelerated:
                 for lane in range(lanes):
@@ -1333,6 +1389,7 @@ def run_kernel(
                     standing_of,
                     left,
                     advance,
+                    touched,
                 )
                 # A CRMW takes over the investors' arrears as its own claim.
                 clear[j] = False
@@ -1350,8 +1407,9 @@ def run_kernel(
                     pp = ledger[j, PP, lane]
                     received[j, lane] += pp
                     timed[j, lane] += pp * year
-                for lane in range(lanes):
-                    shortfall_total[j, lane] += shortfall_row[j, lane]
+                if shorted[j]:
+                    for lane in range(lanes):
+                        shortfall_total[j, lane] += shortfall_row[j, lane]
                 if final or tr_put[j] == p:
                     # Enhancers pay principal only at the legal final month or a put date.
                     for lane in range(lanes):
@@ -1373,16 +1431,17 @@ def run_kernel(
                 # A pool enhancer's fee is paid by the borrowers, outside the trust.
                 pool_fee = g_ints[k, GN_KIND] != TRANCHE_COVER
                 rate = g_floats[k, GF_FEE_RATE]
+                if touched[k]:
+                    for lane in range(lanes):
+                        claim = claims_row[k, lane]
+                        net = claim - reimbursed_row[k, lane]
+                        enhancer_totals[k, 0, lane] += claim
+                        enhancer_totals[k, 1, lane] += net
+                        enhancer_totals[k, 2, lane] += net * df
                 for lane in range(lanes):
-                    claim = claims_row[k, lane]
-                    net = claim - reimbursed_row[k, lane]
                     fee = rate * cover[k, lane] if pool_fee else fee_paid[n_fee + k, lane]
-                    enhancer_totals[k, 0, lane] += claim
-                    enhancer_totals[k, 1, lane] += net
-                    enhancer_totals[k, 2, lane] += net * df
                     enhancer_totals[k, 3, lane] += fee
                     enhancer_totals[k, 4, lane] += fee * df
-                for lane in range(lanes):
                     enhancer_totals[k, 5, lane] += cover[k, lane] * df
                     enhancer_totals[k, 6, lane] += cover[k, lane]
             if with_ledger:
