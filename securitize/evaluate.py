@@ -367,8 +367,9 @@ def evaluate_many(
     designs = []
     for structure in structures:
         # Run here, the kernel writes each design's per-path figures straight into one table.
-        table = np.empty((len(path_series(structure)), defaults.paths)) if here else None
-        designs.append(_Design(structure, table))
+        designs.append(
+            _Design(structure, _table(structure, defaults.paths, yields) if here else None)
+        )
     # Run here, the chunks take turns with one buffer for their block layout.
     buffer = None
     if here:
@@ -399,6 +400,19 @@ def evaluate_many(
         _combined([chunk[d] for chunk in by_chunk], design, joined)
         for d, design in enumerate(designs)
     ]
+
+
+def _table(structure: Structure, paths: int, yields: bool) -> np.ndarray:
+    """A design's per-path table (``path_series`` rows × paths), its rows the kernel will write
+    set to NaN beforehand: the kernel writes a block's columns of every row at a time, and
+    the first touch of fresh memory in that order costs several times what filling it in
+    order does (and an entry left unwritten shows as NaN)."""
+    names = path_series(structure)
+    table = np.empty((len(names), paths))
+    for row, name in zip(table, names, strict=True):
+        if yields or not name.endswith(".irr"):
+            row.fill(np.nan)
+    return table
 
 
 def _combined(
