@@ -446,13 +446,15 @@ def _steps(
     clear,
     touched,
     shorted,
+    moved,
 ):
     """Run steps [first_step, last_step) of one program (main, principal or post-acceleration)
     on the lanes where ``active`` holds. Every loop over lanes is innermost and branch-free, so
     the compiler turns it into vector instructions; ``work`` holds per-lane sums and shares,
     ``flows`` each account's deposits and draws of the date; ``clear[j]`` says that tranche j
     has no interest arrears (to investors or enhancers) on any lane of the block,
-    ``shorted[j]`` that its interest was short on some lane this date."""
+    ``shorted[j]`` that its interest was short on some lane this date, ``moved[j]`` that it
+    may have been paid principal on some lane."""
     lanes = pot.shape[0]
     need = work[0]
     subtotal = work[1]
@@ -685,6 +687,7 @@ def _steps(
                 )
             for q in range(count):
                 j = step_tranches[first + q]
+                paying = 0
                 for lane in range(lanes):
                     above = (
                         _hi(balance[j, lane] - target[lane], 0.0) if targeted else balance[j, lane]
@@ -695,8 +698,10 @@ def _steps(
                     pot[lane] -= paid
                     balance[j, lane] = balance[j, lane] - paid
                     ledger[j, PP, lane] += paid
+                    paying += 1 if paid != 0.0 else 0
                     if by_due:
                         due_left[lane] -= paid
+                moved[j] = moved[j] or paying > 0
         elif kind == PRINCIPAL:
             # Pro rata (by what each is owed above its target), except on lanes where a trigger
             # forces sequential payment.
@@ -736,6 +741,8 @@ def _steps(
                 paid_step[lane] = budget
             for q in range(count):
                 j = step_tranches[first + q]
+                # (Pro rata marks its tranches as paid on the date, whatever they were paid.)
+                moved[j] = True
                 for lane in range(lanes):
                     paid = owed[q, lane] * share[lane]
                     pot[lane] -= paid
@@ -910,9 +917,12 @@ def run_kernel(
     # an over-collateralisation trigger.
     default_ratio = False
     with_reserves = False
+    # Whether any lane can ever run the post-acceleration program.
+    can_accelerate = False
     for t in range(trg_metric.shape[0]):
         default_ratio = default_ratio or trg_metric[t] == DEFAULT_RATIO
         with_reserves = with_reserves or trg_metric[t] == OVERCOLLATERALISATION
+        can_accelerate = can_accelerate or trg_accelerate[t] != 0
     pool_balance = floats[F_POOL]
     call_threshold = floats[F_CALL_THRESHOLD]
     limit = floats[F_RATE_LIMIT]
@@ -946,6 +956,8 @@ def run_kernel(
     pot = np.empty(lanes)
     fast = np.empty(lanes)
     active = np.empty(lanes, dtype=np.bool_)
+    # Whether ``active`` holds on every lane (as it does until a lane is accelerated).
+    all_active = False
     sequential_forced = np.empty(lanes, dtype=np.bool_)
     standing_of = np.empty((n_g, lanes), dtype=np.bool_)
     enh = np.empty((ENHANCER_STATE, n_g, lanes))
@@ -968,6 +980,7 @@ def run_kernel(
     # enhancer's claims and reimbursements, each tranche's interest shortfall.
     touched = np.ones(n_g, dtype=np.bool_)
     shorted = np.ones(n_tr, dtype=np.bool_)
+    moved = np.ones(n_tr, dtype=np.bool_)
     # Per tranche: whether enhancers pay it (else its GR, GI and GP rows stay zero).
     wrapped_tranche = np.zeros(n_tr, dtype=np.bool_)
     for j in range(n_tr):
@@ -980,7 +993,6 @@ def run_kernel(
     work = np.empty((5, lanes))
     subtotal = work[1]
     target = np.empty(lanes)
-    accrued = np.empty(lanes)
     paid_current = np.zeros(n_tr, dtype=np.bool_)
     values = np.empty((n_series, lanes))
     folded = np.empty((2, lanes))
@@ -1023,6 +1035,7 @@ def run_kernel(
                 enh[E_ARREARS, k, lane] = 0.0
         touched[:] = True
         shorted[:] = True
+        moved[:] = True
         _zero(ledger_flat)
         for j in range(n_tr):
             clear[j] = True
@@ -1061,8 +1074,11 @@ def run_kernel(
                 for lane in range(lanes):
                     current[j, lane] = balance[j, lane] * c if c != 0 else 0.0
             for j in range(n_tr):
-                for c in (IP, PP, ID):
-                    _zero(ledger[j, c])
+                _zero(ledger[j, IP])
+                _zero(ledger[j, ID])
+                if moved[j]:
+                    _zero(ledger[j, PP])
+                    moved[j] = False
                 if wrapped_tranche[j]:
                     for c in (GR, GI, GP):
                         _zero(ledger[j, c])
@@ -1074,35 +1090,31 @@ def run_kernel(
             _zero(residual)
             redeemed[:] = False
 
-            # 1. Fees accrue.
+            # 1. Fees accrue (nothing more once a deal is called: it has ended).
             for f in range(n_fee):
                 kind = fee_kind[f]
                 rate = fee_rate[f]
+                fee = fee_due[f]
                 if kind == POOL_FEE:
                     for lane in range(lanes):
-                        accrued[lane] = rate / 12.0 * collections[C_FEE_BASE, p, lane]
+                        value = rate / 12.0 * collections[C_FEE_BASE, p, lane]
+                        fee[lane] = fee[lane] + (0.0 if has_call and called[lane] else value)
                 elif kind == INTEREST_FEE:
                     # VAT and surcharges on the period's interest collections.
                     for lane in range(lanes):
-                        accrued[lane] = rate * collections[C_INTEREST, p, lane]
+                        value = rate * collections[C_INTEREST, p, lane]
+                        fee[lane] = fee[lane] + (0.0 if has_call and called[lane] else value)
                 elif kind == TRANCHE_FEE:
                     tranche = fee_tranche[f]
                     scale = rate * fee_years[p] if dated else rate * period_months / 12.0
                     for lane in range(lanes):
-                        accrued[lane] = scale * balance[tranche, lane]
+                        value = scale * balance[tranche, lane]
+                        fee[lane] = fee[lane] + (0.0 if has_call and called[lane] else value)
                 else:
+                    amount = fee_amount[f]
+                    value = amount * fee_years[p] if dated else amount * period_months / 12.0
                     for lane in range(lanes):
-                        accrued[lane] = (
-                            fee_amount[f] * fee_years[p]
-                            if dated
-                            else fee_amount[f] * period_months / 12.0
-                        )
-                if has_call:
-                    # A called deal has ended: nothing more accrues.
-                    for lane in range(lanes):
-                        accrued[lane] = 0.0 if called[lane] else accrued[lane]
-                for lane in range(lanes):
-                    fee_due[f, lane] = fee_due[f, lane] + accrued[lane]
+                        fee[lane] = fee[lane] + (0.0 if has_call and called[lane] else value)
             for k in range(n_g):
                 if touched[k]:
                     _zero(claims_row[k])
@@ -1276,19 +1288,32 @@ def run_kernel(
             # 4. The main program on lanes not accelerated (interest then principal, or
             # combined), then the post-acceleration one on the others.
             n_accelerated = 0
-            for lane in range(lanes):
-                n_accelerated += 1 if accelerated[lane] else 0
+            if can_accelerate:
+                for lane in range(lanes):
+                    n_accelerated += 1 if accelerated[lane] else 0
             any_main = n_accelerated < lanes
             any_accelerated = n_accelerated > 0
-            for lane in range(lanes):
-                on = not accelerated[lane]
-                active[lane] = on
-                whole = interest_cash[lane] + principal_cash[lane] + carry[lane]
-                if separate:
-                    pot[lane] = interest_cash[lane] + carry[lane] if on else 0.0
-                else:
-                    pot[lane] = whole if on else 0.0
-                fast[lane] = 0.0 if on else whole
+            if any_accelerated:
+                for lane in range(lanes):
+                    on = not accelerated[lane]
+                    active[lane] = on
+                    whole = interest_cash[lane] + principal_cash[lane] + carry[lane]
+                    if separate:
+                        pot[lane] = interest_cash[lane] + carry[lane] if on else 0.0
+                    else:
+                        pot[lane] = whole if on else 0.0
+                    fast[lane] = 0.0 if on else whole
+                all_active = False
+            else:
+                # Every lane runs the main program (the same sums as above).
+                if not all_active:
+                    active[:] = True
+                    all_active = True
+                for lane in range(lanes):
+                    if separate:
+                        pot[lane] = interest_cash[lane] + carry[lane]
+                    else:
+                        pot[lane] = interest_cash[lane] + principal_cash[lane] + carry[lane]
             for run in range(3):
                 if run < 2:
                     if not any_main or (run == 1 and not separate):
@@ -1353,6 +1378,7 @@ def run_kernel(
                     clear,
                     touched,
                     shorted,
+                    moved,
                 )
             if any_accelerated:
                 for lane in range(lanes):
@@ -1367,8 +1393,9 @@ def run_kernel(
             else:
                 for lane in range(lanes):
                     carry[lane] = pot[lane]
-            for lane in range(lanes):
-                called[lane] = called[lane] | call_now[lane]
+            if has_call:
+                for lane in range(lanes):
+                    called[lane] = called[lane] | call_now[lane]
             for j in range(n_tr):
                 if not final and tr_put[j] != p:
                     continue
@@ -1403,10 +1430,11 @@ def run_kernel(
             # order) with their sums over the block when per-period figures are wanted.
             year = years[p]
             for j in range(n_tr):
-                for lane in range(lanes):
-                    pp = ledger[j, PP, lane]
-                    received[j, lane] += pp
-                    timed[j, lane] += pp * year
+                if moved[j]:
+                    for lane in range(lanes):
+                        pp = ledger[j, PP, lane]
+                        received[j, lane] += pp
+                        timed[j, lane] += pp * year
                 if shorted[j]:
                     for lane in range(lanes):
                         shortfall_total[j, lane] += shortfall_row[j, lane]
