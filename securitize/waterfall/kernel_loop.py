@@ -120,10 +120,10 @@ def _hi(a, b):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _column_sums(rows, out):
-    """out[lane] = Σ rows[r, lane], row by row from zero (a fixed order)."""
+    """out[lane] = Σ rows[r, lane], row by row (a fixed order; zero with no rows)."""
     for lane in range(out.shape[0]):
-        out[lane] = 0.0
-    for r in range(rows.shape[0]):
+        out[lane] = rows[0, lane] if rows.shape[0] > 0 else 0.0
+    for r in range(1, rows.shape[0]):
         for lane in range(out.shape[0]):
             out[lane] = out[lane] + rows[r, lane]
 
@@ -1069,10 +1069,15 @@ def run_kernel(
             final = p == periods - 1
             period_months = months[p]
             end_month = start_month[p] + period_months - 1
+            # Each tranche's current interest, and the notes' balance (the tranches' sum,
+            # in order) after the previous date.
             for j in range(n_tr):
                 c = tr_accrual[j, p]
+                first_row = j == 0
                 for lane in range(lanes):
-                    current[j, lane] = balance[j, lane] * c if c != 0 else 0.0
+                    b = balance[j, lane]
+                    current[j, lane] = b * c if c != 0 else 0.0
+                    notes[lane] = b if first_row else notes[lane] + b
             for j in range(n_tr):
                 _zero(ledger[j, IP])
                 _zero(ledger[j, ID])
@@ -1154,7 +1159,6 @@ def run_kernel(
             if default_ratio:
                 for lane in range(lanes):
                     cumulative[lane] = cumulative[lane] + collections[C_DEFAULTED, p, lane]
-            _column_sums(balance, notes)
             if with_reserves or final:
                 _column_sums(account, reserves)
             for t in range(n_trg):
