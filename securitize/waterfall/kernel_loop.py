@@ -1218,8 +1218,11 @@ def run_kernel(
                 every = final | accelerated[lane] | now | called[lane]
                 every_of[lane] = every
                 due_left[lane] = notes[lane] if every else _hi(notes[lane] - performing, 0.0)
-                senior = balance[0, lane]
-                due[lane] = senior if every else _lo(senior, scheduled[p])
+                if with_periods:
+                    # What the date owes (for the coverage multiple): first the senior's
+                    # principal.
+                    senior = balance[0, lane]
+                    due[lane] = senior if every else _lo(senior, scheduled[p])
                 interest_cash[lane] = ic
                 principal_cash[lane] = pc
                 call_now[lane] = now
