@@ -396,6 +396,41 @@ def _owed(
     return group
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _sequential_principal(
+    first,
+    count,
+    step_tranches,
+    targeted,
+    by_due,
+    active,
+    balance,
+    target,
+    due_left,
+    pot,
+    ledger,
+    moved,
+):
+    """A sequential principal step: each tranche in turn is paid what it is owed above its
+    target (``targeted``), within the pot and, ``by_due``, the principal still due."""
+    lanes = pot.shape[0]
+    for q in range(count):
+        j = step_tranches[first + q]
+        paying = 0
+        for lane in range(lanes):
+            above = _hi(balance[j, lane] - target[lane], 0.0) if targeted else balance[j, lane]
+            want = above if active[lane] else 0.0
+            want = _lo(want, due_left[lane]) if by_due else want
+            paid = _lo(pot[lane], want)
+            pot[lane] -= paid
+            balance[j, lane] = balance[j, lane] - paid
+            ledger[j, PP, lane] += paid
+            paying += 1 if paid != 0.0 else 0
+            if by_due:
+                due_left[lane] -= paid
+        moved[j] = moved[j] or paying > 0
+
+
 @njit(cache=True, error_model="numpy")
 def _steps(
     first_step,
@@ -667,12 +702,10 @@ def _steps(
                 account[arg, lane] = account[arg, lane] - draw
                 pot[lane] += draw
                 flows[A_DRAW, arg, lane] += draw
-        elif kind == PRINCIPAL and steps[i, MODE] != 1:
-            # Sequential: each tranche in turn takes what it is owed above its target, within
-            # the cash and (paying what is due) the principal still due on the date; one pass
-            # per tranche.
+        elif kind == PRINCIPAL:
             by_due = steps[i, AMOUNT] == DUE
             targeted = steps[i, TARGET] >= 0
+            pro_rata = steps[i, MODE] == 1
             if targeted:
                 _targets(
                     steps[i, TARGET],
@@ -685,42 +718,28 @@ def _steps(
                     balance,
                     target,
                 )
-            for q in range(count):
-                j = step_tranches[first + q]
-                paying = 0
-                for lane in range(lanes):
-                    above = (
-                        _hi(balance[j, lane] - target[lane], 0.0) if targeted else balance[j, lane]
-                    )
-                    want = above if active[lane] else 0.0
-                    want = _lo(want, due_left[lane]) if by_due else want
-                    paid = _lo(pot[lane], want)
-                    pot[lane] -= paid
-                    balance[j, lane] = balance[j, lane] - paid
-                    ledger[j, PP, lane] += paid
-                    paying += 1 if paid != 0.0 else 0
-                    if by_due:
-                        due_left[lane] -= paid
-                moved[j] = moved[j] or paying > 0
-        elif kind == PRINCIPAL:
-            # Pro rata (by what each is owed above its target), except on lanes where a trigger
-            # forces sequential payment.
-            by_due = steps[i, AMOUNT] == DUE
-            if steps[i, TARGET] >= 0:
-                _targets(
-                    steps[i, TARGET],
-                    tg_kind,
-                    tg_value,
-                    tg_share,
-                    tg_floor,
-                    tg_tranche,
-                    performing_raw,
-                    balance,
-                    target,
-                )
-            else:
+            elif pro_rata:
                 for lane in range(lanes):
                     target[lane] = 0.0
+            if not pro_rata:
+                # One pass per tranche.
+                _sequential_principal(
+                    first,
+                    count,
+                    step_tranches,
+                    targeted,
+                    by_due,
+                    active,
+                    balance,
+                    target,
+                    due_left,
+                    pot,
+                    ledger,
+                    moved,
+                )
+                continue
+            # Pro rata (by what each is owed above its target), except on lanes where a trigger
+            # forces sequential payment.
             for q in range(count):
                 j = step_tranches[first + q]
                 for lane in range(lanes):
