@@ -23,9 +23,13 @@ process, on one core:
   against that plus the collections (from the chunk loop above);
 * the ratios of each design figure to simulation + collections and to the simulation alone.
 
+The process keeps freed memory for reuse as the command line does (``securitize.heap``);
+``--default-heap`` runs with the allocator's defaults instead, for comparison.
+
     python benchmarks/waterfall.py                 # 1,000,000 paths
     python benchmarks/waterfall.py --paths 200000
     python benchmarks/waterfall.py --skip-ledger   # without the ledger-mode figure
+    python benchmarks/waterfall.py --default-heap  # glibc's heap defaults
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from securitize.evaluate import (
     share_chunk,
     summarise,
 )
+from securitize.heap import keep_freed_memory
 from securitize.pool import build_pool
 from securitize.scenario import load_scenario, with_fields
 from securitize.structure import build_structure
@@ -156,7 +161,11 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=50_000)
     parser.add_argument("--designs", type=int, default=4, help="K for the end-to-end figure")
     parser.add_argument("--skip-ledger", action="store_true", help="without ledger mode")
+    parser.add_argument(
+        "--default-heap", action="store_true", help="the allocator's defaults, not the CLI's"
+    )
     args = parser.parse_args()
+    heap_kept = False if args.default_heap else keep_freed_memory()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "benchmark.toml"
         path.write_text(SCENARIO)
@@ -230,6 +239,7 @@ def main() -> None:
                 "periods": len(structure.payment_months),
                 "steps": len(structure.program.combined),
                 "kernel_first_call_compiled": first_call_compiled,
+                "heap_keeps_freed_memory": heap_kept,
                 "seconds": seconds,
                 "ratios": ratios,
                 "end_to_end": end_to_end,

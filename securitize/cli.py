@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from securitize import __version__
 from securitize.errors import SecuritizeError
+from securitize.heap import keep_freed_memory
 from securitize.terminal import PrintableStream, printable
 
 if TYPE_CHECKING:  # pandas and numpy load only when a command needs them
@@ -402,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``securitize`` console command."""
     stdout = sys.stdout
     sys.stdout = PrintableStream(stdout)
+    keep_freed_memory()
     try:
         args = _parser().parse_args(argv)
         if getattr(args, "scheduler", None) is not None:

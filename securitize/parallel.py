@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+from securitize import heap
 from securitize.errors import SecuritizeError
 
 Job = TypeVar("Job")
@@ -75,8 +76,11 @@ def dask_client(scheduler: str) -> Any:
         import dask
 
         # Dask trims the workers' heap aggressively (MALLOC_TRIM_THRESHOLD_=64 KiB), which
-        # makes numpy's large temporary arrays about twice as slow; keep glibc's default.
-        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
+        # makes numpy's large temporary arrays about twice as slow; its workers keep freed
+        # memory as this process does (``heap``).
+        dask.config.set(
+            {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in heap.ENVIRONMENT.items()}
+        )
         cluster = LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         )
@@ -127,5 +131,6 @@ def map_in_order(
         return _tracked((future.result() for future in futures), len(jobs), progress)
     if in_process(len(jobs), workers):
         return _tracked((function(job) for job in jobs), len(jobs), progress)
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+    workers = min(workers, len(jobs))
+    with ProcessPoolExecutor(max_workers=workers, initializer=heap.keep_freed_memory) as pool:
         return _tracked(pool.map(function, jobs), len(jobs), progress)

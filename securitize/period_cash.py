@@ -151,8 +151,13 @@ def events_to_periods(
     def pool_total(per_month: np.ndarray) -> np.ndarray:
         return _by_period(per_month.sum(axis=0)[None, :], period, periods)
 
-    def lost(name: str) -> np.ndarray:
-        return defaulted @ tables[f"default.{name}"] + prepays @ tables[f"prepay.{name}"]
+    def left(total: np.ndarray, name: str) -> np.ndarray:
+        """The pool's total less what defaults and prepayments took, in place (a chunk's
+        series are large; fresh memory costs)."""
+        out = defaulted @ tables[f"default.{name}"]
+        out += prepays @ tables[f"prepay.{name}"]
+        np.subtract(total, out, out=out)
+        return np.maximum(out, 0.0, out=out)
 
     opening = np.c_[padded.opening_balance[:, :1], padded.closing_balance[:, :-1]]
     performing_total = padded.closing_balance.sum(axis=0)[np.asarray(period_ends) - 1]
@@ -163,12 +168,12 @@ def events_to_periods(
     )
     # Each floor at zero removes float rounding (~1e-13) only: pool minus lost is never negative.
     collections = PeriodCollections(
-        interest=np.maximum(pool_total(padded.interest) - lost("interest"), 0.0),
-        principal=np.maximum(pool_total(padded.principal) - lost("principal"), 0.0),
+        interest=left(pool_total(padded.interest), "interest"),
+        principal=left(pool_total(padded.principal), "principal"),
         recoveries=recovered @ tables["default.recovery"],
         defaulted=defaulted @ tables["default.booked"],
-        performing_balance=np.maximum(performing_total[None, :] - lost("performing"), 0.0),
-        fee_base=np.maximum(pool_total(opening) - lost("fee_base"), 0.0),
+        performing_balance=left(performing_total[None, :], "performing"),
+        fee_base=left(pool_total(opening), "fee_base"),
         months=np.diff(np.r_[0, period_ends]),
         scheduled_principal=pool_total(padded.principal)[0],
     )
