@@ -100,10 +100,25 @@ from securitize.waterfall.kernel_codes import (
 
 ensure_cache_dir()
 
-from numba import njit  # noqa: E402 (numba chooses the cache folder when a function is defined)
+from numba import njit, types  # noqa: E402 (numba chooses the cache folder when a function is defined)
+from numba.extending import overload  # noqa: E402
 
 # Interleaved partial sums per moment (``_add_moments``); LANES is a multiple of it.
 PARTIALS = 8
+
+
+def _on(active, lane):
+    """Whether ``lane`` runs the program: ``active[lane]``, or every lane when ``active`` is
+    None. The kernel runs the steps with None on dates no lane is accelerated (most dates of
+    most deals); the compiler then drops every mask from their loops."""
+    return True if active is None else active[lane]
+
+
+@overload(_on, inline="always")
+def _on_typed(active, lane):
+    if isinstance(active, types.NoneType):
+        return lambda active, lane: True
+    return lambda active, lane: active[lane]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -386,10 +401,10 @@ def _owed(
         group += 1
         if deferred[j]:
             for lane in range(lanes):
-                owed[j, lane] = current[j, lane] if active[lane] else 0.0
+                owed[j, lane] = current[j, lane] if _on(active, lane) else 0.0
         else:
             for lane in range(lanes):
-                on = active[lane]
+                on = _on(active, lane)
                 owed[j, lane] = (current[j, lane] if on else 0.0) + (
                     (arrears[j, lane] + garrears[j, lane]) if on else 0.0
                 )
@@ -419,7 +434,7 @@ def _sequential_principal(
         paying = 0
         for lane in range(lanes):
             above = _hi(balance[j, lane] - target[lane], 0.0) if targeted else balance[j, lane]
-            want = above if active[lane] else 0.0
+            want = above if _on(active, lane) else 0.0
             want = _lo(want, due_left[lane]) if by_due else want
             paid = _lo(pot[lane], want)
             pot[lane] -= paid
@@ -432,64 +447,62 @@ def _sequential_principal(
 
 
 @njit(cache=True, error_model="numpy")
-def _steps(
-    first_step,
-    last_step,
-    steps,
-    step_tranches,
-    active,
-    pot,
-    due_left,
-    deferred,
-    paid_current,
-    final,
-    sequential_forced,
-    performing_raw,
-    ledger,
-    shortfall_row,
-    fee_paid,
-    residual,
-    current,
-    balance,
-    arrears,
-    garrears,
-    fee_due,
-    gfee_due,
-    account,
-    owed,
-    scratch,
-    work,
-    target,
-    calls,
-    call_start,
-    g_floats,
-    g_ints,
-    enh,
-    standing_of,
-    advance,
-    paid_back,
-    tr_deferrable,
-    shortfall_event,
-    n_fee,
-    tg_kind,
-    tg_value,
-    tg_share,
-    tg_floor,
-    tg_tranche,
-    acc_target,
-    flows,
-    clear,
-    touched,
-    shorted,
-    moved,
-):
+def _steps(first_step, last_step, steps, step_tranches, active, state):
     """Run steps [first_step, last_step) of one program (main, principal or post-acceleration)
-    on the lanes where ``active`` holds. Every loop over lanes is innermost and branch-free, so
+    on the lanes where ``active`` holds (None: on every lane); ``state`` is the date's arrays
+    and flags, in the order unpacked below (one tuple, so that the two kinds of ``active``
+    share one call). Every loop over lanes is innermost and branch-free, so
     the compiler turns it into vector instructions; ``work`` holds per-lane sums and shares,
     ``flows`` each account's deposits and draws of the date; ``clear[j]`` says that tranche j
     has no interest arrears (to investors or enhancers) on any lane of the block,
     ``shorted[j]`` that its interest was short on some lane this date, ``moved[j]`` that it
     may have been paid principal on some lane."""
+    (
+        pot,
+        due_left,
+        deferred,
+        paid_current,
+        final,
+        sequential_forced,
+        performing_raw,
+        ledger,
+        shortfall_row,
+        fee_paid,
+        residual,
+        current,
+        balance,
+        arrears,
+        garrears,
+        fee_due,
+        gfee_due,
+        account,
+        owed,
+        scratch,
+        work,
+        target,
+        calls,
+        call_start,
+        g_floats,
+        g_ints,
+        enh,
+        standing_of,
+        advance,
+        paid_back,
+        tr_deferrable,
+        shortfall_event,
+        n_fee,
+        tg_kind,
+        tg_value,
+        tg_share,
+        tg_floor,
+        tg_tranche,
+        acc_target,
+        flows,
+        clear,
+        touched,
+        shorted,
+        moved,
+    ) = state
     lanes = pot.shape[0]
     need = work[0]
     subtotal = work[1]
@@ -505,7 +518,7 @@ def _steps(
             dues = fee_due if kind == FEE else gfee_due
             column = arg if kind == FEE else n_fee + arg
             for lane in range(lanes):
-                paid = _lo(pot[lane], dues[arg, lane] if active[lane] else 0.0)
+                paid = _lo(pot[lane], dues[arg, lane] if _on(active, lane) else 0.0)
                 pot[lane] -= paid
                 dues[arg, lane] = dues[arg, lane] - paid
                 fee_paid[column, lane] += paid
@@ -516,7 +529,7 @@ def _steps(
                 j = step_tranches[q]
                 if kind == DEFERRED or paid_current[j]:
                     for lane in range(lanes):
-                        on = active[lane]
+                        on = _on(active, lane)
                         to_investor = _lo(pot[lane], arrears[j, lane] if on else 0.0)
                         pot[lane] -= to_investor
                         to_guarantor = _lo(pot[lane], garrears[j, lane] if on else 0.0)
@@ -585,7 +598,7 @@ def _steps(
                 short = 0
                 if one_pass:
                     for lane in range(lanes):
-                        now = current[j, lane] if active[lane] else 0.0
+                        now = current[j, lane] if _on(active, lane) else 0.0
                         paid = _lo(pot[lane], now)
                         pot[lane] -= paid
                         ledger[j, ID, lane] += now
@@ -604,7 +617,7 @@ def _steps(
                     clear[j] = owing == 0
                 if with_arrears:
                     for lane in range(lanes):
-                        on = active[lane]
+                        on = _on(active, lane)
                         remaining = scratch[j, lane]
                         to_investor = _lo(remaining, arrears[j, lane] if on else 0.0)
                         arrears[j, lane] = arrears[j, lane] - to_investor
@@ -619,7 +632,7 @@ def _steps(
                 if not one_pass:
                     # The current interest; ``need`` holds each lane's shortfall.
                     for lane in range(lanes):
-                        now = current[j, lane] if active[lane] else 0.0
+                        now = current[j, lane] if _on(active, lane) else 0.0
                         to_current = _lo(scratch[j, lane], now)
                         ledger[j, ID, lane] += now
                         ledger[j, IP, lane] += to_current
@@ -666,7 +679,7 @@ def _steps(
                     target,
                 )
             for lane in range(lanes):
-                on = active[lane]
+                on = _on(active, lane)
                 excess = _hi(account[arg, lane] - target[lane], 0.0) if on else 0.0
                 pot[lane] += excess
                 want = _hi(target[lane] - account[arg, lane] + excess, 0.0) if on else 0.0
@@ -682,22 +695,23 @@ def _steps(
                 for dues in (fee_due, gfee_due):
                     _column_sums(dues, subtotal)
                     for lane in range(lanes):
-                        need[lane] = need[lane] + (subtotal[lane] if active[lane] else 0.0)
+                        need[lane] = need[lane] + (subtotal[lane] if _on(active, lane) else 0.0)
             for q in range(first, first + count):
                 j = step_tranches[q]
                 if deferred[j]:
                     for lane in range(lanes):
-                        need[lane] = need[lane] + (current[j, lane] if active[lane] else 0.0)
+                        need[lane] = need[lane] + (current[j, lane] if _on(active, lane) else 0.0)
                 else:
                     for lane in range(lanes):
-                        on = active[lane]
+                        on = _on(active, lane)
                         due = (current[j, lane] if on else 0.0) + (
                             (arrears[j, lane] + garrears[j, lane]) if on else 0.0
                         )
                         need[lane] = need[lane] + due
             for lane in range(lanes):
                 draw = _lo(
-                    account[arg, lane] if active[lane] else 0.0, _hi(need[lane] - pot[lane], 0.0)
+                    account[arg, lane] if _on(active, lane) else 0.0,
+                    _hi(need[lane] - pot[lane], 0.0),
                 )
                 account[arg, lane] = account[arg, lane] - draw
                 pot[lane] += draw
@@ -744,7 +758,7 @@ def _steps(
                 j = step_tranches[first + q]
                 for lane in range(lanes):
                     owed[q, lane] = (
-                        _hi(balance[j, lane] - target[lane], 0.0) if active[lane] else 0.0
+                        _hi(balance[j, lane] - target[lane], 0.0) if _on(active, lane) else 0.0
                     )
             for lane in range(lanes):
                 limit[lane] = due_left[lane] if by_due else np.inf
@@ -1355,12 +1369,7 @@ def run_kernel(
                         continue
                     lanes_on, cash_pot, deferred = accelerated, fast, deferred_accelerated
                     paid_current[:] = False
-                _steps(
-                    programs[run, 0],
-                    programs[run, 1],
-                    steps,
-                    step_tranches,
-                    lanes_on,
+                state = (
                     cash_pot,
                     due_left,
                     deferred,
@@ -1406,6 +1415,12 @@ def run_kernel(
                     shorted,
                     moved,
                 )
+                if run < 2 and all_active:
+                    _steps(programs[run, 0], programs[run, 1], steps, step_tranches, None, state)
+                else:
+                    _steps(
+                        programs[run, 0], programs[run, 1], steps, step_tranches, lanes_on, state
+                    )
             if any_accelerated:
                 for lane in range(lanes):
                     pot[lane] = pot[lane] + fast[lane]
