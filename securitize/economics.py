@@ -31,6 +31,7 @@ import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from securitize.errors import ScenarioError
+from securitize.money import LARGEST_AMOUNT
 from securitize.names import NAME_LENGTH, DisplayName
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ def _rate(value: float) -> float:
 def _cny(value: float) -> float:
     if value < 0.0:
         raise ValueError("must be at least 0 (CNY); a cap below zero is not allowed")
+    if value > LARGEST_AMOUNT:
+        raise ValueError(f"must be at most {LARGEST_AMOUNT:.0e} CNY")
     return value
 
 

@@ -32,6 +32,7 @@ from securitize.dated_schedule import DayCountField, DealCalendar
 from securitize.economics import EconomicsSpec
 from securitize.enhancers.spec import Enhancer
 from securitize.errors import ScenarioError
+from securitize.money import PositiveAmount
 from securitize.names import NAME_LENGTH, TEXT_LENGTH, DisplayName, DisplayText, quoted
 from securitize.selection.spec import SelectionSpec
 from securitize.waterfall.spec import Account, Trigger, Waterfall
@@ -181,7 +182,7 @@ class InlinePool(_Strict):
     """N identical loans, for textbook cases and tests."""
 
     count: Annotated[int, Field(ge=1, le=100_000)]
-    balance: Annotated[float, Field(gt=0)]
+    balance: PositiveAmount
     annual_pd: Probability
     recovery_rate: Fraction
     tenor_months: Annotated[int, Field(ge=1, le=360)]

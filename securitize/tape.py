@@ -15,14 +15,11 @@ import numpy as np
 import pandas as pd
 
 from securitize.errors import TapeError
+from securitize.money import LARGEST_AMOUNT
 from securitize.names import quoted
 from securitize.schedules import AMORTISATION_TYPES
 from securitize.tabular import read_table
 
-# The largest amount a tape may state, CNY. Amounts are float64: below 2^53 cents (≈ 9e13 CNY)
-# every cent is exact, and a pool of thousands of loans at this bound still sums to the cent.
-# No enterprise loan comes near it; a value beyond it is a typing or export error.
-LARGEST_AMOUNT = 1e12
 # Names and labels are printed in tables, charts and the memo's diagram: longer text is not a
 # name (an 8,000-character one made the memo page 73,000 px wide).
 LONGEST_TEXT = 120

@@ -32,10 +32,11 @@ from securitize.calibration.survival import (
     months_between,
 )
 from securitize.errors import TapeError
+from securitize.money import LARGEST_AMOUNT
 from securitize.names import quoted
 from securitize.scoring import ScoreBands, load_score_bands
 from securitize.tabular import read_table
-from securitize.tape import LARGEST_AMOUNT, Column, _fail, _is_iso_date, typed_columns
+from securitize.tape import Column, _fail, _is_iso_date, typed_columns
 
 DATE_RULE = "must be a date written YYYY-MM-DD"
 

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from securitize.money import Amount, PositiveAmount
 from securitize.names import NAME_LENGTH, DisplayName
 
 EnhancerKind = Literal[
@@ -41,7 +42,6 @@ _SHARE_TOLERANCE = 1e-9
 
 Share = Annotated[float, Field(gt=0.0, le=1.0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-Amount = Annotated[float, Field(ge=0.0)]
 
 
 @cache
@@ -123,7 +123,7 @@ class Enhancer(_Strict):
     cap: Amount | None = None
     per_borrower_cap: Amount | None = None
     risk_split: RiskSplit | None = None
-    net_assets: Annotated[float, Field(gt=0.0)] | None = None
+    net_assets: PositiveAmount | None = None
     existing_liability: Amount = Field(
         default_factory=lambda: float(enhancer_data()["defaults"]["existing_liability"])
     )
@@ -140,7 +140,7 @@ class Enhancer(_Strict):
         if "profile" in data:
             profiles = enhancer_data()["profiles"]
             name = data["profile"]
-            if name not in profiles:
+            if not isinstance(name, str) or name not in profiles:
                 raise ValueError(
                     f"profile {name!r} is not a known enhancer profile "
                     f"(known: {', '.join(sorted(profiles))})"

@@ -12,23 +12,24 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from securitize.money import Amount
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
-Money = Annotated[float, Field(ge=0.0)]
 
 
 class Target(_Strict):
     """A target amount: fixed CNY, or a share of a tranche, of all notes or of the pool, with
     an optional floor (CNY)."""
 
-    amount: Money | None = None
+    amount: Amount | None = None
     share_of: Literal["pool", "notes"] | str | None = None
     share: Share | None = None
-    floor: Money = 0.0
+    floor: Amount = 0.0
 
     @model_validator(mode="after")
     def _one_kind(self) -> Target:
@@ -46,7 +47,7 @@ class FeeStep(_Strict):
     name: Annotated[str, Field(min_length=1)]
     basis: Literal["pool_balance", "tranche_balance", "fixed"] = "pool_balance"
     rate_bp: Annotated[float, Field(ge=0.0, le=10_000)] = 0.0
-    amount_per_year: Money = 0.0
+    amount_per_year: Amount = 0.0
     tranche: str | None = None
 
     @model_validator(mode="after")
@@ -206,7 +207,7 @@ class Account(_Strict):
 
     name: Annotated[str, Field(min_length=1)]
     target: Target
-    initial: Money = 0.0
+    initial: Amount = 0.0
 
 
 class Trigger(_Strict):
@@ -239,4 +240,11 @@ class Trigger(_Strict):
         value = self.above if self.above is not None else self.below
         if value < 0:
             raise ValueError(f"threshold {value}: must be at least 0")
+        if self.metric == "cumulative_default_ratio" and value > 1:
+            # Defaulted balance over the original pool is a fraction: 'above' 1 could never
+            # be breached, 'below' 1 always would (write 0.05 for 5 %).
+            raise ValueError(
+                f"threshold {value}: a cumulative default ratio is a fraction of the original "
+                "pool, at most 1 (write 0.05 for 5 %)"
+            )
         return self
