@@ -20,6 +20,9 @@ from securitize.names import quoted
 from securitize.schedules import AMORTISATION_TYPES
 from securitize.tabular import read_table
 
+# The most patents one loan may pledge: an enterprise's whole portfolio rarely reaches tens of
+# thousands, so a larger count is a typing error (and 1e300 would be summed into the totals).
+MOST_PATENTS = 100_000
 # Names and labels are printed in tables, charts and the memo's diagram: longer text is not a
 # name (an 8,000-character one made the memo page 73,000 px wide).
 LONGEST_TEXT = 120
@@ -83,7 +86,13 @@ COLUMNS: tuple[Column, ...] = (
         f"must be at least 0 and at most {LARGEST_AMOUNT:.0e} CNY",
         lambda v: (v >= 0) & (v <= LARGEST_AMOUNT),
     ),
-    Column("patents", int, "must be a whole number at least 0", lambda v: v >= 0, False),
+    Column(
+        "patents",
+        int,
+        f"must be a whole number from 0 to {MOST_PATENTS:,}",
+        lambda v: (v >= 0) & (v <= MOST_PATENTS),
+        False,
+    ),
     Column(
         "pd",
         float,

@@ -88,3 +88,25 @@ def test_a_default_ratio_threshold_of_one_is_allowed(tmp_path: Path, capsys) -> 
     scenario = _changed("wenzhou_senior_mezz_reserve.toml", "above = 0.05", "above = 1", tmp_path)
     code = main(["run", str(scenario), "--paths", "64", "--out", str(tmp_path / "o"), "--quiet"])
     assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("patents", "rule"), [("1e300", "from 0 to 100,000"), ("-1", "from 0")])
+def test_a_patent_count_beyond_any_portfolio_is_refused(
+    tmp_path: Path, capsys, patents: str, rule: str
+) -> None:
+    tape = (SCENARIOS / "data" / "wenzhou_interbank_tape.csv").read_text(encoding="utf-8")
+    row = "WZ01,Oujiang Smart Valve Technology (illustrative),Smart equipment,Longwan,20000000,"
+    row += "0.0520,36,bullet,71,"
+    assert row + "6," in tape
+    (tmp_path / "data").mkdir()
+    path = tmp_path / "data" / "wenzhou_interbank_tape.csv"
+    path.write_text(tape.replace(row + "6,", row + patents + ","), encoding="utf-8")
+    scenario = tmp_path / "wenzhou_interbank_note.toml"
+    scenario.write_text((SCENARIOS / scenario.name).read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(["run", str(scenario), "--paths", "64", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    for fragment in ("loan WZ01", "'patents'", patents, rule):
+        assert fragment in err, err
+    assert not out.exists()
