@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -196,12 +197,21 @@ class InlinePool(_Strict):
 POOL_FILE_FIELDS = ("tape", "score_bands")
 
 
+def _names_a_file(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must name a file (a path relative to the scenario's folder)")
+    return value
+
+
+FileName = Annotated[str, AfterValidator(_names_a_file)]
+
+
 class PoolSource(_Strict):
     """Where the pool comes from: a loan tape file, or an inline description."""
 
-    tape: str | None = None
+    tape: FileName | None = None
     inline: InlinePool | None = None
-    score_bands: str | None = None
+    score_bands: FileName | None = None
     ip_haircut: Fraction = _default("pool", "ip_haircut")
 
     @model_validator(mode="before")

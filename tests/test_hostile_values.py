@@ -14,11 +14,11 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 def _changed(name: str, line: str, replacement: str, folder: Path) -> Path:
     """The bundled scenario ``name`` with ``line`` replaced, written to ``folder`` (its tape
-    still read from the bundled data)."""
+    and score bands still read from the bundled data)."""
     text = (SCENARIOS / name).read_text(encoding="utf-8")
     assert line in text
     text = text.replace(line, replacement, 1)
-    text = text.replace('tape = "data/', f'tape = "{(SCENARIOS / "data").as_posix()}/')
+    text = text.replace('= "data/', f'= "{(SCENARIOS / "data").as_posix()}/')
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
@@ -58,6 +58,13 @@ def _changed(name: str, line: str, replacement: str, folder: Path) -> Path:
             "per_borrower_cap = 30000000.0",
             "per_borrower_cap = 1e13",
             ["per_borrower_cap", "less than or equal to 1000000000000"],
+        ),
+        # A file field must name a file (an empty one named the scenario's folder).
+        (
+            "wenzhou_calibrated.toml",
+            'score_bands = "data/lender_history_band_table.csv"',
+            'score_bands = ""',
+            ["pool.score_bands", "value ''", "must name a file"],
         ),
         # A cumulative default ratio is a fraction: a threshold above 1 could never be breached.
         (
