@@ -5,8 +5,9 @@ Every chunk of paths makes and frees a few hundred megabytes of arrays of some 1
 at the top of the heap back to the operating system and serve large requests from fresh
 mappings, so the next chunk takes the same pages again, one page fault at a time. On a
 virtual machine those faults are dear: with four designs on shared paths, the chunks' shared
-work spent about 0.5 s of system time per million paths doing it, a quarter of one more
-design's cost (``benchmarks/waterfall.py``, ``--default-heap`` for the comparison).
+work spent about 0.5 s of system time per million paths doing it, and one more design cost
+0.69 s end to end against 0.49–0.53 s with freed memory kept (``benchmarks/waterfall.py``,
+``--default-heap`` for the comparison).
 
 ``keep_freed_memory`` keeps freed memory in the heap for the next chunk instead. The price is
 that the process does not shrink after its peak until it exits; the command line sets it for
