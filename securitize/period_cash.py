@@ -153,7 +153,8 @@ def events_to_periods(
 
     def left(total: np.ndarray, name: str) -> np.ndarray:
         """The pool's total less what defaults and prepayments took, in place (a chunk's
-        series are large; fresh memory costs)."""
+        series are large; fresh memory costs). The floor at zero removes float rounding
+        (~1e-13) only: pool minus lost is never negative."""
         out = defaulted @ tables[f"default.{name}"]
         out += prepays @ tables[f"prepay.{name}"]
         np.subtract(total, out, out=out)
@@ -166,7 +167,6 @@ def events_to_periods(
     loss = np.bincount(
         path, weights=at_default * (1.0 - np.where(landed, rate, 0.0)), minlength=paths
     )
-    # Each floor at zero removes float rounding (~1e-13) only: pool minus lost is never negative.
     collections = PeriodCollections(
         interest=left(pool_total(padded.interest), "interest"),
         principal=left(pool_total(padded.principal), "principal"),
